@@ -1,0 +1,124 @@
+//! `Session` as an actix-web extractor, and the error type handlers return.
+
+use std::future::{Ready, ready};
+use std::ops::Deref;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use session_core::{DataError, SessionError};
+
+/// The request's session; derefs to [`session_core::Session`] (`get`,
+/// `insert`, `update`, `regenerate`, `destroy`, ...). Cheap to clone.
+///
+/// Needs [`SessionMiddleware`](crate::SessionMiddleware) on the route;
+/// without it, extraction fails with [`MissingSessionMiddleware`] (a 500).
+#[derive(Debug, Clone)]
+pub struct Session(pub session_core::Session);
+
+impl Deref for Session {
+    type Target = session_core::Session;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Session {
+    /// The session of `req`, if [`SessionMiddleware`](crate::SessionMiddleware)
+    /// installed one (for code that holds an `HttpRequest`, such as other
+    /// middleware or guards).
+    pub fn of(req: &HttpRequest) -> Option<Self> {
+        req.extensions()
+            .get::<session_core::Session>()
+            .cloned()
+            .map(Session)
+    }
+}
+
+impl FromRequest for Session {
+    type Error = MissingSessionMiddleware;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(Session::of(req).ok_or(MissingSessionMiddleware))
+    }
+}
+
+/// Extraction error when [`Session`] is used on a route without
+/// [`SessionMiddleware`](crate::SessionMiddleware): a 500 whose body names
+/// the missing middleware.
+#[derive(Debug, Clone, Copy)]
+pub struct MissingSessionMiddleware;
+
+impl std::fmt::Display for MissingSessionMiddleware {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the Session extractor needs session_actix::SessionMiddleware on this route (add it with App::wrap or Scope::wrap)")
+    }
+}
+
+impl std::error::Error for MissingSessionMiddleware {}
+
+impl ResponseError for MissingSessionMiddleware {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        tracing::error!(target: "session", "Session extractor used without SessionMiddleware");
+        HttpResponse::InternalServerError()
+            .content_type("text/plain; charset=utf-8")
+            .body(self.to_string())
+    }
+}
+
+/// A session error as a handler's error type: `?` on any session call in a
+/// handler returning `Result<_, session_actix::Error>`.
+///
+/// Store failures answer 503 (the middleware replaces it with the
+/// configured failure response); too-large data 413 `too large`; anything
+/// else 500 `error`. No error text reaches the body.
+#[derive(Debug)]
+pub struct Error(pub SessionError);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl From<SessionError> for Error {
+    fn from(e: SessionError) -> Self {
+        Self(e)
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match &self.0 {
+            e if e.is_store() => StatusCode::SERVICE_UNAVAILABLE,
+            SessionError::Data(DataError::PayloadTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let body = match status {
+            StatusCode::SERVICE_UNAVAILABLE => "session store unavailable",
+            StatusCode::PAYLOAD_TOO_LARGE => "too large",
+            _ => {
+                tracing::error!(target: "session", error = &self.0 as &dyn std::error::Error, "session error in handler");
+                "error"
+            }
+        };
+        HttpResponse::build(status)
+            .content_type("text/plain; charset=utf-8")
+            .body(body)
+    }
+}

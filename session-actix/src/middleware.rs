@@ -1,0 +1,272 @@
+//! `SessionMiddleware`: the actix-web middleware that installs sessions, and
+//! its builder.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpMessage, HttpResponse};
+use session_core::{
+    ConfigError, RequestMeta, SameSite, Secure, SessionConfig, SessionConfigBuilder,
+    SessionManager, Store,
+};
+use time::Duration;
+
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+
+/// An actix-web middleware ([`Transform`]) that gives every request a lazy
+/// [`Session`](crate::Session) and, after the handler, performs the store
+/// calls and appends the `Set-Cookie` header the core decided.
+///
+/// ```
+/// use actix_web::{App, web};
+/// use session_actix::SessionMiddleware;
+/// use session_core::{MemoryStore, SessionConfig};
+///
+/// # fn main() -> Result<(), session_core::ConfigError> {
+/// let config = SessionConfig::builder().key([7u8; 32]).build()?;
+/// let middleware = SessionMiddleware::new(config, MemoryStore::new());
+/// // Cheap to clone: build it once, outside `HttpServer::new`.
+/// let app = App::new()
+///     .wrap(middleware.clone())
+///     .route("/", web::get().to(|| async { "hello" }));
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SessionMiddleware {
+    manager: SessionManager,
+}
+
+impl SessionMiddleware {
+    /// A middleware over `store` with `config`.
+    pub fn new(config: SessionConfig, store: impl Store) -> Self {
+        Self::from_manager(SessionManager::new(config, store))
+    }
+
+    /// A middleware over an existing manager (shared store, custom clock).
+    pub fn from_manager(manager: SessionManager) -> Self {
+        Self { manager }
+    }
+
+    /// A builder named like `actix_session::SessionMiddleware::builder`, for
+    /// migration: a store and a signing key (at least 32 bytes), then
+    /// `cookie_*` setters and [`build`](SessionMiddlewareBuilder::build).
+    pub fn builder(store: impl Store, key: impl AsRef<[u8]>) -> SessionMiddlewareBuilder {
+        SessionMiddlewareBuilder {
+            store: Arc::new(store),
+            config: SessionConfig::builder().key(key),
+        }
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &SessionManager {
+        &self.manager
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for SessionMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = SessionService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(SessionService {
+            service,
+            manager: self.manager.clone(),
+        }))
+    }
+}
+
+/// The service [`SessionMiddleware`] wraps around the inner service.
+#[derive(Debug)]
+pub struct SessionService<S> {
+    service: S,
+    manager: SessionManager,
+}
+
+/// The configured failure response (503 by default): status and plain-text
+/// body only, no store internals, no session cookie.
+fn failure_response(manager: &SessionManager) -> HttpResponse {
+    let failure = manager.config().failure_response();
+    let status =
+        StatusCode::from_u16(failure.status.as_u16()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(failure.body.to_string())
+}
+
+/// Converts the core's header (`http` 1.x types) to actix-web's (`http`
+/// 0.2 types) by bytes.
+fn header_pair(header: &session_core::ResponseHeader) -> Option<(HeaderName, HeaderValue)> {
+    let name = HeaderName::from_bytes(header.name.as_str().as_bytes()).ok()?;
+    let value = HeaderValue::from_str(&header.value).ok()?;
+    Some((name, value))
+}
+
+impl<S, B> Service<ServiceRequest> for SessionService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    // Not `Send`: actix-web runs each worker on a single-threaded runtime.
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let manager = self.manager.clone();
+        let session = {
+            let headers = req.headers();
+            // The connection's own scheme only: `ConnectionInfo::scheme`
+            // believes `Forwarded`/`X-Forwarded-Proto` from anyone, while the
+            // core trusts `X-Forwarded-Proto` only when the config says so.
+            let https = req.app_config().secure() || req.uri().scheme_str() == Some("https");
+            let meta = RequestMeta {
+                https,
+                forwarded_proto: headers.get(X_FORWARDED_PROTO).map(HeaderValue::as_bytes),
+            };
+            let values = headers
+                .get_all(manager.request_header().as_str())
+                .map(HeaderValue::as_bytes);
+            manager.start(values, meta)
+        };
+        req.extensions_mut().insert(session.clone());
+        let fut = self.service.call(req);
+        Box::pin(async move {
+            // An `Err` here comes from a middleware inside this one (handler
+            // errors are already responses): it carries no response to add a
+            // cookie to, so the session is not saved, like a failed request.
+            let mut res = fut.await?;
+            if session.store_failed() {
+                let failure = failure_response(&manager);
+                return Ok(res.into_response(failure).map_into_right_body());
+            }
+            match manager.finish(&session).await {
+                Ok(None) => {}
+                Ok(Some(header)) => match header_pair(&header) {
+                    Some((name, value)) => {
+                        // Append: the handler's own `Set-Cookie`s stay.
+                        res.headers_mut().append(name, value);
+                    }
+                    None => {
+                        tracing::error!(target: "session", header = %header.name, "session header is not a valid header value");
+                        let failure = failure_response(&manager);
+                        return Ok(res.into_response(failure).map_into_right_body());
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(target: "session", error = &e as &dyn std::error::Error, "session could not be saved");
+                    let failure = failure_response(&manager);
+                    return Ok(res.into_response(failure).map_into_right_body());
+                }
+            }
+            Ok(res.map_into_left_body())
+        })
+    }
+}
+
+/// Builds a [`SessionMiddleware`] with setters named like
+/// `actix_session::SessionMiddlewareBuilder`. Every other setting of
+/// [`SessionConfigBuilder`] is reachable through [`config`](Self::config).
+pub struct SessionMiddlewareBuilder {
+    store: Arc<dyn Store>,
+    config: SessionConfigBuilder,
+}
+
+impl std::fmt::Debug for SessionMiddlewareBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionMiddlewareBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionMiddlewareBuilder {
+    /// The cookie name (default `id`; actix-session's default was `id` too).
+    pub fn cookie_name(self, name: impl Into<String>) -> Self {
+        self.config(|c| c.cookie_name(name))
+    }
+
+    /// `true`: always `Secure` (the default); `false`: never. See
+    /// [`Secure::Auto`] (through [`config`](Self::config)) for "when the
+    /// request came over HTTPS".
+    pub fn cookie_secure(self, secure: bool) -> Self {
+        let secure = if secure {
+            Secure::Always
+        } else {
+            Secure::Never
+        };
+        self.config(|c| c.secure(secure))
+    }
+
+    /// The `HttpOnly` attribute (default on).
+    pub fn cookie_http_only(self, http_only: bool) -> Self {
+        self.config(|c| c.http_only(http_only))
+    }
+
+    /// The `SameSite` attribute (default `Lax`).
+    pub fn cookie_same_site(self, same_site: SameSite) -> Self {
+        self.config(|c| c.same_site(same_site))
+    }
+
+    /// The cookie path (default `/`).
+    pub fn cookie_path(self, path: impl Into<String>) -> Self {
+        self.config(|c| c.path(path))
+    }
+
+    /// The cookie domain (default none: host-only).
+    pub fn cookie_domain(self, domain: Option<String>) -> Self {
+        match domain {
+            Some(d) => self.config(|c| c.domain(d)),
+            None => self,
+        }
+    }
+
+    /// The idle timeout (actix-session's `PersistentSession::session_ttl`);
+    /// `None` for no idle timeout.
+    pub fn idle_timeout(self, timeout: Option<Duration>) -> Self {
+        self.config(|c| c.idle_timeout(timeout))
+    }
+
+    /// The absolute lifetime cap no activity extends; `None` for none.
+    pub fn absolute_timeout(self, timeout: Option<Duration>) -> Self {
+        self.config(|c| c.absolute_timeout(timeout))
+    }
+
+    /// A browser-session cookie (no `Max-Age`), like actix-session's
+    /// `BrowserSession` lifecycle; server-side timeouts still apply.
+    pub fn browser_session_cookie(self, on: bool) -> Self {
+        self.config(|c| c.browser_session_cookie(on))
+    }
+
+    /// Any other setting of the core's [`SessionConfigBuilder`]:
+    /// `.config(|c| c.rolling(true).touch_policy(..))`.
+    pub fn config(mut self, f: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder) -> Self {
+        self.config = f(self.config);
+        self
+    }
+
+    /// Validates the configuration and builds the middleware.
+    pub fn build(self) -> Result<SessionMiddleware, ConfigError> {
+        let config = self.config.build()?;
+        Ok(SessionMiddleware::from_manager(SessionManager::from_arc(
+            config, self.store,
+        )))
+    }
+}

@@ -1,0 +1,98 @@
+//! `Session` as an axum extractor, and the error type handlers return.
+
+use std::ops::Deref;
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::request::Parts;
+use session_core::{DataError, SessionError};
+
+/// The request's session; derefs to [`session_core::Session`] (`get`,
+/// `insert`, `update`, `regenerate`, `destroy`, ...). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Session(pub session_core::Session);
+
+impl Deref for Session {
+    type Target = session_core::Session;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// Rejection when the [`Session`] extractor is used on a route without
+/// [`SessionLayer`](crate::SessionLayer): a 500 naming the missing layer.
+#[derive(Debug, Clone, Copy)]
+pub struct MissingSessionLayer;
+
+impl std::fmt::Display for MissingSessionLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the Session extractor needs session_axum::SessionLayer on this route (add it with Router::layer)")
+    }
+}
+
+impl std::error::Error for MissingSessionLayer {}
+
+impl IntoResponse for MissingSessionLayer {
+    fn into_response(self) -> Response {
+        tracing::error!(target: "session", "Session extractor used without SessionLayer");
+        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = MissingSessionLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<session_core::Session>()
+            .cloned()
+            .map(Session)
+            .ok_or(MissingSessionLayer)
+    }
+}
+
+/// A session error as a handler's error type: `?` on any session call in a
+/// handler returning `Result<_, session_axum::Error>`.
+///
+/// Store failures answer 503 (the layer replaces it with the configured
+/// failure response); too-large data 413; anything else 500. No error text
+/// reaches the body.
+#[derive(Debug)]
+pub struct Error(pub SessionError);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl From<SessionError> for Error {
+    fn from(e: SessionError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match &self.0 {
+            e if e.is_store() => {
+                (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable").into_response()
+            }
+            SessionError::Data(DataError::PayloadTooLarge { .. }) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response()
+            }
+            _ => {
+                tracing::error!(target: "session", error = &self.0 as &dyn std::error::Error, "session error in handler");
+                (StatusCode::INTERNAL_SERVER_ERROR, "error").into_response()
+            }
+        }
+    }
+}

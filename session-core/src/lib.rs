@@ -1,0 +1,135 @@
+//! The sans-IO core of a framework-agnostic, server-side session system: what
+//! express-session gives Node apps, for any Rust web framework.
+//!
+//! A custom store is one trait impl; the [`SessionManager`] drives it. This
+//! whole example is a store over a `Mutex<HashMap>` and one request's
+//! lifecycle:
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::Mutex;
+//!
+//! use session_core::{
+//!     async_trait, Created, Record, RequestMeta, Saved, SessionConfig, SessionManager, Store,
+//!     StoreError, StoreKey, Version,
+//! };
+//! use time::OffsetDateTime;
+//!
+//! #[derive(Default)]
+//! struct MapStore(Mutex<HashMap<StoreKey, Record>>);
+//!
+//! #[async_trait]
+//! impl Store for MapStore {
+//!     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+//!         let now = OffsetDateTime::now_utc();
+//!         Ok(self.0.lock().unwrap().get(key).filter(|r| !r.is_expired(now)).cloned())
+//!     }
+//!     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
+//!         let now = OffsetDateTime::now_utc();
+//!         let mut map = self.0.lock().unwrap();
+//!         if map.get(&record.key).is_some_and(|r| !r.is_expired(now)) {
+//!             return Ok(Created::Collision);
+//!         }
+//!         map.insert(record.key.clone(), record.clone());
+//!         Ok(Created::Ok)
+//!     }
+//!     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
+//!         let now = OffsetDateTime::now_utc();
+//!         let mut map = self.0.lock().unwrap();
+//!         match map.get_mut(&record.key) {
+//!             Some(r) if r.is_expired(now) => Ok(Saved::Gone),
+//!             Some(r) if r.version != expected => Ok(Saved::Conflict),
+//!             Some(r) => {
+//!                 *r = record.clone();
+//!                 Ok(Saved::Ok)
+//!             }
+//!             None => Ok(Saved::Gone),
+//!         }
+//!     }
+//!     async fn touch(&self, key: &StoreKey, at: OffsetDateTime) -> Result<bool, StoreError> {
+//!         let now = OffsetDateTime::now_utc();
+//!         match self.0.lock().unwrap().get_mut(key) {
+//!             Some(r) if !r.is_expired(now) => {
+//!                 r.expires_at = at;
+//!                 Ok(true)
+//!             }
+//!             _ => Ok(false),
+//!         }
+//!     }
+//!     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+//!         self.0.lock().unwrap().remove(key);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = SessionConfig::builder().key([42u8; 32]).build()?;
+//! let manager = SessionManager::new(config, MapStore::default());
+//!
+//! // Request 1: no cookie. The handler counts a page view.
+//! let session = manager.start([], RequestMeta::default());
+//! let views = session.update("views", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
+//! assert_eq!(views, 1);
+//! let set_cookie = manager.finish(&session).await?.expect("a new session sets a cookie");
+//! assert!(set_cookie.value.contains("HttpOnly"));
+//!
+//! // Request 2: the browser sends the cookie back.
+//! let cookie = set_cookie.value.split(';').next().unwrap().to_owned();
+//! let session = manager.start([cookie.as_bytes()], RequestMeta::default());
+//! assert_eq!(session.get::<u64>("views").await?, Some(1));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Map
+//!
+//! - Pure (no `.await`, no clock): [`SessionId`], [`Keys`], [`cookie`]
+//!   parsing and rendering, [`SessionConfig`], [`Lifetime`] expiry,
+//!   [`State`] with its change log, and [`decide`].
+//! - Storage: the [`Store`] trait, [`Record`], [`MemoryStore`].
+//! - Driver: [`SessionManager`] (per request: [`SessionManager::start`], then
+//!   [`SessionManager::finish`]) and the [`Session`] handle.
+//! - `testing` (feature): the store conformance suite and the HTTP scenario
+//!   suite every adapter and store in this workspace runs.
+//!
+//! # Concurrency
+//!
+//! Saves are compare-and-swap on the record's version. On a conflict the
+//! driver reloads, replays this request's change log (re-running
+//! [`Session::update`] closures on the fresh values) and retries, so two
+//! requests writing different keys both land and concurrent counters are
+//! exact. A destroyed or regenerated-away session is never resurrected.
+
+pub mod config;
+pub mod cookie;
+pub mod decision;
+pub mod events;
+pub mod expiry;
+pub mod id;
+pub mod keys;
+pub mod manager;
+pub mod memory;
+pub mod session;
+pub mod state;
+pub mod store;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use async_trait::async_trait;
+pub use config::{
+    ConfigError, FailureResponse, IdGenerator, SameSite, Secure, SessionCap, SessionConfig,
+    SessionConfigBuilder, TouchPolicy, Transport, Unset,
+};
+pub use cookie::Verdict;
+pub use decision::{CookieAction, Decision, StoreAction, decide};
+pub use events::{Event, EventHook, EventKind};
+pub use expiry::{Expiry, Lifetime};
+pub use id::{IdError, SessionId, StoreKey};
+pub use keys::{Key, KeyError, KeyMatch, Keys};
+pub use manager::{Clock, ManualClock, RequestMeta, ResponseHeader, SessionManager, SystemClock};
+pub use memory::MemoryStore;
+pub use session::{Session, SessionError, SessionInfo};
+pub use state::{Change, DataError, DecodeError, State};
+pub use store::{Created, Record, Saved, Store, StoreError, UserIndex, Version};

@@ -1,0 +1,306 @@
+//! `MemoryStore`: the embedded store for tests and single-process apps.
+//! Unlike express-session's MemoryStore it does not leak: expired records are
+//! evicted as new ones arrive, so memory stays bounded.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::id::StoreKey;
+use crate::manager::{Clock, SystemClock};
+use crate::store::{Created, Record, Saved, Store, StoreError, UserIndex, Version};
+
+const SHARDS: usize = 16;
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<StoreKey, Entry>,
+    /// Sweep this shard when it grows past this many records.
+    sweep_at: usize,
+}
+
+struct Entry {
+    version: Version,
+    expires_at: OffsetDateTime,
+    payload: Vec<u8>,
+    user: Option<String>,
+}
+
+/// Which keys belong to which user. Lock order: a shard, then this.
+type Users = Mutex<HashMap<String, HashSet<StoreKey>>>;
+
+fn unlink(users: &Users, user: Option<&str>, key: &StoreKey) {
+    let Some(user) = user else { return };
+    let mut users = users.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(set) = users.get_mut(user) {
+        set.remove(key);
+        if set.is_empty() {
+            users.remove(user);
+        }
+    }
+}
+
+fn link(users: &Users, user: Option<&str>, key: &StoreKey) {
+    if let Some(user) = user {
+        let mut users = users.lock().unwrap_or_else(PoisonError::into_inner);
+        users.entry(user.to_owned()).or_default().insert(*key);
+    }
+}
+
+/// An in-process store: 16 mutex-guarded shards of a hash map. Expired
+/// records are never returned and are swept whenever a shard doubles in
+/// size since its last sweep, and by [`Store::delete_expired`].
+#[derive(Clone)]
+pub struct MemoryStore {
+    shards: Arc<[Mutex<Shard>; SHARDS]>,
+    users: Arc<Users>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store on the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// An empty store that judges expiry by `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            shards: Arc::new(std::array::from_fn(|_| {
+                Mutex::new(Shard {
+                    map: HashMap::new(),
+                    sweep_at: 64,
+                })
+            })),
+            users: Arc::default(),
+            clock,
+        }
+    }
+
+    /// Number of records held, expired or not.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).map.len()).sum()
+    }
+
+    /// Whether the store holds no records.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every record's raw bytes (key and payload), for tests that check what
+    /// reaches a store.
+    pub fn dump(&self) -> Vec<(String, Vec<u8>)> {
+        self.shards
+            .iter()
+            .flat_map(|s| {
+                lock(s)
+                    .map
+                    .iter()
+                    .map(|(k, e)| (k.as_str().to_owned(), e.payload.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn shard(&self, key: &StoreKey) -> MutexGuard<'_, Shard> {
+        // Keys are hashes or random ids: their first byte is uniform.
+        let i = key.as_str().as_bytes().first().copied().unwrap_or(0) as usize % SHARDS;
+        lock(&self.shards[i])
+    }
+}
+
+fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn sweep(shard: &mut Shard, users: &Users, now: OffsetDateTime) -> u64 {
+    let before = shard.map.len();
+    shard.map.retain(|k, e| {
+        let live = e.expires_at > now;
+        if !live {
+            unlink(users, e.user.as_deref(), k);
+        }
+        live
+    });
+    shard.sweep_at = (shard.map.len() * 2).max(64);
+    (before - shard.map.len()) as u64
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        let now = self.clock.now();
+        let shard = self.shard(key);
+        Ok(shard
+            .map
+            .get(key)
+            .filter(|e| e.expires_at > now)
+            .map(|e| Record {
+                key: *key,
+                version: e.version,
+                expires_at: e.expires_at,
+                payload: e.payload.clone(),
+                user: e.user.clone(),
+            }))
+    }
+
+    async fn create(&self, record: &Record) -> Result<Created, StoreError> {
+        let now = self.clock.now();
+        let mut shard = self.shard(&record.key);
+        if shard
+            .map
+            .get(&record.key)
+            .is_some_and(|e| e.expires_at > now)
+        {
+            return Ok(Created::Collision);
+        }
+        if shard.map.len() >= shard.sweep_at {
+            sweep(&mut shard, &self.users, now);
+        }
+        let old = shard.map.insert(
+            record.key,
+            Entry {
+                version: record.version,
+                expires_at: record.expires_at,
+                payload: record.payload.clone(),
+                user: record.user.clone(),
+            },
+        );
+        if let Some(old) = old {
+            unlink(&self.users, old.user.as_deref(), &record.key);
+        }
+        link(&self.users, record.user.as_deref(), &record.key);
+        Ok(Created::Ok)
+    }
+
+    async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
+        let now = self.clock.now();
+        let mut shard = self.shard(&record.key);
+        match shard.map.get_mut(&record.key) {
+            Some(e) if e.expires_at > now => {
+                if e.version != expected {
+                    return Ok(Saved::Conflict);
+                }
+                e.version = record.version;
+                e.expires_at = record.expires_at;
+                e.payload.clone_from(&record.payload);
+                if e.user != record.user {
+                    unlink(&self.users, e.user.as_deref(), &record.key);
+                    link(&self.users, record.user.as_deref(), &record.key);
+                    e.user.clone_from(&record.user);
+                }
+                Ok(Saved::Ok)
+            }
+            _ => Ok(Saved::Gone),
+        }
+    }
+
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let mut shard = self.shard(key);
+        match shard.map.get_mut(key) {
+            Some(e) if e.expires_at > now => {
+                e.expires_at = expires_at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let mut shard = self.shard(key);
+        if let Some(old) = shard.map.remove(key) {
+            unlink(&self.users, old.user.as_deref(), key);
+        }
+        Ok(())
+    }
+
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        Ok(self
+            .shards
+            .iter()
+            .map(|s| sweep(&mut lock(s), &self.users, now))
+            .sum())
+    }
+
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl UserIndex for MemoryStore {
+    async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
+        let keys: Vec<StoreKey> = {
+            let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+            users
+                .get(user)
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default()
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(r) = self.load(&key).await?
+                && r.user.as_deref() == Some(user)
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::SessionId;
+    use crate::manager::ManualClock;
+    use time::Duration;
+
+    fn record(expires_at: OffsetDateTime) -> Record {
+        Record {
+            key: SessionId::random().hashed_key(),
+            version: Version::FIRST,
+            expires_at,
+            payload: b"{}".to_vec(),
+            user: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_stays_bounded_under_a_stream_of_short_sessions() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let store = MemoryStore::with_clock(clock.clone());
+        let mut peak = 0;
+        for round in 0..50 {
+            for _ in 0..2_000 {
+                let r = record(clock.now() + Duration::seconds(1));
+                assert_eq!(store.create(&r).await.unwrap(), Created::Ok);
+            }
+            peak = peak.max(store.len());
+            clock.advance(Duration::seconds(2));
+            let _ = round;
+        }
+        // 100,000 sessions created; at most about two rounds' worth live at once.
+        assert!(peak <= 2 * 2_000 * 2 + SHARDS * 64, "peak {peak}");
+        store.delete_expired().await.unwrap();
+        assert_eq!(store.len(), 0);
+    }
+}

@@ -1,0 +1,141 @@
+//! Shared test suites (feature `testing`): the store conformance suite that
+//! every store runs, and the HTTP scenario suite that every adapter runs
+//! with every store. Public, so authors of custom stores and adapters can
+//! run them too:
+//!
+//! ```ignore
+//! // tests/conformance.rs of a store crate: one named test per case.
+//! session_core::store_conformance_tests!(|namespace: String| async move {
+//!     MyStore::connect("...").await.unwrap().with_prefix(namespace)
+//! });
+//! ```
+
+pub mod http;
+pub mod store;
+mod wrappers;
+
+pub use tokio;
+pub use wrappers::{CallCounts, CountingStore, FailingStore, SECRET_DETAIL};
+
+/// A unique namespace for one test case: `sc_<case>_<random>`, lowercase
+/// ASCII letters, digits and `_`, at most 56 characters; usable as a key
+/// prefix, a schema or a table name.
+pub fn namespace(case: &str) -> String {
+    let mut out = String::from("sc_");
+    out.extend(
+        case.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .map(|c| c.to_ascii_lowercase())
+            .take(40),
+    );
+    let id = crate::SessionId::random();
+    out.push('_');
+    for b in &id.as_bytes()[..6] {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Expands the store conformance suite into one `#[tokio::test]` per case.
+/// The argument is a closure from a fresh namespace (`String`) to a future
+/// of the store under test; each case gets its own namespace.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::__store_cases!($make;
+            load_missing_returns_none,
+            create_then_load_round_trips,
+            create_never_overwrites,
+            create_over_expired_record_succeeds,
+            expired_records_are_never_loaded,
+            save_with_expected_version_succeeds,
+            save_with_stale_version_writes_nothing,
+            save_of_missing_record_is_gone,
+            touch_moves_only_the_expiry,
+            touch_of_missing_record_creates_nothing,
+            delete_is_idempotent,
+            delete_expired_leaves_no_expired_record,
+            empty_and_maximum_payloads_round_trip,
+            unicode_keys_and_values_round_trip,
+            cancelled_calls_leave_no_partial_record,
+            ids_are_hashed_at_rest,
+            racing_updates_are_exact,
+            concurrent_distinct_keys_all_land,
+            destroy_wins_over_concurrent_saves,
+            regenerate_moves_data_and_retires_the_old_id,
+            user_index_lists_live_sessions_of_a_user,
+            user_index_never_lists_expired_deleted_or_moved,
+            revoke_others_is_immediate,
+            session_cap_revokes_oldest_or_refuses,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_cases {
+    ($make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::session_core::testing::tokio::test(flavor = "multi_thread", worker_threads = 2, crate = "::session_core::testing::tokio")]
+            async fn $case() {
+                let namespace = $crate::testing::namespace(stringify!($case));
+                let store = ($make)(namespace).await;
+                $crate::testing::store::$case(::std::sync::Arc::new(store)).await;
+            }
+        )*
+    };
+}
+
+/// Expands the HTTP scenario suite into one test per scenario, for one
+/// adapter (`app`, a [`http::TestApp`]) and one store (a closure from a
+/// namespace to a future of the store). Attributes given first (such as
+/// `#[tokio::test]` or `#[actix_web::test]`) are put on every test.
+#[macro_export]
+macro_rules! http_scenarios {
+    ($(#[$attr:meta])+ app: $app:expr, store: $make:expr $(,)?) => {
+        $crate::__http_cases!($(#[$attr])+ $app; $make;
+            untouched_session_sets_no_cookie,
+            save_uninitialized_sets_a_cookie,
+            write_then_read_back,
+            unknown_id_is_never_adopted,
+            expired_id_is_never_reused,
+            bad_cookies_get_a_fresh_session,
+            previous_key_cookie_is_reissued_with_current_key,
+            regenerate_changes_id_and_keeps_data,
+            destroy_removes_record_and_cookie,
+            idle_timeout_expires_session,
+            absolute_timeout_caps_active_session,
+            reads_touch_only_past_threshold,
+            rolling_resends_cookie_every_response,
+            remember_me_expiry_survives_reload,
+            cookie_attributes_follow_config,
+            handler_set_cookie_headers_are_kept,
+            store_failure_on_load_gives_failure_response,
+            store_failure_on_save_gives_failure_response,
+            concurrent_updates_are_exact,
+            concurrent_distinct_keys_all_survive,
+            header_transport_round_trip,
+            oversized_insert_is_rejected_and_data_unchanged,
+            revoke_other_devices,
+            adversarial_cookies_never_leak,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __http_cases {
+    ($(#[$attr:meta])+ $app:expr; $make:expr; $($case:ident),* $(,)?) => {
+        $crate::__http_cases!(@each [$(#[$attr])+] $app; $make; $($case),*);
+    };
+    (@each [$($attrs:tt)*] $app:expr; $make:expr; $case:ident $(, $rest:ident)*) => {
+        $($attrs)*
+        async fn $case() {
+            let namespace = $crate::testing::namespace(stringify!($case));
+            let store: ::std::sync::Arc<dyn $crate::Store> = ::std::sync::Arc::new(($make)(namespace).await);
+            $crate::testing::http::$case(&$app, store).await;
+        }
+        $crate::__http_cases!(@each [$($attrs)*] $app; $make; $($rest),*);
+    };
+    (@each [$($attrs:tt)*] $app:expr; $make:expr;) => {};
+}

@@ -1,0 +1,286 @@
+//! Redis store for [`session_core`]: sessions in one Redis server or a
+//! Redis Cluster, with native expiry, compare-and-swap saves and one round
+//! trip per read.
+//!
+//! ```no_run
+//! use session_core::{RequestMeta, SessionConfig, SessionManager};
+//! use session_redis::RedisStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = RedisStore::connect("redis://127.0.0.1:6379")
+//!     .await?
+//!     .with_prefix("myapp:session:");
+//! let config = SessionConfig::builder().key([42u8; 32]).build()?;
+//! let manager = SessionManager::new(config, store);
+//!
+//! // What an adapter does per request (the adapters below do it for you).
+//! let session = manager.start([], RequestMeta::default());
+//! session.insert("user", "ada").await?;
+//! let set_cookie = manager.finish(&session).await?.expect("a new session sets a cookie");
+//! assert!(set_cookie.value.starts_with("id="));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Quick start with each adapter
+//!
+//! The store is built once, at startup, and handed to the adapter with a
+//! [`SessionConfig`](session_core::SessionConfig); handlers take `Session`
+//! as usual. (These blocks are not compiled here: the adapters are separate
+//! crates.)
+//!
+//! axum (`session-axum`):
+//!
+//! ```ignore
+//! let store = RedisStore::connect(&redis_url).await?.with_prefix("myapp:session:");
+//! let app = Router::new()
+//!     .route("/", get(counter))
+//!     .layer(session_axum::SessionLayer::new(config, store));
+//! ```
+//!
+//! actix-web (`session-actix`): build the middleware once, clone it into
+//! every worker's `App`; all workers share the store's connection.
+//!
+//! ```ignore
+//! let store = RedisStore::connect(&redis_url).await?.with_prefix("myapp:session:");
+//! let sessions = session_actix::SessionMiddleware::new(config, store);
+//! HttpServer::new(move || App::new().wrap(sessions.clone()).route("/", web::get().to(counter)))
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await?;
+//! ```
+//!
+//! Rocket (`session-rocket`):
+//!
+//! ```ignore
+//! let store = RedisStore::connect(&redis_url).await?.with_prefix("myapp:session:");
+//! rocket::build()
+//!     .mount("/", routes![counter])
+//!     .attach(session_rocket::SessionFairing::new(config, store))
+//!     .launch()
+//!     .await?;
+//! ```
+//!
+//! # Connecting
+//!
+//! - [`RedisStore::connect`] takes a URL (`redis://`, `rediss://` when the
+//!   `redis` crate is built with TLS, `redis+unix://`);
+//!   [`RedisStore::from_client`] takes a [`redis::Client`];
+//!   [`RedisStore::from_connection_manager`] takes a
+//!   [`redis::aio::ConnectionManager`] you already have (for example one the
+//!   rest of the application shares, or one built with your own
+//!   [`ConnectionManagerConfig`](redis::aio::ConnectionManagerConfig)).
+//! - The connection manager multiplexes every request of the process over
+//!   one connection and reconnects by itself: when Redis goes away, calls
+//!   fail with an error (the request gets the configured failure response,
+//!   503 by default) while the manager reconnects in the background; when
+//!   Redis is back, the same store works again. Nothing needs rebuilding.
+//! - Every call runs under a timeout ([`DEFAULT_TIMEOUT`], 2 s; change it
+//!   with [`RedisStore::with_timeout`]): a Redis that does not answer gives
+//!   [`StoreError::Timeout`](session_core::StoreError::Timeout), never a
+//!   hung request. Other failures are
+//!   [`StoreError::Backend`](session_core::StoreError::Backend) with the
+//!   [`redis::RedisError`] as its cause.
+//! - The store needs a tokio runtime (axum, actix-web and Rocket all run on
+//!   one). Requires Redis 7.0 or later (`PEXPIRETIME`).
+//!
+//! # What is stored
+//!
+//! One Redis string per session:
+//!
+//! - key: `{prefix}{<store key>}`, such as
+//!   `session:{q2Vb0g6sX...}`; the store key is a SHA-256 hash of the
+//!   session id by default, so a dump of Redis yields no live cookie. The
+//!   braces are a Cluster hash tag: everything of one session hashes to one
+//!   slot.
+//! - value: the record's version in decimal, `:`, then the payload bytes as
+//!   the core encoded them (JSON), for example `3:{"f":1,...}`; for a
+//!   session tied to a user (`Session::set_user`), the version, `u`, the
+//!   user's length in bytes, `:`, the user, `:`, then the payload, for
+//!   example `3u3:ada:{"f":1,...}`. Values written before the user index
+//!   (always the first form) load as sessions without a user.
+//! - expiry: the key's own expiry, set to the record's `expires_at`
+//!   (millisecond precision, rounded down). Redis deletes expired sessions
+//!   by itself, so [`Store::delete_expired`](session_core::Store::delete_expired)
+//!   has nothing to do and no cleanup task is needed.
+//!
+//! and one sorted set per user with sessions, the user index (see below):
+//! key `{prefix}user:{<user>}`, members the store keys of the user's
+//! sessions.
+//!
+//! Every call is one `EVALSHA` of a small Lua script that names exactly
+//! one key, so it runs atomically on the one node that owns the key:
+//!
+//! | store call | Redis | round trips |
+//! | --- | --- | --- |
+//! | `load` | `GET` + `PEXPIRETIME` | 1 |
+//! | `create` | `SET key value NX PXAT expires_at` | 1; 2 with a user (`LINK` first) |
+//! | `save` | compare the version, then `SET ... PXAT` | 1; 3 when it must `LINK` first, +1 `ZREM` when the user changed from another |
+//! | `touch` | `PEXPIREAT` if the key exists | 1; 3 when it must `LINK` first |
+//! | `delete` | `GET` + `DEL`, answering whose it was | 1; 2 with a user (`ZREM`) |
+//! | `user_records` | `LIST`, then one `load` per entry, sent together | 1 + N commands, 2 round trips of latency |
+//!
+//! The scripts run with `EVALSHA`; when Redis does not have a script (after
+//! a restart or `SCRIPT FLUSH`) the client loads it and retries, once per
+//! server. Per request, measured with `INFO commandstats` in
+//! `tests/round_trips.rs` (commands, each one round trip, sent one after
+//! another unless noted):
+//!
+//! | request | commands |
+//! | --- | --- |
+//! | never touches its session | 0 |
+//! | read-only (logged in or not) | 1 (load) |
+//! | write (logged in or not) | 2 (load + save) |
+//! | new session | 1 (create) |
+//! | read that extends the idle window | 2 (load + touch) |
+//! | logout, anonymous / logged in | 1 / 2 (delete, + `ZREM`) |
+//! | `regenerate` | 3 (load + create + delete of the old id) |
+//! | login: `regenerate` + `set_user`, from an anonymous session | 4 (load + `LINK` + create + delete) |
+//! | login without a prior session | 2 (`LINK` + create) |
+//! | `set_user` without `regenerate` | 4 (load + save + `LINK` + save) |
+//! | a logged-in write or touch whose expiry enters a later hour | +2 (`LINK` + the write again), at most once an hour per session |
+//! | "your devices" with N sessions | 2 + N (load + `LIST` + N loads sent together: 3 round trips of latency) |
+//! | "log out other devices", N sessions | 2 + N + 2 per revoked session (load + `LIST` + N loads + delete and `ZREM` each) |
+//! | `Session::revoke` of one of 3 sessions, after listing them | 11 (the handler's listing, one more to check the handle, `DEL`, `ZREM`) |
+//! | login beyond a per-user cap (revoke oldest), cap 2 | 8 (`LINK` + create + `LIST` + 3 loads + delete + `ZREM`) |
+//!
+//! `load` never returns a record whose expiry has passed by the
+//! application's clock, even if Redis (on its clock) still holds it.
+//! `create` and `save` with an expiry already in the past leave no live
+//! record.
+//!
+//! # User index
+//!
+//! [`RedisStore`] implements [`UserIndex`](session_core::UserIndex)
+//! ("your devices", revoke one, log out other devices, the per-user cap):
+//!
+//! - A sorted set per user, `{prefix}user:{<user>}`: members are the store
+//!   keys of the user's sessions, each scored with an instant (ms) until
+//!   which it must stay: its session's expiry rounded up to a whole hour
+//!   (UTC). The set's own expiry is its highest score, so a user's set
+//!   disappears by itself an hour or less after the last of the user's
+//!   sessions expired; entries whose score passed more than a minute ago
+//!   (a margin for clock skew between Redis and the application) are
+//!   dropped whenever the set is listed or linked to.
+//! - An entry is added (`LINK`: `ZADD GT`, the set's expiry raised to the
+//!   score if lower) **before** the session write that needs it: when a
+//!   session with a user is created, when a save gives it another user, and
+//!   when a save or touch moves its expiry into a later hour than its entry
+//!   covers (the session's script sees that, writes nothing, and asks for
+//!   the link first; at most once an hour per active session). So a live
+//!   session is never missing from its user's index, nor outlived by its
+//!   entry, even if a call fails or is cancelled halfway.
+//! - An entry is removed (`ZREM`) **after** the write that made it stale:
+//!   a delete (the delete script answers whose the record was, so an
+//!   anonymous delete stays one round trip) or a save that moved the
+//!   session to another user. When that removal fails, or a call is
+//!   cancelled between the two commands, the extra entry is harmless:
+//!   listings load every entry and keep only live records that still
+//!   belong to the user, and the entry leaves with its score. (Listings do
+//!   not delete such entries: one may belong to a login that linked it an
+//!   instant before writing its session.)
+//! - `user_records` runs `LIST` (drop passed entries, `ZRANGE`) on the
+//!   user's set, then loads every entry with the ordinary `load`, all
+//!   requests sent at once. An expired session is never listed: `load`
+//!   filters it, on the application's clock.
+//!
+//! On a Redis Cluster the user's set hashes by the user (its hash tag) and
+//! each session by its own key, so they usually live on different nodes;
+//! no script spans two keys. That is why the index is kept with separate
+//! commands in the order above (index first when adding, session first
+//! when removing) instead of one atomic script, and why a listing's loads
+//! go to the nodes of their own slots. A user id containing `}` still
+//! works: the hash tag then ends at that brace.
+//!
+//! # Several application instances on one Redis
+//!
+//! Instances of one application behind a load balancer share sessions by
+//! using the same Redis, the same key prefix and the same
+//! [`SessionConfig`](session_core::SessionConfig) keys (the cookie signing
+//! key and the key that hashes ids at rest). Any instance can then serve
+//! any request: a session written by one is read by the next, and
+//! concurrent writes from different instances are merged by the core's
+//! compare-and-swap retry (the version check runs inside Redis), so none
+//! is lost. Different applications (or environments) on one Redis use
+//! different prefixes, such as `shop:session:` and `admin:session:`. A
+//! prefix should not contain `{` (it would replace the hash tag).
+//!
+//! # TTL and the touch policy
+//!
+//! The core computes each record's `expires_at` from the expiry policy
+//! (idle timeout, absolute deadline, lifetime cap); this store only writes
+//! it as the key's expiry. A write (`create`, `save`) sets the expiry to
+//! the new `expires_at`. A read-only request does not write the record; it
+//! extends the idle window with `touch` (a `PEXPIREAT` in a script), only
+//! when the [`TouchPolicy`](session_core::TouchPolicy) says so: with the
+//! default `Threshold(0.8)` when less than 80% of the idle window remains,
+//! so a session read continuously costs one extra round trip about once
+//! per fifth of its idle timeout (for a logged-in session with the default
+//! 24 h idle timeout, such a touch moves the expiry by hours, so it also
+//! links the user index first: 3 commands instead of 1); `Always` (rolling sessions) touches on every
+//! request that loads the session; `Never` lets the idle window count from
+//! the last write. The absolute deadline is part of `expires_at`, so no
+//! touch moves a key's expiry past it. A `touch` of a session that has
+//! expired or was deleted in between finds no key and creates nothing.
+//!
+//! # Redis Cluster
+//!
+//! With the `cluster` feature, `RedisStore::connect_cluster` takes the
+//! URLs of some cluster nodes (the client discovers the others and follows
+//! `MOVED`/`ASK` redirections and failovers); `from_cluster_client` and
+//! `from_cluster_connection` take a client or connection you configured
+//! yourself (TLS, credentials; leave reads on the masters: replicas lag,
+//! and a lagging read would hand out stale sessions). Every command names
+//! one key, so it goes to one node in one round trip, exactly as on a single
+//! server; sessions spread evenly over the masters by their hashed keys,
+//! and each user's index lives on its user's slot (see "User index").
+//!
+//! ```ignore
+//! let store = RedisStore::connect_cluster([
+//!     "redis://10.0.0.1:7000",
+//!     "redis://10.0.0.2:7000",
+//!     "redis://10.0.0.3:7000",
+//! ])
+//! .await?
+//! .with_prefix("myapp:session:");
+//! ```
+//!
+//! The tests start a throwaway 3-master cluster from the local
+//! `redis-server` (`--cluster-enabled yes`, then
+//! `redis-cli --cluster create ... --cluster-replicas 0`) and run the
+//! store conformance suite (user index cases included) and the HTTP
+//! scenarios against it.
+//!
+//! # Features
+//!
+//! - `cluster`: `RedisStore::connect_cluster`, `from_cluster_client`,
+//!   `from_cluster_connection`.
+//! - `testing`: `session_redis::testing::store(namespace)`, a store on
+//!   `REDIS_URL` isolated by key prefix, for test suites (the HTTP matrix).
+//!
+//! # Durability
+//!
+//! Redis acknowledges a write before it reaches a replica or the disk:
+//! a crash or failover can lose the last writes, which logs users out or
+//! undoes their last change, as with every Redis session store. Turn on
+//! persistence (`appendonly yes`) if a restart must not log everyone out.
+//! Either way the store never serves a record past its expiry.
+
+mod conn;
+mod error;
+mod index;
+mod scripts;
+mod store;
+
+#[cfg(feature = "cluster")]
+mod cluster;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use store::{DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisStore};
+
+/// The `redis` client crate this store is built on (for its `Client`,
+/// `ConnectionManager` and cluster types).
+pub use redis;

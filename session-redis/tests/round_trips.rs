@@ -1,0 +1,498 @@
+//! Round trips per request kind, counted with `INFO commandstats` deltas on
+//! a private `redis-server` (nothing else talks to it).
+//!
+//! Every store call is one `EVALSHA` (plus a `SCRIPT LOAD` when the server
+//! lacks the script), except the removal of an index entry, a plain `ZREM`
+//! that no script runs; so the top-level commands of a request are
+//! `evalsha + script|load + zrem`. Commands run inside a script (`GET`,
+//! `PEXPIRETIME`, `SET`, `ZADD`, ...) are counted by Redis too, so each
+//! expected delta lists them. Commands are sent one after another, except
+//! the `load`s of a user's sessions in a listing, which go out together
+//! (one round trip of latency for all of them).
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{RedisServer, commandstats, delta};
+use session_core::{Expiry, RequestMeta, SessionConfig, SessionManager, Store, TouchPolicy};
+use session_redis::RedisStore;
+
+fn stats(pairs: &[(&str, u64)]) -> HashMap<String, u64> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+/// Runs one request through the manager; returns the `name=value` pair of
+/// the response's cookie, if any (`id=` for a removal).
+async fn request<F, Fut>(m: &SessionManager, cookie: Option<&str>, f: F) -> Option<String>
+where
+    F: FnOnce(session_core::Session) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let session = m.start(cookie.map(str::as_bytes), RequestMeta::default());
+    f(session.clone()).await;
+    let header = m.finish(&session).await.expect("finish")?;
+    header.value.split(';').next().map(str::to_owned)
+}
+
+/// Measures the commands of one request.
+async fn measure<F, Fut>(
+    url: &str,
+    m: &SessionManager,
+    cookie: Option<&str>,
+    f: F,
+) -> (HashMap<String, u64>, Option<String>)
+where
+    F: FnOnce(session_core::Session) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let before = commandstats(url).await;
+    let out = request(m, cookie, f).await;
+    let after = commandstats(url).await;
+    (delta(&before, &after), out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trips_per_request_kind() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let store = RedisStore::connect(url.as_str()).await.unwrap();
+    let config = SessionConfig::builder().key([9u8; 32]).build().unwrap();
+    let m = SessionManager::new(config, store.clone());
+
+    // Cold start: the first EVALSHA of each script meets NOSCRIPT and loads
+    // it (once per server, for its lifetime).
+    let (cold_new, cookie) = measure(&url, &m, None, |s| async move {
+        s.insert("user", "ada").await.unwrap();
+    })
+    .await;
+    let cookie = cookie.expect("new session sets a cookie");
+    let (cold_read, _) = measure(&url, &m, Some(&cookie), |s| async move {
+        assert_eq!(
+            s.get::<String>("user").await.unwrap().as_deref(),
+            Some("ada")
+        );
+    })
+    .await;
+    assert_eq!(
+        cold_read,
+        stats(&[
+            ("evalsha", 2),
+            ("script|load", 1),
+            ("get", 1),
+            ("pexpiretime", 1)
+        ]),
+        "cold read"
+    );
+    let (cold_write, _) = measure(&url, &m, Some(&cookie), |s| async move {
+        s.insert("n", 1).await.unwrap();
+    })
+    .await;
+    assert_eq!(
+        cold_write,
+        stats(&[
+            ("evalsha", 3),
+            ("script|load", 1),
+            ("get", 2),
+            ("pexpiretime", 1),
+            ("set", 1)
+        ]),
+        "cold write"
+    );
+
+    assert_eq!(
+        cold_new,
+        stats(&[("evalsha", 2), ("script|load", 1), ("set", 1)]),
+        "cold create"
+    );
+
+    // Load the other scripts (touch, delete, the index's) on another
+    // prefix, so that every measurement below is warm.
+    warm_up(&store.clone().with_prefix("warm-up:")).await;
+
+    // Warm: what every later request costs.
+    let (untouched, out) = measure(&url, &m, Some(&cookie), |_| async {}).await;
+    assert_eq!(
+        untouched,
+        stats(&[]),
+        "a request that never uses its session"
+    );
+    assert_eq!(out, None);
+
+    let (new_session, new_cookie) = measure(&url, &m, None, |s| async move {
+        s.insert("user", "grace").await.unwrap();
+    })
+    .await;
+    assert!(new_cookie.is_some());
+    assert_eq!(
+        new_session,
+        stats(&[("evalsha", 1), ("set", 1)]),
+        "new session: EVALSHA (SET NX PXAT inside)"
+    );
+
+    let (read, out) = measure(&url, &m, Some(&cookie), |s| async move {
+        assert_eq!(s.get::<u64>("n").await.unwrap(), Some(1));
+    })
+    .await;
+    assert_eq!(
+        read,
+        stats(&[("evalsha", 1), ("get", 1), ("pexpiretime", 1)]),
+        "read-only: one EVALSHA (GET + PEXPIRETIME inside)"
+    );
+    assert_eq!(out, None);
+
+    let (write, _) = measure(&url, &m, Some(&cookie), |s| async move {
+        s.update("n", |n: Option<u64>| n.unwrap_or(0) + 1)
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_eq!(
+        write,
+        stats(&[("evalsha", 2), ("get", 2), ("pexpiretime", 1), ("set", 1)]),
+        "write: load EVALSHA + save EVALSHA (GET + SET inside)"
+    );
+
+    // Touch: a read-only request that extends the idle window.
+    let rolling = SessionConfig::builder()
+        .key([9u8; 32])
+        .touch_policy(TouchPolicy::Always)
+        .build()
+        .unwrap();
+    let rm = SessionManager::new(rolling, store.clone());
+    let (touch, _) = measure(&url, &rm, Some(&cookie), |s| async move {
+        assert_eq!(s.get::<u64>("n").await.unwrap(), Some(2));
+    })
+    .await;
+    assert_eq!(
+        touch,
+        stats(&[
+            ("evalsha", 2),
+            ("get", 2),
+            ("pexpiretime", 1),
+            ("pexpireat", 1)
+        ]),
+        "touch: load + touch EVALSHA (GET + PEXPIREAT inside)"
+    );
+
+    let (destroy, out) = measure(&url, &m, Some(&cookie), |s| async move {
+        s.destroy().await.unwrap();
+    })
+    .await;
+    assert_eq!(
+        destroy,
+        stats(&[("evalsha", 1), ("get", 1), ("del", 1)]),
+        "destroy: one EVALSHA (GET + DEL inside; no user, so no ZREM)"
+    );
+    assert_eq!(out.as_deref(), Some("id="), "destroy removes the cookie");
+
+    let new_cookie = new_cookie.unwrap();
+    let (regenerate, regenerated) = measure(&url, &m, Some(&new_cookie), |s| async move {
+        s.regenerate().await.unwrap();
+    })
+    .await;
+    assert_eq!(
+        regenerate,
+        stats(&[
+            ("evalsha", 3),
+            ("get", 2),
+            ("pexpiretime", 1),
+            ("set", 1),
+            ("del", 1)
+        ]),
+        "regenerate: load + create (new id) + delete (old id)"
+    );
+
+    // The user index. Every expiry below is about now + 24 h; keep the
+    // whole sequence inside one cell of the index grid (1 h), so that only
+    // the writes meant to cross into the next cell link again.
+    wait_clear_of_grid_boundary();
+    let login = |user: &'static str| {
+        move |s: session_core::Session| async move {
+            s.regenerate().await.unwrap();
+            s.set_user(user).await.unwrap();
+            s.insert("user", user).await.unwrap();
+        }
+    };
+    let anon = regenerated.expect("regenerate sets a cookie");
+    let (login_anon, ada) = measure(&url, &m, Some(&anon), login("ada")).await;
+    let ada = ada.expect("login sets a cookie");
+    assert_eq!(
+        login_anon,
+        stats(&[
+            ("evalsha", 4),
+            ("get", 2),
+            ("pexpiretime", 2),
+            ("zadd", 1),
+            ("zremrangebyscore", 1),
+            ("pexpireat", 1),
+            ("set", 1),
+            ("del", 1)
+        ]),
+        "login from an anonymous session: load + LINK + create + delete (old id, no user)"
+    );
+    let (login_fresh, phone) = measure(&url, &m, None, login("ada")).await;
+    let phone = phone.expect("login sets a cookie");
+    assert_eq!(
+        login_fresh,
+        stats(&[
+            ("evalsha", 2),
+            ("zadd", 1),
+            ("zremrangebyscore", 1),
+            ("pexpiretime", 1),
+            ("set", 1)
+        ]),
+        "login without a session: LINK + create (the set's expiry already covers it)"
+    );
+    let (_, tablet) = measure(&url, &m, None, login("ada")).await;
+    let tablet = tablet.expect("login sets a cookie");
+
+    let (user_read, _) = measure(&url, &m, Some(&ada), |s| async move {
+        assert_eq!(s.user().await.unwrap().as_deref(), Some("ada"));
+    })
+    .await;
+    assert_eq!(
+        user_read, read,
+        "read-only, logged in: the same single EVALSHA"
+    );
+    let (user_write, _) = measure(&url, &m, Some(&ada), |s| async move {
+        s.insert("n", 1).await.unwrap();
+    })
+    .await;
+    assert_eq!(
+        user_write,
+        stats(&[("evalsha", 2), ("get", 2), ("pexpiretime", 2), ("set", 1)]),
+        "write, logged in, expiry in the same grid cell: load + save"
+    );
+    let (user_touch, _) = measure(&url, &rm, Some(&ada), |s| async move {
+        assert_eq!(s.get::<u64>("n").await.unwrap(), Some(1));
+    })
+    .await;
+    assert_eq!(
+        user_touch,
+        stats(&[
+            ("evalsha", 2),
+            ("get", 2),
+            ("pexpiretime", 2),
+            ("pexpireat", 1)
+        ]),
+        "touch, logged in, expiry in the same grid cell: load + touch"
+    );
+    let (user_write_far, _) = measure(&url, &m, Some(&ada), |s| async move {
+        s.set_expiry(Expiry::Idle(time::Duration::hours(48)))
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_eq!(
+        user_write_far,
+        stats(&[
+            ("evalsha", 4),
+            ("get", 3),
+            ("pexpiretime", 3),
+            ("zadd", 1),
+            ("zremrangebyscore", 1),
+            ("pexpireat", 1),
+            ("set", 1)
+        ]),
+        "write, logged in, expiry into a later grid cell: load + save (asks to link) + LINK + save"
+    );
+
+    let (devices, _) = measure(&url, &m, Some(&ada), |s| async move {
+        assert_eq!(s.devices().await.unwrap().len(), 3);
+    })
+    .await;
+    assert_eq!(
+        devices,
+        stats(&[
+            ("evalsha", 5),
+            ("get", 4),
+            ("pexpiretime", 4),
+            ("zremrangebyscore", 1),
+            ("zrange", 1)
+        ]),
+        "\"your devices\" (3 sessions): load + LIST + 3 loads sent together"
+    );
+
+    let (revoke_one, _) = measure(&url, &m, Some(&ada), move |s| async move {
+        let devices = s.devices().await.unwrap();
+        let other = devices.iter().find(|d| !d.current).unwrap();
+        assert!(s.revoke(&other.handle).await.unwrap());
+    })
+    .await;
+    let (revoke_others, _) = measure(&url, &m, Some(&ada), |s| async move {
+        assert_eq!(s.revoke_others().await.unwrap(), 1);
+    })
+    .await;
+    let (logout, out) = measure(&url, &m, Some(&ada), |s| async move {
+        s.destroy().await.unwrap();
+    })
+    .await;
+    assert_eq!(out.as_deref(), Some("id="));
+    assert_eq!(
+        logout,
+        stats(&[("evalsha", 1), ("get", 1), ("del", 1), ("zrem", 1)]),
+        "logout, logged in: delete EVALSHA + ZREM from the user's index"
+    );
+    for c in [&phone, &tablet] {
+        let (_, _) = measure(&url, &m, Some(c), |s| async move {
+            assert_eq!(s.user().await.unwrap(), None, "revoked");
+        })
+        .await;
+    }
+
+    // Touch moving a logged-in session's expiry into a later grid cell, at
+    // the store level (the touch policy never moves it that far at once).
+    let (_, bob) = measure(&url, &m, None, login("bob")).await;
+    let bob = bob.expect("cookie");
+    let id: session_core::SessionId = bob
+        .trim_start_matches("id=")
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let key = id.hashed_key();
+    let record = store.load(&key).await.unwrap().expect("bob's record");
+    let before = commandstats(&url).await;
+    assert!(
+        store
+            .touch(&key, record.expires_at + time::Duration::hours(2))
+            .await
+            .unwrap()
+    );
+    let user_touch_far = delta(&before, &commandstats(&url).await);
+    assert_eq!(
+        user_touch_far,
+        stats(&[
+            ("evalsha", 3),
+            ("get", 2),
+            ("pexpiretime", 2),
+            ("zadd", 1),
+            ("zremrangebyscore", 1),
+            ("pexpireat", 2)
+        ]),
+        "touch into a later grid cell: touch (asks to link) + LINK + touch"
+    );
+
+    // set_user on an existing session, without regenerate.
+    let (_, carl) = measure(&url, &m, None, |s| async move {
+        s.insert("n", 1).await.unwrap();
+    })
+    .await;
+    let (set_user, _) = measure(&url, &m, carl.as_deref(), |s| async move {
+        s.set_user("carl").await.unwrap();
+    })
+    .await;
+    assert_eq!(
+        set_user,
+        stats(&[
+            ("evalsha", 4),
+            ("get", 3),
+            ("pexpiretime", 2),
+            ("zadd", 1),
+            ("zremrangebyscore", 1),
+            ("pexpireat", 1),
+            ("set", 1)
+        ]),
+        "set_user without regenerate: load + save (asks to link) + LINK + save"
+    );
+
+    // A login beyond a per-user cap of 2 that revokes the oldest session.
+    let capped = SessionConfig::builder()
+        .key([9u8; 32])
+        .max_sessions_per_user(2, session_core::SessionCap::RevokeOldest)
+        .build()
+        .unwrap();
+    let cm = SessionManager::new(capped, store.clone());
+    measure(&url, &cm, None, login("dora")).await;
+    measure(&url, &cm, None, login("dora")).await;
+    let (login_cap, _) = measure(&url, &cm, None, login("dora")).await;
+    assert_eq!(cm.user_sessions("dora").await.unwrap().len(), 2);
+
+    let table = [
+        ("read-only", &read, 1),
+        ("write", &write, 2),
+        ("new session", &new_session, 1),
+        ("touch", &touch, 2),
+        ("destroy", &destroy, 1),
+        ("regenerate", &regenerate, 3),
+        ("login (from anonymous)", &login_anon, 4),
+        ("login (no session)", &login_fresh, 2),
+        ("read, logged in", &user_read, 1),
+        ("write, logged in", &user_write, 2),
+        ("touch, logged in", &user_touch, 2),
+        ("write, logged in, next grid cell", &user_write_far, 4),
+        ("touch call, next grid cell", &user_touch_far, 3),
+        ("your devices (3)", &devices, 5),
+        // The handler lists the devices to pick one, then `Session::revoke`
+        // lists once more to check the handle (11 = load + 2 x (LIST + 3
+        // loads) + delete + ZREM); `revoke_others` lists once (load + LIST +
+        // 2 loads + delete + ZREM).
+        ("revoke one (of 3)", &revoke_one, 11),
+        ("revoke others (1 of 2)", &revoke_others, 6),
+        ("logout, logged in", &logout, 2),
+        ("set_user without regenerate", &set_user, 4),
+        // LINK + create + LIST + 3 loads + delete + ZREM.
+        ("login beyond a cap of 2", &login_cap, 8),
+    ];
+    for (kind, d, expected) in table {
+        let mut cmds: Vec<_> = d.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        cmds.sort();
+        let top = top_level(d);
+        println!(
+            "{kind:34} commands {top:2}  commandstats delta: {}",
+            cmds.join(" ")
+        );
+        assert_eq!(top, expected, "{kind}");
+    }
+}
+
+/// Runs every kind of store call once.
+async fn warm_up(store: &RedisStore) {
+    let rolling = SessionConfig::builder()
+        .key([9u8; 32])
+        .touch_policy(TouchPolicy::Always)
+        .build()
+        .unwrap();
+    let m = SessionManager::new(rolling, store.clone());
+    let cookie = request(&m, None, |s| async move {
+        s.set_user("warm").await.unwrap();
+        s.insert("user", "warm").await.unwrap();
+    })
+    .await
+    .expect("cookie");
+    // A read with the rolling policy: a touch.
+    request(&m, Some(&cookie), |s| async move {
+        assert_eq!(s.user().await.unwrap().as_deref(), Some("warm"));
+    })
+    .await;
+    request(&m, Some(&cookie), |s| async move {
+        assert_eq!(s.devices().await.unwrap().len(), 1);
+        s.destroy().await.unwrap();
+    })
+    .await;
+}
+
+/// Sleeps past the next boundary of the index grid (a whole hour, UTC) of
+/// `now + 24 h` when it is less than a minute away, so that the expiries
+/// the test writes (about now + 24 h) stay in one grid cell.
+fn wait_clear_of_grid_boundary() {
+    const GRID_MS: i128 = 3_600_000;
+    let ms = (time::OffsetDateTime::now_utc() + time::Duration::hours(24)).unix_timestamp_nanos()
+        / 1_000_000;
+    let left = GRID_MS - ms.rem_euclid(GRID_MS);
+    if left < 60_000 {
+        std::thread::sleep(std::time::Duration::from_millis(
+            u64::try_from(left).unwrap_or(60_000) + 200,
+        ));
+    }
+}
+
+/// Top-level commands of a delta: every `EVALSHA` and `SCRIPT LOAD`, and
+/// every `ZREM` (the one command the store sends outside a script, and no
+/// script runs).
+fn top_level(d: &HashMap<String, u64>) -> u64 {
+    let get = |k: &str| d.get(k).copied().unwrap_or(0);
+    get("evalsha") + get("script|load") + get("zrem")
+}

@@ -1,0 +1,105 @@
+//! `Session` as a Rocket request guard, and the error type handlers return.
+
+use std::io::Cursor;
+use std::ops::Deref;
+
+use rocket::http::{ContentType, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::response::{self, Responder, Response};
+use session_core::{DataError, SessionError};
+
+use crate::fairing::{Installed, RequestSession};
+
+/// The request's session; derefs to [`session_core::Session`] (`get`,
+/// `insert`, `update`, `regenerate`, `destroy`, ...). Cheap to clone: every
+/// guard of one request gets the same session.
+///
+/// Needs [`SessionFairing`](crate::SessionFairing) attached; without it
+/// the guard fails with a 500 and [`MissingFairing`].
+#[derive(Debug, Clone)]
+pub struct Session(pub session_core::Session);
+
+impl Deref for Session {
+    type Target = session_core::Session;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// The guard's error when [`Session`] is used but
+/// [`SessionFairing`](crate::SessionFairing) is not attached: the request
+/// fails with a 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingFairing;
+
+impl std::fmt::Display for MissingFairing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the Session request guard needs session_rocket::SessionFairing (attach it with Rocket::attach)")
+    }
+}
+
+impl std::error::Error for MissingFairing {}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Session {
+    type Error = MissingFairing;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        match request.rocket().state::<Installed>() {
+            Some(Installed(manager)) => {
+                Outcome::Success(Session(RequestSession::get_or_start(request, manager)))
+            }
+            None => {
+                tracing::error!(target: "session", "{MissingFairing}");
+                Outcome::Error((Status::InternalServerError, MissingFairing))
+            }
+        }
+    }
+}
+
+/// A session error as a handler's error type: `?` on any session call in a
+/// handler returning `Result<_, session_rocket::Error>`.
+///
+/// Store failures answer 503 (the fairing replaces it with the configured
+/// failure response); too-large data 413 `too large`; anything else 500
+/// `error`. No error text reaches the body.
+#[derive(Debug)]
+pub struct Error(pub SessionError);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl From<SessionError> for Error {
+    fn from(e: SessionError) -> Self {
+        Self(e)
+    }
+}
+
+impl<'r> Responder<'r, 'static> for Error {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let (status, body) = match &self.0 {
+            e if e.is_store() => (Status::ServiceUnavailable, "session store unavailable"),
+            SessionError::Data(DataError::PayloadTooLarge { .. }) => {
+                (Status::PayloadTooLarge, "too large")
+            }
+            _ => {
+                tracing::error!(target: "session", error = &self.0 as &dyn std::error::Error, "session error in handler");
+                (Status::InternalServerError, "error")
+            }
+        };
+        Response::build()
+            .status(status)
+            .header(ContentType::Plain)
+            .sized_body(body.len(), Cursor::new(body))
+            .ok()
+    }
+}

@@ -1,0 +1,399 @@
+//! `PostgresStore`: sessions in a PostgreSQL table.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use session_core::{
+    Clock, Created, Record, Saved, Store, StoreError, StoreKey, SystemClock, UserIndex, Version,
+};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Executor, Row};
+use time::OffsetDateTime;
+
+use crate::cleanup::{self, CleanupHandle};
+use crate::error::{Error, key_from_db, store_error, version_from_db, version_to_db};
+use crate::migration::Migration;
+use crate::name::{self, Ident};
+
+/// The migrations, in order. Each is idempotent.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: include_str!("../migrations/postgres/0001_create_sessions.sql"),
+        adds_column: None,
+    },
+    Migration {
+        sql: include_str!("../migrations/postgres/0002_user_id.sql"),
+        adds_column: Some("user_id"),
+    },
+];
+
+/// Key of the transaction-scoped advisory lock that serializes migrations
+/// of every `PostgresStore` on a database ("sessions" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7365_7373_696f_6e73;
+
+/// Rows deleted per statement by [`Store::delete_expired`].
+const EXPIRED_BATCH: i64 = 1000;
+
+/// The SQL of one store, built once from validated names.
+#[derive(Debug)]
+struct Queries {
+    schema: Ident,
+    table: Ident,
+    load: String,
+    create: String,
+    save: String,
+    touch: String,
+    delete: String,
+    delete_expired: String,
+    user_records: String,
+}
+
+impl Queries {
+    fn new(schema: Ident, table: Ident) -> Self {
+        let t = format!("{}.{}", schema.quoted(), table.quoted());
+        Self {
+            load: format!(
+                "SELECT version, expires_at, payload, user_id FROM {t} \
+                 WHERE id = $1 AND expires_at > $2"
+            ),
+            // Insert-if-absent that also takes over an expired row: the
+            // conditional DO UPDATE affects 0 rows when a live row exists.
+            create: format!(
+                "INSERT INTO {t} AS s (id, version, expires_at, payload, user_id) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
+                 expires_at = EXCLUDED.expires_at, payload = EXCLUDED.payload, \
+                 user_id = EXCLUDED.user_id \
+                 WHERE s.expires_at <= $6"
+            ),
+            // Compare-and-swap and the Conflict / Gone verdict in one
+            // statement: the outer SELECT sees the row as it was before the
+            // UPDATE (same snapshot).
+            save: format!(
+                "WITH upd AS (UPDATE {t} SET version = $3, expires_at = $4, payload = $5, \
+                 user_id = $6 WHERE id = $1 AND version = $2 AND expires_at > $7 RETURNING 1) \
+                 SELECT (SELECT count(*) FROM upd) AS updated, \
+                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $7) AS live"
+            ),
+            touch: format!("UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > $3"),
+            delete: format!("DELETE FROM {t} WHERE id = $1"),
+            // One batch; rows locked by another cleaner are skipped.
+            delete_expired: format!(
+                "DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {t} \
+                 WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))"
+            ),
+            // Served by the partial index on user_id (`=` implies NOT NULL).
+            user_records: format!(
+                "SELECT id, version, expires_at, payload FROM {t} \
+                 WHERE user_id = $1 AND expires_at > $2"
+            ),
+            schema,
+            table,
+        }
+    }
+}
+
+/// A [`Store`] over a PostgreSQL table (default `public.sessions`).
+///
+/// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
+/// `version BIGINT`, `expires_at TIMESTAMPTZ` (indexed), `payload BYTEA`
+/// and `user_id TEXT` (nullable, indexed where not null: the
+/// [`UserIndex`]). Every [`Store`] and [`UserIndex`] method is one SQL
+/// statement. Expiry is judged by the application's clock (`now` is a bound
+/// parameter), the same clock that computed `expires_at`, never by the
+/// database server's clock.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), session_sqlx::Error> {
+/// use session_sqlx::PostgresStore;
+///
+/// let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/app")
+///     .await?
+///     .with_schema("auth")?
+///     .with_table("sessions")?;
+/// store.migrate().await?;
+/// let cleanup = store.spawn_cleanup(std::time::Duration::from_secs(600));
+/// // ... serve ...
+/// cleanup.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    sql: Arc<Queries>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("pool", &self.pool)
+            .field("schema", &self.schema())
+            .field("table", &self.table())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// A store on an existing pool, table `public.sessions`.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            sql: Arc::new(Queries::new(
+                Ident::trusted("public"),
+                Ident::trusted("sessions"),
+            )),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Connects a pool of up to 10 connections (waiting at most 5 seconds
+    /// for a free one) to `url`, for example
+    /// `postgres://user:pass@host:5432/db?application_name=web`.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        Ok(Self::new(pool))
+    }
+
+    /// Uses the schema `name` (created by [`migrate`](Self::migrate) if
+    /// missing). Names are 1 to 63 of `[a-z0-9_]`, not starting with a
+    /// digit or `pg_`.
+    pub fn with_schema(self, name: &str) -> Result<Self, Error> {
+        let schema = name::schema(name)?;
+        let table = self.sql.table.clone();
+        Ok(self.with_names(schema, table))
+    }
+
+    /// Uses the table `name`: 1 to 48 of `[a-z0-9_]`, not starting with a
+    /// digit.
+    pub fn with_table(self, name: &str) -> Result<Self, Error> {
+        let table = name::table(name)?;
+        let schema = self.sql.schema.clone();
+        Ok(self.with_names(schema, table))
+    }
+
+    /// Judges expiry by `clock` instead of the system clock (give it the
+    /// clock of the `SessionManager`).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn with_names(mut self, schema: Ident, table: Ident) -> Self {
+        self.sql = Arc::new(Queries::new(schema, table));
+        self
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The schema name.
+    pub fn schema(&self) -> &str {
+        self.sql.schema.as_str()
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        self.sql.table.as_str()
+    }
+
+    /// Creates the schema, the table and its expiry index if missing, and
+    /// adds the `user_id` column and its index (migration 0002) to tables
+    /// created by earlier versions. Idempotent: call it on every start.
+    /// Concurrent calls (several instances starting at once) are serialized
+    /// by a transaction-scoped advisory lock, so they never race on
+    /// `CREATE ... IF NOT EXISTS`; all migrations commit together or not at
+    /// all.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        // CREATE SCHEMA needs the CREATE privilege on the database even
+        // with IF NOT EXISTS: skip it when the schema exists (`public`).
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(self.sql.schema.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        if !exists {
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", self.sql.schema.quoted());
+            (&mut *tx).execute(sqlx::raw_sql(&sql)).await?;
+        }
+        let table = format!("{}.{}", self.sql.schema.quoted(), self.sql.table.quoted());
+        for m in MIGRATIONS {
+            if let Some(column) = m.adds_column {
+                // Skipped once applied: ALTER TABLE locks the table even
+                // when the column exists.
+                let has: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_attribute \
+                     WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)",
+                )
+                .bind(&table)
+                .bind(column)
+                .fetch_one(&mut *tx)
+                .await?;
+                if has {
+                    continue;
+                }
+            }
+            let sql = m.render(&table, &self.sql.table);
+            (&mut *tx).execute(sqlx::raw_sql(&sql)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Starts a task that runs [`Store::delete_expired`] every `period`
+    /// (at least [`MIN_CLEANUP_PERIOD`](crate::MIN_CLEANUP_PERIOD)).
+    ///
+    /// # Panics
+    ///
+    /// When called outside a Tokio runtime.
+    pub fn spawn_cleanup(&self, period: Duration) -> CleanupHandle {
+        cleanup::spawn(self.clone(), period)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        let row = sqlx::query(&self.sql.load)
+            .bind(key.as_str())
+            .bind(self.clock.now())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let version: i64 = row.try_get(0).map_err(store_error)?;
+        let expires_at: OffsetDateTime = row.try_get(1).map_err(store_error)?;
+        let payload: Vec<u8> = row.try_get(2).map_err(store_error)?;
+        let user: Option<String> = row.try_get(3).map_err(store_error)?;
+        Ok(Some(Record {
+            key: key.to_owned(),
+            version: version_from_db(version)?,
+            expires_at,
+            payload,
+            user,
+        }))
+    }
+
+    async fn create(&self, record: &Record) -> Result<Created, StoreError> {
+        let done = sqlx::query(&self.sql.create)
+            .bind(record.key.as_str())
+            .bind(version_to_db(record.version)?)
+            .bind(record.expires_at)
+            .bind(&record.payload)
+            .bind(record.user.as_deref())
+            .bind(self.clock.now())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(if done.rows_affected() == 1 {
+            Created::Ok
+        } else {
+            Created::Collision
+        })
+    }
+
+    async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
+        let row = sqlx::query(&self.sql.save)
+            .bind(record.key.as_str())
+            .bind(version_to_db(expected)?)
+            .bind(version_to_db(record.version)?)
+            .bind(record.expires_at)
+            .bind(&record.payload)
+            .bind(record.user.as_deref())
+            .bind(self.clock.now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let updated: i64 = row.try_get(0).map_err(store_error)?;
+        let live: bool = row.try_get(1).map_err(store_error)?;
+        Ok(match (updated, live) {
+            (1, _) => Saved::Ok,
+            (_, true) => Saved::Conflict,
+            (_, false) => Saved::Gone,
+        })
+    }
+
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+        let done = sqlx::query(&self.sql.touch)
+            .bind(key.as_str())
+            .bind(expires_at)
+            .bind(self.clock.now())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        sqlx::query(&self.sql.delete)
+            .bind(key.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Deletes expired rows in batches of 1000 (one short statement each,
+    /// skipping rows another cleaner holds) until a batch comes back short.
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(&self.sql.delete_expired)
+                .bind(now)
+                .bind(EXPIRED_BATCH)
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?
+                .rows_affected();
+            total += n;
+            if n < EXPIRED_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl UserIndex for PostgresStore {
+    /// One `SELECT` of the user's live rows, through the partial index on
+    /// `user_id`.
+    async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
+        let rows = sqlx::query(&self.sql.user_records)
+            .bind(user)
+            .bind(self.clock.now())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let key: &str = row.try_get(0).map_err(store_error)?;
+                let version: i64 = row.try_get(1).map_err(store_error)?;
+                Ok(Record {
+                    key: key_from_db(key)?,
+                    version: version_from_db(version)?,
+                    expires_at: row.try_get(2).map_err(store_error)?,
+                    payload: row.try_get(3).map_err(store_error)?,
+                    user: Some(user.to_owned()),
+                })
+            })
+            .collect()
+    }
+}

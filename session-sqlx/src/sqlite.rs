@@ -1,0 +1,428 @@
+//! `SqliteStore`: sessions in an SQLite table.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use session_core::{
+    Clock, Created, Record, Saved, Store, StoreError, StoreKey, SystemClock, UserIndex, Version,
+};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Executor, Row};
+use time::OffsetDateTime;
+
+use crate::cleanup::{self, CleanupHandle};
+use crate::error::{Error, key_from_db, store_error, version_from_db, version_to_db};
+use crate::migration::Migration;
+use crate::name::{self, Ident};
+
+/// The migrations, in order. Each is idempotent (0002 through its
+/// `adds_column` guard).
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: include_str!("../migrations/sqlite/0001_create_sessions.sql"),
+        adds_column: None,
+    },
+    Migration {
+        sql: include_str!("../migrations/sqlite/0002_user_id.sql"),
+        adds_column: Some("user_id"),
+    },
+];
+
+/// Rows deleted per statement by [`Store::delete_expired`].
+const EXPIRED_BATCH: i64 = 1000;
+
+/// The busy timeout [`SqliteStore::connect`] sets.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQL of one store, built once from a validated name.
+#[derive(Debug)]
+struct Queries {
+    table: Ident,
+    load: String,
+    create: String,
+    save: String,
+    live: String,
+    touch: String,
+    delete: String,
+    delete_expired: String,
+    user_records: String,
+}
+
+impl Queries {
+    fn new(table: Ident) -> Self {
+        let t = table.quoted();
+        Self {
+            load: format!(
+                "SELECT version, expires_at, payload, user_id FROM {t} \
+                 WHERE id = ?1 AND expires_at > ?2"
+            ),
+            // Insert-if-absent that also takes over an expired row: the
+            // conditional DO UPDATE changes 0 rows when a live row exists.
+            create: format!(
+                "INSERT INTO {t} AS s (id, version, expires_at, payload, user_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+                 expires_at = excluded.expires_at, payload = excluded.payload, \
+                 user_id = excluded.user_id \
+                 WHERE s.expires_at <= ?6"
+            ),
+            save: format!(
+                "UPDATE {t} SET version = ?3, expires_at = ?4, payload = ?5, user_id = ?6 \
+                 WHERE id = ?1 AND version = ?2 AND expires_at > ?7"
+            ),
+            // Only after a save changed nothing: Conflict or Gone?
+            live: format!("SELECT EXISTS (SELECT 1 FROM {t} WHERE id = ?1 AND expires_at > ?2)"),
+            touch: format!("UPDATE {t} SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?3"),
+            delete: format!("DELETE FROM {t} WHERE id = ?1"),
+            delete_expired: format!(
+                "DELETE FROM {t} WHERE rowid IN \
+                 (SELECT rowid FROM {t} WHERE expires_at <= ?1 LIMIT ?2)"
+            ),
+            // Served by the partial index on user_id (`=` implies NOT NULL).
+            user_records: format!(
+                "SELECT id, version, expires_at, payload FROM {t} \
+                 WHERE user_id = ?1 AND expires_at > ?2"
+            ),
+            table,
+        }
+    }
+}
+
+/// Unix time in milliseconds, the SQLite `expires_at` column.
+fn to_millis(t: OffsetDateTime) -> i64 {
+    let ms = t.unix_timestamp_nanos().div_euclid(1_000_000);
+    i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
+}
+
+fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|_| StoreError::Malformed("expires_at out of range"))
+}
+
+/// A [`Store`] over an SQLite table (default `sessions`): the embedded,
+/// persistent store.
+///
+/// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
+/// `version INTEGER`, `expires_at INTEGER` (Unix milliseconds, indexed),
+/// `payload BLOB` and `user_id TEXT` (nullable, indexed where not null: the
+/// [`UserIndex`]). Every [`Store`] and [`UserIndex`] method is one SQL
+/// statement, except a `save` that changed nothing, which asks a second
+/// question (Conflict or Gone?). Expiry is judged by the application's
+/// clock.
+///
+/// [`SqliteStore::connect`] sets WAL journal mode, `synchronous = NORMAL`
+/// and a 5 s busy timeout, so concurrent requests wait for the write lock
+/// instead of failing with "database is locked"; with `sqlite::memory:` it
+/// uses a single connection that lives as long as the pool, so the
+/// database is shared by every request and never vanishes.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use session_core::{Created, Record, SessionId, Store, Version};
+/// use session_sqlx::SqliteStore;
+///
+/// let store = SqliteStore::connect("sqlite::memory:").await?;
+/// store.migrate().await?;
+/// let record = Record {
+///     key: SessionId::random().hashed_key(),
+///     version: Version::FIRST,
+///     expires_at: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+///     payload: br#"{"views":1}"#.to_vec(),
+///     user: Some("ada".to_owned()),
+/// };
+/// assert_eq!(store.create(&record).await?, Created::Ok);
+/// assert_eq!(store.load(&record.key).await?.unwrap().payload, record.payload);
+/// // The user index: the live sessions of a user.
+/// let ada = store.user_index().unwrap().user_records("ada").await?;
+/// assert_eq!(ada.len(), 1);
+/// assert_eq!((&ada[0].key, ada[0].user.as_deref()), (&record.key, Some("ada")));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    sql: Arc<Queries>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("pool", &self.pool)
+            .field("table", &self.table())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// A store on an existing pool, table `sessions`. The pool's connect
+    /// options are used as given: set a busy timeout (and WAL) yourself,
+    /// or start from [`SqliteStore::options`].
+    pub fn new(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            sql: Arc::new(Queries::new(Ident::trusted("sessions"))),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The connect options [`connect`](Self::connect) uses for `url`: WAL,
+    /// `synchronous = NORMAL`, busy timeout [`DEFAULT_BUSY_TIMEOUT`].
+    pub fn options(url: &str) -> Result<SqliteConnectOptions, Error> {
+        Ok(SqliteConnectOptions::from_str(url)?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(DEFAULT_BUSY_TIMEOUT))
+    }
+
+    /// Opens `url` with [`SqliteStore::options`]: a file
+    /// (`sqlite://sessions.db?mode=rwc` creates it if missing; without
+    /// `mode=rwc` it must exist) or `sqlite::memory:` (one connection).
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let options = Self::options(url)?;
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = if memory {
+            // Every connection to a private in-memory database is a new,
+            // empty database; a shared-cache one fails with "table is
+            // locked" instead of waiting. One connection, kept forever.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(8)
+        };
+        Ok(Self::new(pool.connect_with(options).await?))
+    }
+
+    /// Uses the table `name`: 1 to 48 of `[a-z0-9_]`, not starting with a
+    /// digit.
+    pub fn with_table(mut self, name: &str) -> Result<Self, Error> {
+        self.sql = Arc::new(Queries::new(name::table(name)?));
+        Ok(self)
+    }
+
+    /// Judges expiry by `clock` instead of the system clock (give it the
+    /// clock of the `SessionManager`).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        self.sql.table.as_str()
+    }
+
+    /// Creates the table and its expiry index if missing, and adds the
+    /// `user_id` column and its index (migration 0002) to tables created by
+    /// earlier versions. Idempotent: call it on every start. Runs in one
+    /// `BEGIN IMMEDIATE` transaction, so concurrent calls wait for each
+    /// other (busy timeout) instead of racing, and the column check and
+    /// the `ALTER TABLE` it guards see the same table.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let table = self.sql.table.quoted();
+        for m in MIGRATIONS {
+            if let Some(column) = m.adds_column {
+                // SQLite has no ADD COLUMN IF NOT EXISTS.
+                let has: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+                )
+                .bind(self.sql.table.as_str())
+                .bind(column)
+                .fetch_one(&mut *tx)
+                .await?;
+                if has {
+                    continue;
+                }
+            }
+            let sql = m.render(&table, &self.sql.table);
+            (&mut *tx).execute(sqlx::raw_sql(&sql)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Starts a task that runs [`Store::delete_expired`] every `period`
+    /// (at least [`MIN_CLEANUP_PERIOD`](crate::MIN_CLEANUP_PERIOD)).
+    ///
+    /// # Panics
+    ///
+    /// When called outside a Tokio runtime.
+    pub fn spawn_cleanup(&self, period: Duration) -> CleanupHandle {
+        cleanup::spawn(self.clone(), period)
+    }
+
+    fn now_ms(&self) -> i64 {
+        to_millis(self.clock.now())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        let row = sqlx::query(&self.sql.load)
+            .bind(key.as_str())
+            .bind(self.now_ms())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let version: i64 = row.try_get(0).map_err(store_error)?;
+        let expires_at: i64 = row.try_get(1).map_err(store_error)?;
+        let payload: Vec<u8> = row.try_get(2).map_err(store_error)?;
+        let user: Option<String> = row.try_get(3).map_err(store_error)?;
+        Ok(Some(Record {
+            key: key.to_owned(),
+            version: version_from_db(version)?,
+            expires_at: from_millis(expires_at)?,
+            payload,
+            user,
+        }))
+    }
+
+    async fn create(&self, record: &Record) -> Result<Created, StoreError> {
+        let done = sqlx::query(&self.sql.create)
+            .bind(record.key.as_str())
+            .bind(version_to_db(record.version)?)
+            .bind(to_millis(record.expires_at))
+            .bind(&record.payload)
+            .bind(record.user.as_deref())
+            .bind(self.now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(if done.rows_affected() == 1 {
+            Created::Ok
+        } else {
+            Created::Collision
+        })
+    }
+
+    async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
+        let now = self.now_ms();
+        let done = sqlx::query(&self.sql.save)
+            .bind(record.key.as_str())
+            .bind(version_to_db(expected)?)
+            .bind(version_to_db(record.version)?)
+            .bind(to_millis(record.expires_at))
+            .bind(&record.payload)
+            .bind(record.user.as_deref())
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        if done.rows_affected() == 1 {
+            return Ok(Saved::Ok);
+        }
+        let live: bool = sqlx::query_scalar(&self.sql.live)
+            .bind(record.key.as_str())
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(if live { Saved::Conflict } else { Saved::Gone })
+    }
+
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+        let done = sqlx::query(&self.sql.touch)
+            .bind(key.as_str())
+            .bind(to_millis(expires_at))
+            .bind(self.now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        sqlx::query(&self.sql.delete)
+            .bind(key.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Deletes expired rows in batches of 1000 (one short write transaction
+    /// each, so other writers get the lock in between) until a batch comes
+    /// back short.
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        let now = self.now_ms();
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(&self.sql.delete_expired)
+                .bind(now)
+                .bind(EXPIRED_BATCH)
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?
+                .rows_affected();
+            total += n;
+            if n < EXPIRED_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl UserIndex for SqliteStore {
+    /// One `SELECT` of the user's live rows, through the partial index on
+    /// `user_id`.
+    async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
+        let rows = sqlx::query(&self.sql.user_records)
+            .bind(user)
+            .bind(self.now_ms())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let key: &str = row.try_get(0).map_err(store_error)?;
+                let version: i64 = row.try_get(1).map_err(store_error)?;
+                let expires_at: i64 = row.try_get(2).map_err(store_error)?;
+                Ok(Record {
+                    key: key_from_db(key)?,
+                    version: version_from_db(version)?,
+                    expires_at: from_millis(expires_at)?,
+                    payload: row.try_get(3).map_err(store_error)?,
+                    user: Some(user.to_owned()),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_round_trip_and_floor() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_999_999).unwrap();
+        assert_eq!(to_millis(t), 1_700_000_000_123);
+        assert_eq!(
+            from_millis(to_millis(t)).unwrap().unix_timestamp_nanos(),
+            1_700_000_000_123_000_000
+        );
+        assert!(from_millis(i64::MAX).is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+
+#[cfg(feature = "postgres")]
+use session_sqlx::PostgresStore;
+#[cfg(feature = "sqlite")]
+use session_sqlx::SqliteStore;
+#[cfg(feature = "postgres")]
+use session_sqlx::sqlx::postgres::PgPoolOptions;
+
+#[cfg(feature = "postgres")]
+/// `DATABASE_URL`, or the local test server.
+pub fn pg_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+#[cfg(feature = "postgres")]
+/// A migrated Postgres store whose table lives in the schema `namespace`.
+pub async fn pg_store(namespace: String) -> PostgresStore {
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&pg_url())
+        .await
+        .expect("connect to PostgreSQL");
+    let store = PostgresStore::new(pool)
+        .with_schema(&namespace)
+        .expect("valid schema name");
+    store.migrate().await.expect("migrate");
+    mark_and_sweep(&store).await;
+    store
+}
+
+/// Marks the schema as a test schema with its creation time, and once per
+/// process drops the test schemas of runs more than an hour old, so the
+/// test database does not grow without bound.
+#[cfg(feature = "postgres")]
+pub async fn mark_and_sweep(store: &PostgresStore) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static SWEPT: AtomicBool = AtomicBool::new(false);
+    const MARK: &str = "session-sqlx test schema, created at unix ";
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let _ = session_sqlx::sqlx::raw_sql(&format!(
+        "COMMENT ON SCHEMA \"{}\" IS '{MARK}{now}'",
+        store.schema()
+    ))
+    .execute(store.pool())
+    .await;
+    if SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let old: Vec<String> = session_sqlx::sqlx::query_scalar(
+        "SELECT n.nspname FROM pg_namespace n \
+         CROSS JOIN LATERAL (SELECT obj_description(n.oid, 'pg_namespace') AS d) c \
+         WHERE CASE WHEN c.d LIKE $1 || '%' AND substr(c.d, length($1) + 1) ~ '^[0-9]{1,18}$' \
+         THEN substr(c.d, length($1) + 1)::bigint < $2 ELSE false END",
+    )
+    .bind(MARK)
+    .bind(now - 3600)
+    .fetch_all(store.pool())
+    .await
+    .unwrap_or_default();
+    for schema in old {
+        let _ = session_sqlx::sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .execute(store.pool())
+            .await;
+    }
+}
+
+#[cfg(feature = "postgres")]
+/// Drops a test schema (best effort).
+pub async fn drop_schema(store: &PostgresStore) {
+    let _ = session_sqlx::sqlx::raw_sql(&format!(
+        "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+        store.schema()
+    ))
+    .execute(store.pool())
+    .await;
+}
+
+/// A fresh SQLite file path for `namespace` in the temp dir.
+pub fn sqlite_path(namespace: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("session-sqlx-tests");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(format!("{namespace}.db"))
+}
+
+/// The `sqlite://` URL that creates `path`.
+pub fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+#[cfg(feature = "sqlite")]
+/// A migrated SQLite store on its own file.
+pub async fn sqlite_store(namespace: String) -> SqliteStore {
+    let store = SqliteStore::connect(&sqlite_url(&sqlite_path(&namespace)))
+        .await
+        .expect("open SQLite file");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// The user column through every `Store` method: `create` and `save` write
+/// it (`save` may change or clear it), `load` returns it, `touch` keeps it,
+/// and the index follows.
+pub async fn user_column_follows_every_method(store: &dyn session_core::Store) {
+    use session_core::{Created, Record, Saved, SessionId, Version};
+    let index = store
+        .user_index()
+        .expect("the SQL stores have a user index");
+    let user = format!("u{}", &SessionId::random().to_string()[..12]);
+    let mut r = Record {
+        key: SessionId::random().hashed_key(),
+        version: Version::FIRST,
+        expires_at: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        payload: b"{}".to_vec(),
+        user: Some(user.clone()),
+    };
+    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+    let loaded = store.load(&r.key).await.expect("load").expect("record");
+    assert_eq!(loaded.user.as_deref(), Some(user.as_str()));
+    assert!(
+        store
+            .touch(&r.key, r.expires_at + time::Duration::hours(1))
+            .await
+            .expect("touch")
+    );
+    let loaded = store.load(&r.key).await.expect("load").expect("record");
+    assert_eq!(loaded.user.as_deref(), Some(user.as_str()), "touch kept it");
+    assert_eq!(index.user_records(&user).await.expect("list").len(), 1);
+    // A non-ASCII user id round-trips as is.
+    let other = format!("{user}-é漢");
+    r.version = Version(2);
+    r.user = Some(other.clone());
+    assert_eq!(
+        store.save(&r, Version::FIRST).await.expect("save"),
+        Saved::Ok
+    );
+    assert!(index.user_records(&user).await.expect("list").is_empty());
+    let listed = index.user_records(&other).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].key, listed[0].version), (r.key, Version(2)));
+    assert_eq!(listed[0].payload, r.payload);
+    // Logout without destroy: the user is cleared.
+    r.version = Version(3);
+    r.user = None;
+    assert_eq!(store.save(&r, Version(2)).await.expect("save"), Saved::Ok);
+    assert!(index.user_records(&other).await.expect("list").is_empty());
+    let loaded = store.load(&r.key).await.expect("load").expect("record");
+    assert_eq!((loaded.user, loaded.version), (None, Version(3)));
+}

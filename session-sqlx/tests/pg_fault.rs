@@ -1,0 +1,249 @@
+//! Fault tests: the store's PostgreSQL backends are killed with
+//! `pg_terminate_backend` while in use. Calls fail with a typed
+//! `StoreError` (never a panic) and the pool recovers by itself.
+
+mod common;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::{drop_schema, pg_url};
+use session_core::testing::namespace;
+use session_core::{Created, Record, Saved, SessionId, Store, StoreError, Version};
+use session_sqlx::PostgresStore;
+use session_sqlx::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use session_sqlx::sqlx::{self, Connection, Executor};
+use time::OffsetDateTime;
+
+/// A migrated store on a pool of 2 connections named `app`.
+async fn store(app: &str) -> PostgresStore {
+    let options = PgConnectOptions::from_str(&pg_url())
+        .expect("url")
+        .application_name(app);
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .expect("connect");
+    let store = PostgresStore::new(pool)
+        .with_schema(app)
+        .expect("schema name");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// A connection outside the store's pool.
+async fn admin() -> sqlx::PgConnection {
+    sqlx::PgConnection::connect(&pg_url())
+        .await
+        .expect("admin connection")
+}
+
+/// Terminates every backend of `app`; returns how many.
+async fn kill(admin: &mut sqlx::PgConnection, app: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = $1) k",
+    )
+    .bind(app)
+    .fetch_one(admin)
+    .await
+    .expect("terminate")
+}
+
+fn record() -> Record {
+    Record {
+        key: SessionId::random().hashed_key(),
+        version: Version::FIRST,
+        expires_at: OffsetDateTime::now_utc() + time::Duration::hours(1),
+        payload: br#"{"n":1}"#.to_vec(),
+        user: None,
+    }
+}
+
+/// A failure must be typed, with the sqlx error as its cause.
+fn assert_typed(e: &StoreError) {
+    match e {
+        StoreError::Backend(cause) => assert!(
+            cause.downcast_ref::<sqlx::Error>().is_some(),
+            "cause is not a sqlx error: {cause}"
+        ),
+        StoreError::Timeout => {}
+        other => panic!("unexpected error kind: {other:?}"),
+    }
+}
+
+/// Retries a load until it succeeds (bounded): the pool must recover alone.
+async fn until_recovered(store: &PostgresStore, key: &session_core::StoreKey) -> Option<Record> {
+    let mut last = None;
+    for _ in 0..50 {
+        match store.load(key).await {
+            Ok(r) => return r,
+            Err(e) => {
+                assert_typed(&e);
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    panic!("the pool never recovered: {last:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
+    let app = namespace("pg_fault_blocked");
+    let store = store(&app).await;
+    let r = record();
+    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+
+    // Another session locks the row, so the store's save and touch block
+    // inside PostgreSQL: their backends are certainly mid-statement.
+    let mut locker = admin().await;
+    locker.execute("BEGIN").await.expect("begin");
+    sqlx::query(&format!(
+        "SELECT 1 FROM \"{app}\".sessions WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(r.key.as_str())
+    .execute(&mut locker)
+    .await
+    .expect("row lock");
+
+    let mut next = r.clone();
+    next.version = Version(2);
+    let save = {
+        let store = store.clone();
+        let next = next.clone();
+        tokio::spawn(async move { store.save(&next, Version::FIRST).await })
+    };
+    let touch = {
+        let store = store.clone();
+        let key = r.key.to_owned();
+        tokio::spawn(async move {
+            store
+                .touch(&key, OffsetDateTime::now_utc() + time::Duration::hours(2))
+                .await
+        })
+    };
+
+    let mut admin = admin().await;
+    let mut waiting = 0;
+    for _ in 0..100 {
+        waiting = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(&app)
+        .fetch_one(&mut admin)
+        .await
+        .expect("pg_stat_activity");
+        if waiting == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(waiting, 2, "save and touch never blocked on the row lock");
+    assert!(kill(&mut admin, &app).await >= 2);
+
+    let save = save.await.expect("save task must not panic");
+    let touch = touch.await.expect("touch task must not panic");
+    assert_typed(&save.expect_err("its backend was terminated"));
+    assert_typed(&touch.expect_err("its backend was terminated"));
+    locker.execute("ROLLBACK").await.expect("rollback");
+
+    // The pool opens new connections by itself; nothing was written.
+    let got = until_recovered(&store, &r.key).await.expect("record");
+    assert_eq!(got.version, Version::FIRST);
+    assert_eq!(
+        store.save(&next, Version::FIRST).await.expect("save"),
+        Saved::Ok
+    );
+    assert!(
+        store
+            .touch(&r.key, OffsetDateTime::now_utc() + time::Duration::hours(2))
+            .await
+            .expect("touch")
+    );
+    drop_schema(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backends_killed_repeatedly_under_load_give_typed_errors_then_recover() {
+    let app = namespace("pg_fault_load");
+    let store = store(&app).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+
+    let mut workers = Vec::new();
+    for _ in 0..6 {
+        let (store, stop, ok, failed) = (store.clone(), stop.clone(), ok.clone(), failed.clone());
+        workers.push(tokio::spawn(async move {
+            let mut i = 0u32;
+            while !stop.load(Ordering::SeqCst) && i < 2000 {
+                i += 1;
+                let r = record();
+                let results = [
+                    store.create(&r).await.map(|_| ()),
+                    store.load(&r.key).await.map(|_| ()),
+                    store.delete(&r.key).await,
+                ];
+                for res in results {
+                    match res {
+                        Ok(()) => ok.fetch_add(1, Ordering::SeqCst),
+                        Err(e) => {
+                            assert_typed(&e);
+                            failed.fetch_add(1, Ordering::SeqCst)
+                        }
+                    };
+                }
+            }
+        }));
+    }
+
+    let mut admin = admin().await;
+    let mut killed = 0;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        killed += kill(&mut admin, &app).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.await.expect("a worker panicked");
+    }
+    assert!(killed > 0, "no backend was ever killed");
+    assert!(ok.load(Ordering::SeqCst) > 0);
+    println!(
+        "killed {killed} backends; {} calls ok, {} failed with a typed error",
+        ok.load(Ordering::SeqCst),
+        failed.load(Ordering::SeqCst)
+    );
+
+    // Afterwards the same pool serves every call again, without help.
+    let r = record();
+    until_recovered(&store, &r.key).await;
+    for _ in 0..20 {
+        let r = record();
+        assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+        assert!(store.load(&r.key).await.expect("load").is_some());
+    }
+    drop_schema(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_killed_between_requests_are_replaced() {
+    let app = namespace("pg_fault_idle");
+    let store = store(&app).await;
+    let r = record();
+    store.create(&r).await.expect("create");
+    let mut admin = admin().await;
+    for _ in 0..3 {
+        assert!(kill(&mut admin, &app).await >= 1, "no idle backend to kill");
+        // The next calls may fail (typed) until the dead connections are
+        // noticed; within a bounded number of tries they succeed.
+        assert!(until_recovered(&store, &r.key).await.is_some());
+    }
+    drop_schema(&store).await;
+}

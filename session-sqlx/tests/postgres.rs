@@ -1,0 +1,376 @@
+//! `PostgresStore` against the real local PostgreSQL: the store conformance
+//! suite (one schema per case) and the PostgreSQL specifics.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{drop_schema, pg_store, pg_url};
+use session_core::testing::namespace;
+use session_core::{Created, Record, SessionId, Store, Version};
+use session_sqlx::sqlx::Executor;
+use session_sqlx::sqlx::postgres::PgPoolOptions;
+use session_sqlx::{Error, PostgresStore, sqlx};
+use time::OffsetDateTime;
+
+mod conformance {
+    session_core::store_conformance_tests!(|namespace: String| async move {
+        super::common::pg_store(namespace).await
+    });
+}
+
+fn record(expires_in: time::Duration) -> Record {
+    Record {
+        key: SessionId::random().hashed_key(),
+        version: Version::FIRST,
+        expires_at: OffsetDateTime::now_utc() + expires_in,
+        payload: b"{}".to_vec(),
+        user: None,
+    }
+}
+
+async fn count_rows(store: &PostgresStore) -> i64 {
+    sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM \"{}\".\"{}\"",
+        store.schema(),
+        store.table()
+    ))
+    .fetch_one(store.pool())
+    .await
+    .expect("count")
+}
+
+fn lazy_pool() -> sqlx::PgPool {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy(&pg_url())
+        .expect("url")
+}
+
+#[tokio::test]
+async fn invalid_names_are_rejected() {
+    for bad in [
+        "",
+        "Sessions",
+        "a-b",
+        "x\"; DROP TABLE y; --",
+        "pg_temp",
+        "1a",
+    ] {
+        assert!(
+            matches!(
+                PostgresStore::new(lazy_pool()).with_schema(bad),
+                Err(Error::InvalidName { what: "schema", .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    for bad in ["", "S", "a b", "t;", &"t".repeat(49)] {
+        assert!(
+            matches!(
+                PostgresStore::new(lazy_pool()).with_table(bad),
+                Err(Error::InvalidName { what: "table", .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    let ok = PostgresStore::new(lazy_pool())
+        .with_schema("auth")
+        .and_then(|s| s.with_table("web_sessions"))
+        .expect("valid names");
+    assert_eq!((ok.schema(), ok.table()), ("auth", "web_sessions"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_from_four_instances_all_succeed() {
+    let ns = namespace("pg_concurrent_migrate");
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let ns = ns.clone();
+        tasks.push(tokio::spawn(async move {
+            let store = PostgresStore::connect(&pg_url())
+                .await?
+                .with_schema(&ns)?
+                .with_table("shared")?;
+            store.migrate().await?;
+            // And again, as on every restart.
+            store.migrate().await?;
+            Ok::<_, Error>(store)
+        }));
+    }
+    let mut stores = Vec::new();
+    for t in tasks {
+        stores.push(t.await.expect("task").expect("migrate"));
+    }
+    let s = &stores[0];
+    let indexes: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'shared'",
+    )
+    .bind(&ns)
+    .fetch_one(s.pool())
+    .await
+    .expect("pg_indexes");
+    assert_eq!(indexes, 3, "primary key, expiry index and user index");
+    let r = record(time::Duration::hours(1));
+    assert_eq!(stores[1].create(&r).await.expect("create"), Created::Ok);
+    assert!(stores[3].load(&r.key).await.expect("load").is_some());
+    drop_schema(s).await;
+}
+
+#[tokio::test]
+async fn custom_table_in_public_schema_round_trips() {
+    let ns = namespace("pg_custom_table");
+    let store = PostgresStore::connect(&pg_url())
+        .await
+        .expect("connect")
+        .with_table(&ns[..ns.len().min(48)])
+        .expect("table name");
+    assert_eq!(store.schema(), "public");
+    store.migrate().await.expect("migrate");
+    let r = record(time::Duration::hours(1));
+    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+    assert_eq!(count_rows(&store).await, 1);
+    let _ = sqlx::raw_sql(&format!("DROP TABLE public.\"{}\"", store.table()))
+        .execute(store.pool())
+        .await;
+}
+
+#[tokio::test]
+async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
+    let store = pg_store(namespace("pg_delete_expired_batches")).await;
+    // 2500 expired rows (3 batches) inserted in one statement, plus live ones.
+    sqlx::query(&format!(
+        "INSERT INTO \"{}\".sessions (id, version, expires_at, payload) \
+         SELECT 'old' || g, 1, now() - interval '1 minute', '\\x7b7d' FROM generate_series(1, 2500) g",
+        store.schema()
+    ))
+    .execute(store.pool())
+    .await
+    .expect("bulk insert");
+    let live: Vec<Record> = (0..5).map(|_| record(time::Duration::hours(1))).collect();
+    for r in &live {
+        store.create(r).await.expect("create");
+    }
+    assert_eq!(store.delete_expired().await.expect("delete_expired"), 2500);
+    assert_eq!(count_rows(&store).await, 5);
+    assert_eq!(store.delete_expired().await.expect("again"), 0);
+    for r in &live {
+        assert!(store.load(&r.key).await.expect("load").is_some());
+    }
+    drop_schema(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_task_deletes_expired_rows_and_stops_on_shutdown() {
+    let store = pg_store(namespace("pg_cleanup_task")).await;
+    for _ in 0..3 {
+        store
+            .create(&record(time::Duration::seconds(-1)))
+            .await
+            .expect("create");
+    }
+    let live = record(time::Duration::hours(1));
+    store.create(&live).await.expect("create");
+    let handle = store.spawn_cleanup(Duration::from_millis(100));
+    let mut left = count_rows(&store).await;
+    for _ in 0..100 {
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = count_rows(&store).await;
+    }
+    assert_eq!(left, 1, "the cleanup task never deleted the expired rows");
+    assert!(!handle.is_finished());
+    handle.shutdown().await;
+
+    // Stopped: a new expired row survives several periods.
+    store
+        .create(&record(time::Duration::seconds(-1)))
+        .await
+        .expect("create");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count_rows(&store).await, 2);
+
+    // Dropping the handle stops the task too.
+    drop(store.spawn_cleanup(Duration::from_millis(100)));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count_rows(&store).await, 2);
+    drop_schema(&store).await;
+}
+
+#[tokio::test]
+async fn connect_to_a_bad_url_is_a_typed_error() {
+    let err = PostgresStore::connect("postgres://postgres@127.0.0.1:1/none")
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(matches!(err, Error::Database(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn user_column_follows_every_method() {
+    let store = pg_store(namespace("pg_user_column")).await;
+    common::user_column_follows_every_method(&store).await;
+    drop_schema(&store).await;
+}
+
+/// The table as the previous version (migration 0001 only) created it.
+async fn create_previous_version_table(store: &PostgresStore) {
+    let schema = format!("\"{}\"", store.schema());
+    let table = format!("{schema}.\"{}\"", store.table());
+    let sql = include_str!("../migrations/postgres/0001_create_sessions.sql")
+        .replace("{table}", &table)
+        .replace(
+            "{expires_index}",
+            &format!("\"{}_expires_at_idx\"", store.table()),
+        );
+    sqlx::raw_sql(&format!("CREATE SCHEMA {schema}; {sql}"))
+        .execute(store.pool())
+        .await
+        .expect("previous version's migration");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
+    let ns = namespace("pg_upgrade_0001");
+    let old = PostgresStore::connect(&pg_url())
+        .await
+        .expect("connect")
+        .with_schema(&ns)
+        .expect("schema name");
+    create_previous_version_table(&old).await;
+    // A session written by the previous version.
+    sqlx::query(&format!(
+        "INSERT INTO \"{ns}\".sessions (id, version, expires_at, payload) \
+         VALUES ('old_row', 7, now() + interval '1 hour', '\\x7b7d')"
+    ))
+    .execute(old.pool())
+    .await
+    .expect("old insert");
+
+    // Four instances of the new version start at once, then restart.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let ns = ns.clone();
+        tasks.push(tokio::spawn(async move {
+            let store = PostgresStore::connect(&pg_url()).await?.with_schema(&ns)?;
+            store.migrate().await?;
+            store.migrate().await?;
+            Ok::<_, Error>(store)
+        }));
+    }
+    let mut stores = Vec::new();
+    for t in tasks {
+        stores.push(t.await.expect("task").expect("migrate"));
+    }
+    let store = &stores[0];
+
+    let key = session_core::StoreKey::from_stored("old_row").expect("key");
+    let loaded = store.load(&key).await.expect("load").expect("old row");
+    assert_eq!(
+        (
+            loaded.version,
+            loaded.payload.as_slice(),
+            loaded.user.clone()
+        ),
+        (Version(7), &b"{}"[..], None)
+    );
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT column_name::text, data_type::text, is_nullable::text \
+         FROM information_schema.columns \
+         WHERE table_schema = $1 AND table_name = 'sessions' AND column_name = 'user_id'",
+    )
+    .bind(&ns)
+    .fetch_all(store.pool())
+    .await
+    .expect("columns");
+    assert_eq!(
+        columns,
+        [("user_id".to_owned(), "text".to_owned(), "YES".to_owned())]
+    );
+    let index: Option<String> = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'sessions_user_id_idx'",
+    )
+    .bind(&ns)
+    .fetch_optional(store.pool())
+    .await
+    .expect("pg_indexes");
+    let index = index.expect("the user index exists");
+    assert!(
+        index.contains("(user_id) WHERE (user_id IS NOT NULL)"),
+        "{index}"
+    );
+    // The listing's WHERE clause can use the partial index.
+    let mut tx = store.pool().begin().await.expect("begin");
+    tx.execute("SET LOCAL enable_seqscan = off")
+        .await
+        .expect("set");
+    let plan: Vec<String> = sqlx::query_scalar(&format!(
+        "EXPLAIN SELECT id, version, expires_at, payload FROM \"{ns}\".sessions \
+         WHERE user_id = $1 AND expires_at > $2"
+    ))
+    .bind("ada")
+    .bind(OffsetDateTime::now_utc())
+    .fetch_all(&mut *tx)
+    .await
+    .expect("plan");
+    assert!(
+        plan.iter().any(|l| l.contains("sessions_user_id_idx")),
+        "{plan:?}"
+    );
+    tx.rollback().await.expect("rollback");
+
+    // The old row joins a user through the new code.
+    let mut r = loaded;
+    r.version = Version(8);
+    r.user = Some("ada".to_owned());
+    assert_eq!(
+        stores[1].save(&r, Version(7)).await.expect("save"),
+        session_core::Saved::Ok
+    );
+    let index = stores[2].user_index().expect("index");
+    let listed = index.user_records("ada").await.expect("list");
+    assert_eq!(listed.iter().map(|r| r.key).collect::<Vec<_>>(), [key]);
+    common::user_column_follows_every_method(&stores[3]).await;
+    drop_schema(store).await;
+}
+
+/// Once applied, migration 0002 is skipped, so a restart's `migrate` takes
+/// no lock that waits for (or blocks) readers of the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_on_restart_does_not_wait_for_readers() {
+    let store = pg_store(namespace("pg_migrate_no_lock")).await;
+    let r = record(time::Duration::hours(1));
+    store.create(&r).await.expect("create");
+    // A reader holds ACCESS SHARE on the table until it commits.
+    let mut reader = store.pool().begin().await.expect("begin");
+    sqlx::query(&format!(
+        "SELECT count(*) FROM \"{}\".sessions",
+        store.schema()
+    ))
+    .execute(&mut *reader)
+    .await
+    .expect("read");
+    // A restart whose lock waits fail instead of queueing.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("SET lock_timeout = '1s'").await?;
+                Ok(())
+            })
+        })
+        .connect(&pg_url())
+        .await
+        .expect("connect");
+    let restarted = PostgresStore::new(pool)
+        .with_schema(store.schema())
+        .expect("schema name");
+    restarted
+        .migrate()
+        .await
+        .expect("migrate takes no lock that conflicts with a reader");
+    assert!(restarted.load(&r.key).await.expect("load").is_some());
+    reader.commit().await.expect("commit");
+    drop_schema(&store).await;
+}

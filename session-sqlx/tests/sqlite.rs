@@ -1,0 +1,429 @@
+//! `SqliteStore` against real SQLite files: the store conformance suite
+//! (one file per case), the SQLite defaults, and lock contention.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::{sqlite_path, sqlite_store, sqlite_url};
+use session_core::testing::namespace;
+use session_core::{Created, Record, SessionId, Store, StoreError, Version};
+use session_sqlx::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use session_sqlx::sqlx::{self, Connection, Executor, Row};
+use session_sqlx::{Error, SqliteStore};
+use time::OffsetDateTime;
+
+mod conformance {
+    session_core::store_conformance_tests!(|namespace: String| async move {
+        super::common::sqlite_store(namespace).await
+    });
+}
+
+mod conformance_in_memory {
+    session_core::store_conformance_tests!(|_namespace: String| async move {
+        let store = session_sqlx::SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("open in-memory database");
+        store.migrate().await.expect("migrate");
+        store
+    });
+}
+
+fn record(expires_in: time::Duration) -> Record {
+    Record {
+        key: SessionId::random().hashed_key(),
+        version: Version::FIRST,
+        expires_at: OffsetDateTime::now_utc() + expires_in,
+        payload: b"{}".to_vec(),
+        user: None,
+    }
+}
+
+async fn count_rows(store: &SqliteStore) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM \"{}\"", store.table()))
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn connect_creates_the_file_and_turns_on_wal_and_busy_timeout() {
+    let path = sqlite_path(&namespace("sqlite_defaults"));
+    assert!(!path.exists());
+    let store = SqliteStore::connect(&sqlite_url(&path))
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    assert!(path.exists());
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .expect("journal_mode");
+    assert_eq!(mode, "wal");
+    let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(store.pool())
+        .await
+        .expect("busy_timeout");
+    assert_eq!(timeout, 5000);
+    // Data persists across stores on the same file.
+    let r = record(time::Duration::hours(1));
+    store.create(&r).await.expect("create");
+    store.pool().close().await;
+    let again = SqliteStore::connect(&sqlite_url(&path))
+        .await
+        .expect("reopen");
+    again.migrate().await.expect("migrate again");
+    let got = again.load(&r.key).await.expect("load").expect("record");
+    assert_eq!((got.version, &got.payload), (r.version, &r.payload));
+    assert!((got.expires_at - r.expires_at).abs() < time::Duration::milliseconds(1));
+}
+
+#[tokio::test]
+async fn without_mode_rwc_a_missing_file_is_a_typed_error() {
+    let path = sqlite_path(&namespace("sqlite_missing"));
+    let err = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect_err("the file does not exist");
+    assert!(matches!(err, Error::Database(_)), "{err:?}");
+    assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn in_memory_database_is_shared_by_all_calls() {
+    let store = SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    let store = Arc::new(store);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = record(time::Duration::hours(1));
+            assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+            r
+        }));
+    }
+    for t in tasks {
+        let r = t.await.expect("task");
+        assert!(store.load(&r.key).await.expect("load").is_some());
+    }
+    assert_eq!(count_rows(&store).await, 8);
+}
+
+#[tokio::test]
+async fn invalid_table_names_are_rejected() {
+    let store = SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("connect");
+    for bad in ["", "Sessions", "x\"; DROP TABLE y; --", "a.b", "9"] {
+        assert!(
+            matches!(
+                store.clone().with_table(bad),
+                Err(Error::InvalidName { what: "table", .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    let custom = store.with_table("my_sessions").expect("valid");
+    custom.migrate().await.expect("migrate");
+    let r = record(time::Duration::hours(1));
+    assert_eq!(custom.create(&r).await.expect("create"), Created::Ok);
+    assert_eq!(count_rows(&custom).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_on_one_file_all_succeed() {
+    let url = sqlite_url(&sqlite_path(&namespace("sqlite_concurrent_migrate")));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let store = SqliteStore::connect(&url).await?;
+            store.migrate().await?;
+            store.migrate().await?;
+            Ok::<_, Error>(store)
+        }));
+    }
+    let mut stores = Vec::new();
+    for t in tasks {
+        stores.push(t.await.expect("task").expect("migrate"));
+    }
+    let r = record(time::Duration::hours(1));
+    assert_eq!(stores[0].create(&r).await.expect("create"), Created::Ok);
+    assert!(stores[3].load(&r.key).await.expect("load").is_some());
+}
+
+#[tokio::test]
+async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
+    let store = sqlite_store(namespace("sqlite_delete_expired_batches")).await;
+    sqlx::query(
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2500) \
+         INSERT INTO sessions (id, version, expires_at, payload) \
+         SELECT 'old' || n, 1, 1000, x'7b7d' FROM g",
+    )
+    .execute(store.pool())
+    .await
+    .expect("bulk insert");
+    let live: Vec<Record> = (0..5).map(|_| record(time::Duration::hours(1))).collect();
+    for r in &live {
+        store.create(r).await.expect("create");
+    }
+    assert_eq!(store.delete_expired().await.expect("delete_expired"), 2500);
+    assert_eq!(count_rows(&store).await, 5);
+    assert_eq!(store.delete_expired().await.expect("again"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_task_deletes_expired_rows_and_stops_on_shutdown() {
+    let store = sqlite_store(namespace("sqlite_cleanup_task")).await;
+    for _ in 0..3 {
+        store
+            .create(&record(time::Duration::seconds(-1)))
+            .await
+            .expect("create");
+    }
+    store
+        .create(&record(time::Duration::hours(1)))
+        .await
+        .expect("create");
+    let handle = store.spawn_cleanup(Duration::from_millis(100));
+    let mut left = count_rows(&store).await;
+    for _ in 0..100 {
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = count_rows(&store).await;
+    }
+    assert_eq!(left, 1, "the cleanup task never deleted the expired rows");
+    handle.shutdown().await;
+    store
+        .create(&record(time::Duration::seconds(-1)))
+        .await
+        .expect("create");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count_rows(&store).await, 2, "the task still runs");
+}
+
+/// Opens a second connection to the store's file and takes the write lock.
+async fn hold_write_lock(path: &std::path::Path) -> sqlx::SqliteConnection {
+    let mut conn =
+        sqlx::SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
+            .await
+            .expect("second connection");
+    conn.execute("BEGIN IMMEDIATE").await.expect("write lock");
+    conn.execute(
+        "INSERT INTO sessions (id, version, expires_at, payload) VALUES ('locker', 1, 1, x'')",
+    )
+    .await
+    .expect("write under the lock");
+    conn
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_briefly_held_write_lock_makes_writers_wait_not_fail() {
+    let ns = namespace("sqlite_brief_lock");
+    let path = sqlite_path(&ns);
+    let store = sqlite_store(ns).await;
+    let existing = record(time::Duration::hours(1));
+    store.create(&existing).await.expect("create");
+
+    let mut locker = hold_write_lock(&path).await;
+    let released = Arc::new(AtomicBool::new(false));
+    let flag = released.clone();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        flag.store(true, Ordering::SeqCst);
+        locker.execute("COMMIT").await.expect("commit");
+    });
+
+    // Every kind of write, while another connection holds the write lock.
+    let fresh = record(time::Duration::hours(1));
+    let mut next = existing.clone();
+    next.version = Version(2);
+    let (c, s, t) = tokio::join!(
+        store.create(&fresh),
+        store.save(&next, Version::FIRST),
+        store.touch(
+            &existing.key,
+            OffsetDateTime::now_utc() + time::Duration::hours(2)
+        ),
+    );
+    assert!(
+        released.load(Ordering::SeqCst),
+        "the writes finished while the lock was held"
+    );
+    assert_eq!(c.expect("create waits for the lock"), Created::Ok);
+    assert_eq!(s.expect("save waits"), session_core::Saved::Ok);
+    assert!(t.expect("touch waits"));
+    // Reads never waited on the writer (WAL); they see the committed state.
+    release.await.expect("release");
+    assert_eq!(
+        store
+            .load(&existing.key)
+            .await
+            .expect("load")
+            .expect("record")
+            .version,
+        Version(2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_held_past_the_busy_timeout_is_a_typed_error() {
+    let ns = namespace("sqlite_long_lock");
+    let path = sqlite_path(&ns);
+    let options = SqliteStore::options(&sqlite_url(&path))
+        .expect("options")
+        .busy_timeout(Duration::from_millis(200));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .expect("pool");
+    let store = SqliteStore::new(pool);
+    store.migrate().await.expect("migrate");
+    let existing = record(time::Duration::hours(1));
+    store.create(&existing).await.expect("create");
+
+    let mut locker = hold_write_lock(&path).await;
+    let err = store
+        .create(&record(time::Duration::hours(1)))
+        .await
+        .expect_err("the lock outlives the busy timeout");
+    let StoreError::Backend(cause) = &err else {
+        panic!("not a backend error: {err:?}")
+    };
+    let cause = cause
+        .downcast_ref::<sqlx::Error>()
+        .expect("the cause is the sqlx error");
+    let code = cause
+        .as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.into_owned());
+    assert_eq!(code.as_deref(), Some("5"), "SQLITE_BUSY: {cause}");
+    // Reads still work under the lock (WAL).
+    assert!(store.load(&existing.key).await.expect("read").is_some());
+
+    locker.execute("COMMIT").await.expect("commit");
+    let r = record(time::Duration::hours(1));
+    assert_eq!(store.create(&r).await.expect("after release"), Created::Ok);
+}
+
+#[tokio::test]
+async fn user_column_follows_every_method() {
+    let store = sqlite_store(namespace("sqlite_user_column")).await;
+    common::user_column_follows_every_method(&store).await;
+    let memory = SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("connect");
+    memory.migrate().await.expect("migrate");
+    common::user_column_follows_every_method(&memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
+    let path = sqlite_path(&namespace("sqlite_upgrade_0001"));
+    let url = sqlite_url(&path);
+    {
+        // The table as the previous version (migration 0001 only) created
+        // it, with one session it wrote.
+        let old = SqliteStore::connect(&url).await.expect("connect");
+        let sql = include_str!("../migrations/sqlite/0001_create_sessions.sql")
+            .replace("{table}", "\"sessions\"")
+            .replace("{expires_index}", "\"sessions_expires_at_idx\"");
+        sqlx::raw_sql(&sql)
+            .execute(old.pool())
+            .await
+            .expect("previous version's migration");
+        let expires =
+            (OffsetDateTime::now_utc() + time::Duration::hours(1)).unix_timestamp() * 1000;
+        sqlx::query(
+            "INSERT INTO sessions (id, version, expires_at, payload) VALUES ('old_row', 7, ?1, x'7b7d')",
+        )
+        .bind(expires)
+        .execute(old.pool())
+        .await
+        .expect("old insert");
+        old.pool().close().await;
+    }
+
+    // Four instances of the new version start at once, then restart.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let store = SqliteStore::connect(&url).await?;
+            store.migrate().await?;
+            store.migrate().await?;
+            Ok::<_, Error>(store)
+        }));
+    }
+    let mut stores = Vec::new();
+    for t in tasks {
+        stores.push(t.await.expect("task").expect("migrate"));
+    }
+    let store = &stores[0];
+
+    let key = session_core::StoreKey::from_stored("old_row").expect("key");
+    let loaded = store.load(&key).await.expect("load").expect("old row");
+    assert_eq!(
+        (
+            loaded.version,
+            loaded.payload.as_slice(),
+            loaded.user.clone()
+        ),
+        (Version(7), &b"{}"[..], None)
+    );
+    let columns: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT name, type, \"notnull\" FROM pragma_table_info('sessions') WHERE name = 'user_id'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("columns");
+    assert_eq!(columns, [("user_id".to_owned(), "TEXT".to_owned(), 0)]);
+    let index: Option<String> = sqlx::query_scalar(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'sessions_user_id_idx'",
+    )
+    .fetch_optional(store.pool())
+    .await
+    .expect("sqlite_master");
+    let index = index.expect("the user index exists");
+    assert!(
+        index.contains("(user_id) WHERE user_id IS NOT NULL"),
+        "{index}"
+    );
+    // The listing's WHERE clause can use the partial index.
+    let plan: Vec<String> = sqlx::query(
+        "EXPLAIN QUERY PLAN SELECT id, version, expires_at, payload FROM \"sessions\" \
+         WHERE user_id = ?1 AND expires_at > ?2",
+    )
+    .bind("ada")
+    .bind(0_i64)
+    .fetch_all(store.pool())
+    .await
+    .expect("plan")
+    .iter()
+    .map(|row| row.try_get::<String, _>(3).expect("detail"))
+    .collect();
+    assert!(
+        plan.iter().any(|d| d.contains("sessions_user_id_idx")),
+        "{plan:?}"
+    );
+
+    // The old row joins a user through the new code.
+    let mut r = loaded;
+    r.version = Version(8);
+    r.user = Some("ada".to_owned());
+    assert_eq!(
+        stores[1].save(&r, Version(7)).await.expect("save"),
+        session_core::Saved::Ok
+    );
+    let index = stores[2].user_index().expect("index");
+    let listed = index.user_records("ada").await.expect("list");
+    assert_eq!(listed.iter().map(|r| r.key).collect::<Vec<_>>(), [key]);
+    common::user_column_follows_every_method(&stores[3]).await;
+}

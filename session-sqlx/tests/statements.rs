@@ -1,0 +1,326 @@
+//! Counts the SQL statements each kind of request costs, on PostgreSQL and
+//! SQLite, from sqlx's own statement log (every statement sqlx executes is
+//! one `sqlx::query` tracing event), and the `Store` calls behind them
+//! (`CountingStore`). One test: the statement counter is process-global.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use session_core::testing::{CountingStore, namespace};
+use session_core::{
+    Created, ManualClock, Record, RequestMeta, Saved, SessionCap, SessionConfig, SessionManager,
+    Store, StoreError, StoreKey, TouchPolicy, UserIndex, Version,
+};
+use time::{Duration, OffsetDateTime};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+/// The first word of every statement sqlx logged while `on`.
+static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static ON: AtomicBool = AtomicBool::new(false);
+
+struct StatementLog;
+
+struct Summary(Option<String>);
+
+impl Visit for Summary {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "summary" {
+            self.0 = Some(value.to_owned());
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "summary" && self.0.is_none() {
+            self.0 = Some(format!("{value:?}").trim_matches('"').to_owned());
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for StatementLog {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" || !ON.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut s = Summary(None);
+        event.record(&mut s);
+        let first =
+            s.0.and_then(|t| t.split_whitespace().next().map(str::to_uppercase))
+                .unwrap_or_else(|| "?".to_owned());
+        // Connection setup (SQLite sets its PRAGMAs on every new
+        // connection) is not a statement of the request.
+        if first == "PRAGMA" {
+            return;
+        }
+        LOG.lock().unwrap_or_else(|e| e.into_inner()).push(first);
+    }
+}
+
+/// `CountingStore` (which counts the `Store` calls) with the wrapped
+/// store's user index, which it does not forward.
+struct Indexed {
+    counting: CountingStore,
+    inner: Arc<dyn Store>,
+}
+
+#[async_trait]
+impl Store for Indexed {
+    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+        self.counting.load(key).await
+    }
+    async fn create(&self, record: &Record) -> Result<Created, StoreError> {
+        self.counting.create(record).await
+    }
+    async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
+        self.counting.save(record, expected).await
+    }
+    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+        self.counting.touch(key, expires_at).await
+    }
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.counting.delete(key).await
+    }
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        self.inner.user_index()
+    }
+}
+
+/// Runs one request and returns (its cookie out, statements, store calls).
+async fn request<F, Fut>(
+    m: &SessionManager,
+    counts: &session_core::testing::CallCounts,
+    cookie: Option<&str>,
+    f: F,
+) -> (Option<String>, Vec<String>, (u64, u64, u64, u64, u64))
+where
+    F: FnOnce(session_core::Session) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let before = counts.snapshot();
+    LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    ON.store(true, Ordering::SeqCst);
+    let header = cookie.map(|c| format!("{}={c}", m.config().cookie_name()));
+    let session = m.start(header.iter().map(|h| h.as_bytes()), RequestMeta::default());
+    f(session.clone()).await;
+    let out = m.finish(&session).await.expect("finish");
+    ON.store(false, Ordering::SeqCst);
+    let statements = std::mem::take(&mut *LOG.lock().unwrap_or_else(|e| e.into_inner()));
+    let after = counts.snapshot();
+    let calls = (
+        after.0 - before.0,
+        after.1 - before.1,
+        after.2 - before.2,
+        after.3 - before.3,
+        after.4 - before.4,
+    );
+    let cookie = out.and_then(|h| {
+        let (_, v) = h.value.split(';').next()?.split_once('=')?;
+        (!v.is_empty()).then(|| v.to_owned())
+    });
+    (cookie, statements, calls)
+}
+
+/// Every request kind on `store`; returns rows of (kind, statements).
+async fn measure(db: &str, store: Arc<dyn Store>) -> Vec<(String, Vec<String>)> {
+    // Warm the pool so no request opens the first connection.
+    store
+        .load(&session_core::SessionId::random().hashed_key())
+        .await
+        .expect("warm-up");
+    let counting = CountingStore::new(store.clone());
+    let counts = counting.counts.clone();
+    let indexed = Arc::new(Indexed {
+        counting,
+        inner: store,
+    });
+    let clock = Arc::new(ManualClock::starting_now());
+    let config = |cap: Option<SessionCap>| {
+        let b = SessionConfig::builder()
+            .key([1u8; 32])
+            .idle_timeout(Some(Duration::minutes(100)))
+            .touch_policy(TouchPolicy::Threshold(0.8));
+        match cap {
+            Some(cap) => b.max_sessions_per_user(3, cap),
+            None => b,
+        }
+        .build()
+        .expect("config")
+    };
+    let m = SessionManager::from_arc(config(None), indexed.clone()).with_clock(clock.clone());
+    let mut rows = Vec::new();
+    let mut row = |kind: &str, statements: Vec<String>, calls: (u64, u64, u64, u64, u64)| {
+        println!(
+            "{db:<8} {kind:<26} statements {:<24} store calls (load, create, save, touch, delete) {calls:?}",
+            statements.join(" + ")
+        );
+        rows.push((kind.to_owned(), statements));
+    };
+
+    let (cookie, st, calls) = request(&m, &counts, None, |s| async move {
+        s.insert("user", "ada").await.expect("insert");
+    })
+    .await;
+    let cookie = cookie.expect("cookie");
+    row("new session", st, calls);
+
+    let (_, st, calls) = request(&m, &counts, Some(&cookie), |_| async {}).await;
+    row("session untouched", st, calls);
+
+    let (_, st, calls) = request(&m, &counts, Some(&cookie), |s| async move {
+        assert_eq!(
+            s.get::<String>("user").await.expect("get").as_deref(),
+            Some("ada")
+        );
+    })
+    .await;
+    row("read-only", st, calls);
+
+    let (_, st, calls) = request(&m, &counts, Some(&cookie), |s| async move {
+        s.insert("views", 1).await.expect("insert");
+    })
+    .await;
+    row("write", st, calls);
+
+    clock.advance(Duration::minutes(25));
+    let (_, st, calls) = request(&m, &counts, Some(&cookie), |s| async move {
+        assert!(s.get::<String>("user").await.expect("get").is_some());
+    })
+    .await;
+    row("read past threshold", st, calls);
+
+    let (new_cookie, st, calls) = request(&m, &counts, Some(&cookie), |s| async move {
+        s.regenerate().await.expect("regenerate");
+    })
+    .await;
+    row("regenerate", st, calls);
+    let cookie = new_cookie.expect("new cookie");
+
+    let (_, st, calls) = request(&m, &counts, Some(&cookie), |s| async move {
+        s.destroy().await.expect("destroy");
+    })
+    .await;
+    row("destroy", st, calls);
+
+    // Sessions per user. An anonymous visitor logs in.
+    let (cookie, _, _) = request(&m, &counts, None, |s| async move {
+        s.insert("cart", 1).await.expect("insert");
+    })
+    .await;
+    let (cookie, st, calls) = request(&m, &counts, cookie.as_deref(), |s| async move {
+        s.regenerate().await.expect("regenerate");
+        s.set_user("ada").await.expect("set_user");
+        s.insert("user", "ada").await.expect("insert");
+    })
+    .await;
+    row("login", st, calls);
+    let laptop = cookie.expect("cookie");
+    // Two more devices (a login from a fresh browser).
+    for _ in 0..2 {
+        request(&m, &counts, None, |s| async move {
+            s.regenerate().await.expect("regenerate");
+            s.set_user("ada").await.expect("set_user");
+            s.insert("user", "ada").await.expect("insert");
+        })
+        .await;
+    }
+    let mut handles = Vec::new();
+    let (_, st, calls) = request(&m, &counts, Some(&laptop), |s| {
+        let handles = &mut handles;
+        async move {
+            let devices = s.devices().await.expect("devices");
+            assert_eq!(devices.len(), 3);
+            handles.extend(devices.into_iter().filter(|d| !d.current).map(|d| d.handle));
+        }
+    })
+    .await;
+    row("your devices", st, calls);
+    let handle = handles.first().cloned().expect("another device");
+    let (_, st, calls) = request(&m, &counts, Some(&laptop), |s| async move {
+        assert!(s.revoke(&handle).await.expect("revoke"));
+    })
+    .await;
+    row("revoke one device", st, calls);
+    let device = |s: session_core::Session| async move {
+        s.regenerate().await.expect("regenerate");
+        s.set_user("ada").await.expect("set_user");
+        s.insert("user", "ada").await.expect("insert");
+    };
+    request(&m, &counts, None, device).await;
+    let (_, st, calls) = request(&m, &counts, Some(&laptop), |s| async move {
+        assert_eq!(s.revoke_others().await.expect("revoke_others"), 2);
+    })
+    .await;
+    row("revoke others (2)", st, calls);
+
+    // A per-user cap of 3, with 3 sessions: the login beyond it.
+    for _ in 0..2 {
+        request(&m, &counts, None, device).await;
+    }
+    let login = |s: session_core::Session| async move {
+        s.regenerate().await.expect("regenerate");
+        if s.set_user("ada").await.is_ok() {
+            s.insert("user", "ada").await.expect("insert");
+        }
+    };
+    let capped = SessionManager::from_arc(config(Some(SessionCap::RevokeOldest)), indexed.clone())
+        .with_clock(clock.clone());
+    let (_, st, calls) = request(&capped, &counts, None, login).await;
+    row("login, cap: revoke oldest", st, calls);
+    let capped = SessionManager::from_arc(config(Some(SessionCap::RefuseLogin)), indexed)
+        .with_clock(clock.clone());
+    let (_, st, calls) = request(&capped, &counts, None, login).await;
+    row("login, cap: refused", st, calls);
+    rows
+}
+
+fn words(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_per_request_kind() {
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(StatementLog))
+        .expect("global subscriber");
+
+    let pg = common::pg_store(namespace("pg_statements")).await;
+    let pg_rows = measure("postgres", Arc::new(pg.clone())).await;
+    common::drop_schema(&pg).await;
+    let sqlite = common::sqlite_store(namespace("sqlite_statements")).await;
+    let sqlite_rows = measure("sqlite", Arc::new(sqlite)).await;
+
+    // PostgreSQL's save is one `WITH upd AS (UPDATE ...) SELECT ...`.
+    let expected = |save: &str| {
+        vec![
+            ("new session", words(&["INSERT"])),
+            ("session untouched", words(&[])),
+            ("read-only", words(&["SELECT"])),
+            ("write", words(&["SELECT", save])),
+            ("read past threshold", words(&["SELECT", "UPDATE"])),
+            ("regenerate", words(&["SELECT", "INSERT", "DELETE"])),
+            ("destroy", words(&["DELETE"])),
+            ("login", words(&["SELECT", "INSERT", "DELETE"])),
+            ("your devices", words(&["SELECT", "SELECT"])),
+            // Session::revoke lists the devices once (to check the handle),
+            // then deletes.
+            ("revoke one device", words(&["SELECT", "SELECT", "DELETE"])),
+            // One listing, then one DELETE per other device.
+            (
+                "revoke others (2)",
+                words(&["SELECT", "SELECT", "DELETE", "DELETE"]),
+            ),
+            (
+                "login, cap: revoke oldest",
+                words(&["INSERT", "SELECT", "DELETE"]),
+            ),
+            ("login, cap: refused", words(&["SELECT"])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(pg_rows, expected("WITH"));
+    assert_eq!(sqlite_rows, expected("UPDATE"));
+}

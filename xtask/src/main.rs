@@ -1,0 +1,72 @@
+//! Workspace automation. `cargo xtask test-matrix` runs every framework with
+//! every store and prints a table; see `cargo xtask help`.
+
+mod bench;
+mod e2e;
+mod matrix;
+mod reliability;
+mod services;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+cargo xtask <command> [options]
+
+commands:
+  test-matrix [--only NAME[,NAME...]]... [--fresh-services]
+      Builds the workspace tests once, then runs the HTTP scenario suite for
+      every framework (axum, actix, rocket) with every store (memory, redis,
+      postgres, sqlite), the store conformance suite per store, and every
+      other test. NAME filters rows or columns (e.g. --only axum, --only redis).
+      Finds Redis and Postgres from REDIS_URL / DATABASE_URL, else on the
+      default local ports, else starts throwaway servers from local binaries
+      (--fresh-services: always throwaway servers, as on a fresh machine).
+  e2e
+      Starts the demo and drives headless Chromium (Debian's chromium and
+      chromium-driver) through home, counter, login, dashboard and logout;
+      saves a screenshot of the dashboard under target/e2e/.
+  bench [--rounds N] [--duration SECS] [--warmup SECS] [--connections N]
+      HTTP comparison on loopback (needs wrk and redis-server): bare axum,
+      actix-web and Rocket, each with our adapter and with its peer
+      (tower-sessions, actix-session), memory and Redis stores, routes
+      read / incr / new; servers on core 0 with one worker, wrk on core 1.
+      Writes BENCHMARKS.md and BENCHMARKS-ratios.svg (about 12 minutes).
+  reliability [--quick] [--only concurrency|faults|memory|payload]
+      Exact concurrency over real TCP servers in every framework x store
+      cell, store faults under load (Redis killed and restarted, Postgres
+      connections terminated, SQLite write-locked), bounded MemoryStore
+      memory and the payload limit; loopback only (needs redis-server).
+      Writes RELIABILITY.md (about 10 minutes; --quick: under 3).
+  help
+      This text.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("test-matrix") => match matrix::Options::parse(&args[1..]) {
+            Ok(options) => matrix::run(&options),
+            Err(e) => {
+                eprintln!("error: {e}\n\n{HELP}");
+                ExitCode::from(2)
+            }
+        },
+        Some("e2e") => e2e::run(),
+        Some("reliability") => reliability::run(&args[1..]),
+        Some("bench") => match bench::Options::parse(&args[1..]) {
+            Ok(options) => bench::run(&options),
+            Err(e) => {
+                eprintln!("error: {e}\n\n{HELP}");
+                ExitCode::from(2)
+            }
+        },
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("error: unknown command {other:?}\n\n{HELP}");
+            ExitCode::from(2)
+        }
+    }
+}
