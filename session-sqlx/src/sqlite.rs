@@ -199,7 +199,20 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new().max_connections(8)
         };
-        Ok(Self::new(pool.connect_with(options).await?))
+        // Turning a new file into WAL needs the write lock, and SQLite
+        // answers SQLITE_BUSY at once (no busy handler) when another
+        // connection converts it at the same moment, e.g. two processes
+        // starting on a fresh file. Retry within the busy timeout.
+        let started = std::time::Instant::now();
+        loop {
+            match pool.clone().connect_with(options.clone()).await {
+                Ok(pool) => return Ok(Self::new(pool)),
+                Err(e) if is_busy(&e) && started.elapsed() < DEFAULT_BUSY_TIMEOUT => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Uses the table `name`: 1 to 48 of `[a-z0-9_]`, not starting with a
@@ -269,6 +282,11 @@ impl SqliteStore {
     fn now_ms(&self) -> i64 {
         to_millis(self.clock.now())
     }
+}
+
+/// Whether `e` is SQLite's `SQLITE_BUSY` ("database is locked").
+fn is_busy(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("5"))
 }
 
 #[async_trait]

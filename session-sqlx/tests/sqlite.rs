@@ -136,9 +136,11 @@ async fn invalid_table_names_are_rejected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_on_one_file_all_succeed() {
+    // Connecting converts the new file to WAL; SQLite answers the racing
+    // connections SQLITE_BUSY without waiting, which `connect` retries.
     let url = sqlite_url(&sqlite_path(&namespace("sqlite_concurrent_migrate")));
     let mut tasks = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..8 {
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
             let store = SqliteStore::connect(&url).await?;
