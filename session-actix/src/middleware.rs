@@ -16,7 +16,7 @@ use session_core::{
 };
 use time::Duration;
 
-const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// An actix-web middleware ([`Transform`]) that gives every request a lazy
 /// [`Session`](crate::Session) and, after the handler, performs the store
@@ -83,9 +83,16 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
+        // actix-web has its own `HeaderName` type: convert the core's once
+        // here, not on every request. The core's names are valid header
+        // names, so this cannot fail.
+        let request_header =
+            HeaderName::from_bytes(self.manager.request_header().as_str().as_bytes())
+                .unwrap_or(actix_web::http::header::COOKIE);
         ready(Ok(SessionService {
             service,
             manager: self.manager.clone(),
+            request_header,
         }))
     }
 }
@@ -95,6 +102,7 @@ where
 pub struct SessionService<S> {
     service: S,
     manager: SessionManager,
+    request_header: HeaderName,
 }
 
 /// The configured failure response (503 by default): status and plain-text
@@ -139,10 +147,10 @@ where
             let https = req.app_config().secure() || req.uri().scheme_str() == Some("https");
             let meta = RequestMeta {
                 https,
-                forwarded_proto: headers.get(X_FORWARDED_PROTO).map(HeaderValue::as_bytes),
+                forwarded_proto: headers.get(&X_FORWARDED_PROTO).map(HeaderValue::as_bytes),
             };
             let values = headers
-                .get_all(manager.request_header().as_str())
+                .get_all(&self.request_header)
                 .map(HeaderValue::as_bytes);
             manager.start(values, meta)
         };

@@ -41,7 +41,7 @@ pub(crate) fn failure_response(manager: &SessionManager) -> Response {
 
 impl<S, B> Service<Request<B>> for SessionService<S>
 where
-    S: Service<Request<B>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = Response, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
 {
@@ -68,11 +68,12 @@ where
             manager.start(values, meta)
         };
         req.extensions_mut().insert(session.clone());
-        // The service that was polled ready handles this request.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // Everything before the handler is synchronous, so the service that
+        // was polled ready is called right here: no clone of the inner
+        // service per request.
+        let response = self.inner.call(req);
         Box::pin(async move {
-            let Ok(mut res) = inner.call(req).await;
+            let Ok(mut res) = response.await;
             if session.store_failed() {
                 return Ok(failure_response(&manager));
             }

@@ -55,7 +55,21 @@ where
                     let Some(rest) = piece.strip_prefix(name) else {
                         continue;
                     };
-                    if !matches!(rest.trim_ascii_start().first(), Some(b'=')) {
+                    let Some(value) = rest.trim_ascii_start().strip_prefix(b"=") else {
+                        continue;
+                    };
+                    // The shape we issue, `<name>=<base64url>.<base64url>`,
+                    // needs no further parsing; anything else (quotes,
+                    // other bytes) goes through the cookie crate.
+                    let value = value.trim_ascii();
+                    if value
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                    {
+                        seen = true;
+                        if let Some(v) = check(config, value) {
+                            return v;
+                        }
                         continue;
                     }
                     let text = String::from_utf8_lossy(piece);
@@ -206,6 +220,28 @@ mod tests {
 
     fn v(c: &SessionConfig, headers: &[&[u8]]) -> Verdict {
         verdict(c, headers.iter().copied())
+    }
+
+    #[test]
+    fn plain_quoted_and_spaced_values_agree() {
+        let c = config();
+        let (id, s) = signed(&c);
+        let valid = Verdict::Valid {
+            id,
+            key: KeyMatch::Current,
+        };
+        for h in [
+            format!("id={s}"),
+            format!("id=\"{s}\""),
+            format!("id = {s} "),
+            format!("x=1;id=\t{s}"),
+        ] {
+            assert_eq!(v(&c, &[h.as_bytes()]), valid, "{h}");
+        }
+        // Neither path accepts a value with anything appended.
+        for h in [format!("id={s}x"), format!("id=\"{s}"), format!("id={s}=")] {
+            assert_eq!(v(&c, &[h.as_bytes()]), Verdict::Invalid, "{h}");
+        }
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub fn decide(
             // A session with data, or tied to a user (a login), is worth
             // storing; an empty anonymous one only with save_uninitialized.
             let worth = config.save_uninitialized
-                || (s.is_modified() && (!s.data.is_empty() || s.user.is_some()));
+                || (s.is_modified() && (!s.is_data_empty() || s.user.is_some()));
             if worth {
                 let expires_at = s.lifetime.expires_at(now);
                 Decision {
@@ -108,7 +108,7 @@ pub fn decide(
             }
         }
         Some(expected) if s.is_modified() => {
-            if s.data.is_empty() && config.unset == Unset::Destroy && !s.changes.is_empty() {
+            if s.is_data_empty() && config.unset == Unset::Destroy && !s.changes.is_empty() {
                 return Decision {
                     store: StoreAction::Delete,
                     cookie: CookieAction::Remove,

@@ -137,10 +137,17 @@ impl std::str::FromStr for SessionId {
 /// no live cookie value. Stores treat it as an opaque ASCII string of at most
 /// 64 characters (`[A-Za-z0-9_-]`). Stored inline: making or copying one
 /// never allocates.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StoreKey {
     len: u8,
     bytes: [u8; 64],
+}
+
+impl std::hash::Hash for StoreKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The text only: the padding after it is always zero.
+        state.write(self.as_str().as_bytes());
+    }
 }
 
 impl StoreKey {

@@ -213,16 +213,19 @@ impl Session {
         };
         let now = m.clock.now();
         Ok(match record {
-            Some(r) if !r.is_expired(now) => match state::decode(&r.payload) {
-                Ok(d) => {
-                    m.emit(EventKind::Loaded, Some(&id), r.user.as_deref());
-                    Some(State::from_stored(id, d, r.version, r.expires_at, r.user))
+            Some(r) if !r.is_expired(now) => {
+                let user = r.user.clone();
+                match State::from_payload(id, r.payload, r.version, r.expires_at, r.user) {
+                    Ok(state) => {
+                        m.emit(EventKind::Loaded, Some(&id), user.as_deref());
+                        Some(state)
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "session", event = "undecodable", error = &e as &dyn std::error::Error, "stored session could not be decoded; starting a fresh one");
+                        None
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(target: "session", event = "undecodable", error = &e as &dyn std::error::Error, "stored session could not be decoded; starting a fresh one");
-                    None
-                }
-            },
+            }
             Some(_) => {
                 m.emit(EventKind::ExpiredOnLoad, Some(&id), None);
                 None
@@ -264,14 +267,16 @@ impl Session {
 
     /// The value under `key`, deserialized as `T`.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        self.with_state(|s, _| s.data.get(key).map(T::deserialize).transpose())
+        self.with_state(|s, _| s.get(key))
             .await?
             .map_err(|e| SessionError::Data(DataError::Json(e)))
     }
 
     /// The raw JSON value under `key`.
     pub async fn get_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
-        self.with_state(|s, _| s.data.get(key).cloned()).await
+        self.with_state(|s, _| s.get(key))
+            .await?
+            .map_err(|e| SessionError::Data(DataError::Json(e)))
     }
 
     /// Sets `key` to `value`. Setting a key to the value it already has is
@@ -280,7 +285,7 @@ impl Session {
     pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
         let value = serde_json::to_value(value).map_err(DataError::Json)?;
         self.with_state(|s, c| {
-            if s.data.get(key) == Some(&value) {
+            if s.get::<Value>(key)?.as_ref() == Some(&value) {
                 return Ok(());
             }
             s.apply(Change::Set(key.to_owned(), value), c.max_payload_bytes)
@@ -294,7 +299,7 @@ impl Session {
     pub async fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
         let old = self
             .with_state(|s, c| {
-                let old = s.data.get(key).cloned();
+                let old = s.get::<Value>(key)?;
                 if old.is_some() {
                     s.apply(Change::Remove(key.to_owned()), c.max_payload_bytes)?;
                 }
@@ -309,7 +314,7 @@ impl Session {
     /// Removes every key.
     pub async fn clear(&self) -> Result<(), SessionError> {
         self.with_state(|s, c| {
-            if !s.data.is_empty() {
+            if !s.is_data_empty() {
                 s.apply(Change::Clear, c.max_payload_bytes).map(drop)
             } else {
                 Ok(())
@@ -351,12 +356,14 @@ impl Session {
 
     /// A copy of all data (for debug pages).
     pub async fn entries(&self) -> Result<Map<String, Value>, SessionError> {
-        self.with_state(|s, _| s.data.clone()).await
+        self.with_state(|s, _| s.materialize().map(|()| s.data.clone()))
+            .await?
+            .map_err(SessionError::Data)
     }
 
     /// Whether the session holds no data.
     pub async fn is_empty(&self) -> Result<bool, SessionError> {
-        self.with_state(|s, _| s.data.is_empty()).await
+        self.with_state(|s, _| s.is_data_empty()).await
     }
 
     /// Gives the session a new id and keeps its data; the old id stops

@@ -5,7 +5,9 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -67,8 +69,14 @@ pub enum DataError {
 pub struct State {
     /// The session id the response will carry.
     pub id: SessionId,
-    /// The data.
+    /// The data. For a session loaded from the store this map is empty
+    /// until the first change: reads ([`State::get`]) scan the stored bytes
+    /// instead of decoding them. Call [`State::materialize`] before reading
+    /// this field directly.
     pub data: Map<String, Value>,
+    /// The stored payload bytes whose `d` object `data` has not been
+    /// decoded from yet.
+    raw: Option<RawData>,
     /// The stored version; `None` while the session is not in the store.
     pub version: Option<Version>,
     /// When the session was created.
@@ -107,6 +115,7 @@ impl State {
         Self {
             id,
             data: Map::new(),
+            raw: None,
             version: None,
             created_at: now,
             expires_at: lifetime.expires_at(now),
@@ -135,6 +144,7 @@ impl State {
         Self {
             id,
             data: decoded.data,
+            raw: None,
             version: Some(version),
             created_at: decoded.created_at,
             expires_at,
@@ -151,6 +161,89 @@ impl State {
         }
     }
 
+    /// A session rebuilt from a stored payload without decoding its data:
+    /// the bytes are kept, checked to hold a JSON object under `d`, and
+    /// decoded only when the request changes the session. The cheap path
+    /// for the common request that only reads.
+    pub fn from_payload(
+        id: SessionId,
+        payload: Vec<u8>,
+        version: Version,
+        expires_at: OffsetDateTime,
+        user: Option<String>,
+    ) -> Result<Self, DecodeError> {
+        let (meta, range) = {
+            let mut p: Payload<&RawValue> = serde_json::from_slice(&payload)?;
+            let text = p.d.get();
+            if !text.starts_with('{') {
+                return Err(DecodeError::Invalid(
+                    <serde_json::Error as serde::de::Error>::custom(
+                        "session data is not a JSON object",
+                    ),
+                ));
+            }
+            // `text` borrows from `payload`: its offset locates it.
+            let start = (text.as_ptr() as usize).saturating_sub(payload.as_ptr() as usize);
+            let meta = p.meta()?;
+            (meta, start..start + text.len())
+        };
+        let payload_len = range.len();
+        let empty = payload
+            .get(range.start + 1..range.end)
+            .is_some_and(|inner| inner.iter().all(|b| b.is_ascii_whitespace() || *b == b'}'));
+        Ok(Self {
+            id,
+            data: Map::new(),
+            raw: Some(RawData {
+                bytes: payload,
+                range,
+                empty,
+            }),
+            version: Some(version),
+            created_at: meta.created_at,
+            expires_at,
+            lifetime: meta.lifetime,
+            changes: Vec::new(),
+            expiry_changed: false,
+            force_save: false,
+            destroyed: false,
+            payload_len,
+            user,
+            user_changed: false,
+            label: meta.label,
+            last_write: meta.last_write.unwrap_or(meta.created_at),
+        })
+    }
+
+    /// Decodes the stored data into [`State::data`] if that has not
+    /// happened yet (and makes `payload_len` exact).
+    pub fn materialize(&mut self) -> Result<(), DataError> {
+        if let Some(raw) = &self.raw {
+            let data: Map<String, Value> = serde_json::from_str(raw.text())?;
+            self.payload_len = map_len(&data);
+            self.data = data;
+            self.raw = None;
+        }
+        Ok(())
+    }
+
+    /// The value under `key`, deserialized as `T`, without decoding the
+    /// rest of the data.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, serde_json::Error> {
+        match &self.raw {
+            Some(raw) => raw_get(raw.text(), key),
+            None => self.data.get(key).map(T::deserialize).transpose(),
+        }
+    }
+
+    /// Whether the session holds no data.
+    pub fn is_data_empty(&self) -> bool {
+        match &self.raw {
+            Some(raw) => raw.empty,
+            None => self.data.is_empty(),
+        }
+    }
+
     /// Whether the request changed anything that must be written.
     pub fn is_modified(&self) -> bool {
         !self.changes.is_empty() || self.expiry_changed || self.force_save || self.user_changed
@@ -159,6 +252,7 @@ impl State {
     /// Applies a change, enforcing the payload limit; on error the state is
     /// unchanged. Returns the key's new value (for `Set`/`Update`).
     pub fn apply(&mut self, change: Change, limit: usize) -> Result<Option<Value>, DataError> {
+        self.materialize()?;
         let (key, new_value) = match &change {
             Change::Clear => {
                 self.data.clear();
@@ -237,6 +331,10 @@ impl State {
 
     /// Encodes the state as a record payload.
     pub fn encode(&self) -> Vec<u8> {
+        let data = match &self.raw {
+            Some(raw) => DataRef::Raw(raw.text()),
+            None => DataRef::Map(&self.data),
+        };
         let payload = PayloadRef {
             f: FORMAT,
             c: unix_ms(self.created_at),
@@ -246,7 +344,7 @@ impl State {
             b: self.lifetime.browser_session,
             s: Some(unix_ms(self.last_write)),
             l: self.label.as_deref(),
-            d: &self.data,
+            d: data,
         };
         let mut out = Vec::with_capacity(self.payload_len + 64);
         // Serializing a map of JSON values into a Vec cannot fail.
@@ -287,28 +385,49 @@ pub enum DecodeError {
 
 /// Decodes a record payload. Never panics, whatever the bytes.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
-    let p: Payload = serde_json::from_slice(bytes)?;
-    if p.f > FORMAT || p.f == 0 {
-        return Err(DecodeError::Format(p.f));
-    }
-    let t = |ms: i64| from_unix_ms(ms).ok_or(DecodeError::Time);
-    let idle = match p.i {
-        Some(ms) if ms > 0 => Some(Duration::milliseconds(ms)),
-        Some(_) => return Err(DecodeError::Time),
-        None => None,
-    };
+    let mut p: Payload<Map<String, Value>> = serde_json::from_slice(bytes)?;
+    let meta = p.meta()?;
     Ok(Decoded {
-        created_at: t(p.c)?,
-        lifetime: Lifetime {
-            idle,
-            cap: p.cap.map(t).transpose()?,
-            at: p.at.map(t).transpose()?,
-            browser_session: p.b,
-        },
+        created_at: meta.created_at,
+        lifetime: meta.lifetime,
         data: p.d,
-        label: p.l,
-        last_write: p.s.map(t).transpose()?,
+        label: meta.label,
+        last_write: meta.last_write,
     })
+}
+
+/// A payload's fields other than the data.
+struct Meta {
+    created_at: OffsetDateTime,
+    lifetime: Lifetime,
+    label: Option<String>,
+    last_write: Option<OffsetDateTime>,
+}
+
+impl<D> Payload<D> {
+    /// Checks the format number and converts the times.
+    fn meta(&mut self) -> Result<Meta, DecodeError> {
+        if self.f > FORMAT || self.f == 0 {
+            return Err(DecodeError::Format(self.f));
+        }
+        let t = |ms: i64| from_unix_ms(ms).ok_or(DecodeError::Time);
+        let idle = match self.i {
+            Some(ms) if ms > 0 => Some(Duration::milliseconds(ms)),
+            Some(_) => return Err(DecodeError::Time),
+            None => None,
+        };
+        Ok(Meta {
+            created_at: t(self.c)?,
+            lifetime: Lifetime {
+                idle,
+                cap: self.cap.map(t).transpose()?,
+                at: self.at.map(t).transpose()?,
+                browser_session: self.b,
+            },
+            label: self.l.take(),
+            last_write: self.s.map(t).transpose()?,
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -327,11 +446,97 @@ struct PayloadRef<'a> {
     s: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     l: Option<&'a str>,
-    d: &'a Map<String, Value>,
+    d: DataRef<'a>,
+}
+
+/// The data as `encode` writes it: decoded, or the stored bytes as they
+/// were (already compact JSON, written by `encode`).
+enum DataRef<'a> {
+    Map(&'a Map<String, Value>),
+    Raw(&'a str),
+}
+
+impl Serialize for DataRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DataRef::Map(m) => m.serialize(serializer),
+            DataRef::Raw(text) => {
+                let raw: &RawValue =
+                    serde_json::from_str(text).map_err(<S::Error as serde::ser::Error>::custom)?;
+                raw.serialize(serializer)
+            }
+        }
+    }
+}
+
+/// Stored payload bytes and where their data object lies.
+#[derive(Debug, Clone)]
+struct RawData {
+    bytes: Vec<u8>,
+    range: std::ops::Range<usize>,
+    empty: bool,
+}
+
+impl RawData {
+    fn text(&self) -> &str {
+        // The range was cut from a `&str` that serde_json checked.
+        self.bytes
+            .get(self.range.clone())
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("{}")
+    }
+}
+
+/// The value under `key` of the JSON object `object`, deserialized as `T`;
+/// the other values are skipped unparsed and nothing is allocated for
+/// them. With duplicate keys the last wins, as when decoding into a map.
+fn raw_get<T: DeserializeOwned>(object: &str, key: &str) -> Result<Option<T>, serde_json::Error> {
+    use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, Visitor};
+
+    struct Find<'k>(&'k str);
+    struct IsKey<'k>(&'k str);
+
+    impl<'de> DeserializeSeed<'de> for IsKey<'_> {
+        type Value = bool;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl Visitor<'_> for IsKey<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string key")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<bool, E> {
+            Ok(v == self.0)
+        }
+    }
+    impl<'de> Visitor<'de> for Find<'_> {
+        type Value = Option<&'de RawValue>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(is_key) = map.next_key_seed(IsKey(self.0))? {
+                if is_key {
+                    found = Some(map.next_value::<&'de RawValue>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_str(object);
+    let found = (&mut de).deserialize_map(Find(key))?;
+    de.end()?;
+    found.map(|raw| serde_json::from_str(raw.get())).transpose()
 }
 
 #[derive(Deserialize)]
-struct Payload {
+struct Payload<D> {
     f: u32,
     c: i64,
     #[serde(default)]
@@ -346,7 +551,7 @@ struct Payload {
     s: Option<i64>,
     #[serde(default)]
     l: Option<String>,
-    d: Map<String, Value>,
+    d: D,
 }
 
 fn unix_ms(t: OffsetDateTime) -> i64 {
@@ -354,7 +559,11 @@ fn unix_ms(t: OffsetDateTime) -> i64 {
 }
 
 fn from_unix_ms(ms: i64) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+    // Seconds and milliseconds apart: no 128-bit arithmetic on every load.
+    OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()?
+        .replace_millisecond(ms.rem_euclid(1000) as u16)
+        .ok()
 }
 
 struct Counter(usize);
@@ -514,10 +723,117 @@ mod tests {
         assert_eq!(mine.payload_len, map_len(&mine.data));
     }
 
+    fn loaded(payload: &[u8]) -> Result<State, DecodeError> {
+        State::from_payload(
+            SessionId::random(),
+            payload.to_vec(),
+            Version(1),
+            datetime!(2030-01-01 00:00 UTC),
+            None,
+        )
+    }
+
+    #[test]
+    fn loaded_state_reads_without_decoding_and_matches_a_full_decode() {
+        let mut s = state();
+        s.apply(Change::Set("n".into(), json!(7)), usize::MAX)
+            .unwrap();
+        s.apply(
+            Change::Set("user".into(), json!({"name": "Ada", "roles": [1, 2]})),
+            usize::MAX,
+        )
+        .unwrap();
+        s.label = Some("Firefox".into());
+        let payload = s.encode();
+        let mut l = loaded(&payload).unwrap();
+        assert!(l.data.is_empty(), "not decoded yet");
+        assert!(!l.is_data_empty());
+        assert_eq!(l.get::<u64>("n").unwrap(), Some(7));
+        assert_eq!(
+            l.get::<Value>("user").unwrap(),
+            Some(json!({"name": "Ada", "roles": [1, 2]}))
+        );
+        assert_eq!(l.get::<u64>("missing").unwrap(), None);
+        assert!(
+            l.get::<u64>("user").is_err(),
+            "wrong type is an error, not None"
+        );
+        assert_eq!(l.label.as_deref(), Some("Firefox"));
+        assert_eq!(l.lifetime, s.lifetime);
+        // Unchanged data is written back byte for byte.
+        assert_eq!(l.encode(), payload);
+        l.materialize().unwrap();
+        assert_eq!(l.data, s.data);
+        assert_eq!(l.payload_len, map_len(&s.data));
+        assert_eq!(l.get::<u64>("n").unwrap(), Some(7));
+    }
+
+    #[test]
+    fn loaded_state_edge_cases() {
+        // Duplicate keys: the last wins, as in a full decode.
+        let l = loaded(br#"{"f":1,"c":0,"d":{"n":1,"n":2}}"#).unwrap();
+        assert_eq!(l.get::<u64>("n").unwrap(), Some(2));
+        assert_eq!(
+            decode(br#"{"f":1,"c":0,"d":{"n":1,"n":2}}"#).unwrap().data["n"],
+            json!(2)
+        );
+        // Escaped keys compare by their text.
+        let l = loaded(br#"{"f":1,"c":0,"d":{"\u006e":3}}"#).unwrap();
+        assert_eq!(l.get::<u64>("n").unwrap(), Some(3));
+        // Empty objects, with or without whitespace.
+        assert!(loaded(br#"{"f":1,"c":0,"d":{}}"#).unwrap().is_data_empty());
+        assert!(loaded(br#"{"f":1,"c":0,"d":{ }}"#).unwrap().is_data_empty());
+        assert!(
+            !loaded(br#"{"f":1,"c":0,"d":{"":0}}"#)
+                .unwrap()
+                .is_data_empty()
+        );
+        // Data that is not an object, and bad payloads, are refused.
+        assert!(loaded(br#"{"f":1,"c":0,"d":[1]}"#).is_err());
+        assert!(loaded(br#"{"f":1,"c":0,"d":"x"}"#).is_err());
+        assert!(loaded(br#"{"f":1,"c":0,"d":{"a":}}"#).is_err());
+        assert!(matches!(
+            loaded(br#"{"f":9,"c":0,"d":{}}"#),
+            Err(DecodeError::Format(9))
+        ));
+        // A change decodes first, then applies on the stored data.
+        let mut l = loaded(br#"{"f":1,"c":0,"d":{"a":1}}"#).unwrap();
+        l.apply(Change::Set("b".into(), json!(2)), usize::MAX)
+            .unwrap();
+        assert_eq!(l.data.len(), 2);
+        assert_eq!(l.payload_len, map_len(&l.data));
+        // The limit holds for loaded sessions too.
+        let mut l = loaded(br#"{"f":1,"c":0,"d":{"a":1}}"#).unwrap();
+        assert!(matches!(
+            l.apply(Change::Set("b".into(), json!("long")), 10),
+            Err(DataError::PayloadTooLarge { .. })
+        ));
+    }
+
     proptest::proptest! {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
             let _ = decode(&bytes);
+            if let Ok(l) = loaded(&bytes) {
+                let _ = l.get::<Value>("a");
+            }
+        }
+
+        #[test]
+        fn lazy_reads_agree_with_a_full_decode(
+            entries in proptest::collection::btree_map("[a-c\u{e9}\"]{0,3}", proptest::prelude::any::<i64>(), 0..6),
+            probe in "[a-c\u{e9}\"]{0,3}",
+        ) {
+            let mut s = state();
+            for (k, v) in &entries {
+                s.apply(Change::Set(k.clone(), json!(v)), usize::MAX).unwrap();
+            }
+            let payload = s.encode();
+            let l = loaded(&payload).unwrap();
+            let full = decode(&payload).unwrap();
+            proptest::prop_assert_eq!(l.get::<Value>(&probe).unwrap(), full.data.get(&probe).cloned());
+            proptest::prop_assert_eq!(l.is_data_empty(), full.data.is_empty());
+            proptest::prop_assert_eq!(l.payload_len, map_len(&full.data));
         }
     }
 }
