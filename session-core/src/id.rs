@@ -146,7 +146,7 @@ pub struct StoreKey {
 impl std::hash::Hash for StoreKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         // The text only: the padding after it is always zero.
-        state.write(self.as_str().as_bytes());
+        state.write(self.as_bytes());
     }
 }
 
@@ -159,6 +159,12 @@ impl StoreKey {
             len: len as u8,
             bytes,
         }
+    }
+
+    /// The key's ASCII bytes (the text of [`as_str`](Self::as_str),
+    /// without a UTF-8 check).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
     }
 
     /// The key as text.

@@ -84,7 +84,7 @@ impl MemoryStore {
         Self {
             shards: Arc::new(std::array::from_fn(|_| {
                 Mutex::new(Shard {
-                    map: HashMap::with_hasher(KeyHash::default()),
+                    map: HashMap::with_hasher(KeyHash),
                     sweep_at: 64,
                 })
             })),
@@ -120,7 +120,7 @@ impl MemoryStore {
 
     fn shard(&self, key: &StoreKey) -> MutexGuard<'_, Shard> {
         // Keys are hashes or random ids: their first byte is uniform.
-        let i = key.as_str().as_bytes().first().copied().unwrap_or(0) as usize % SHARDS;
+        let i = key.as_bytes().first().copied().unwrap_or(0) as usize % SHARDS;
         lock(&self.shards[i])
     }
 }
