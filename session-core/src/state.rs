@@ -182,10 +182,16 @@ impl State {
                     ),
                 ));
             }
-            // `text` borrows from `payload`: its offset locates it.
+            // `text` borrows from `payload`: its offset locates it (checked,
+            // so a wrong range can never write back other bytes).
             let start = (text.as_ptr() as usize).saturating_sub(payload.as_ptr() as usize);
-            let meta = p.meta()?;
-            (meta, start..start + text.len())
+            let range = start..start + text.len();
+            if payload.get(range.clone()) != Some(text.as_bytes()) {
+                return Err(DecodeError::Invalid(<serde_json::Error as serde::de::Error>::custom(
+                    "session data could not be located",
+                )));
+            }
+            (p.meta()?, range)
         };
         let payload_len = range.len();
         let empty = payload

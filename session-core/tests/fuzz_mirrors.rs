@@ -199,9 +199,40 @@ proptest! {
     /// Mirror of the `record_decode` fuzz target.
     #[test]
     fn record_decode(data in payload()) {
+        // The lazy path of a request: accepts what `decode` accepts and
+        // reads the same values; never panics on anything.
+        let lazy = State::from_payload(
+            SessionId::from_bytes([7; 32]),
+            data.clone(),
+            session_core::Version::FIRST,
+            OffsetDateTime::UNIX_EPOCH,
+            None,
+        );
         let Ok(decoded) = decode(&data) else {
+            if let Ok(mut lazy) = lazy {
+                let _ = lazy.get::<Value>("a");
+                let _ = lazy.encode();
+                let _ = lazy.materialize();
+            }
             return Ok(());
         };
+        prop_assert!(lazy.is_ok(), "decode accepted a payload the lazy path refused");
+        let mut lazy = lazy.unwrap_or_else(|e| panic!("{e}"));
+        prop_assert_eq!(lazy.is_data_empty(), decoded.data.is_empty());
+        for (k, v) in &decoded.data {
+            let got = lazy.get::<Value>(k);
+            prop_assert!(matches!(got, Ok(Some(_))), "key {:?} not read back", k);
+            if !has_float(v) {
+                let got = got.ok().flatten();
+                prop_assert_eq!(got.as_ref(), Some(v));
+            }
+        }
+        let rewritten = decode(&lazy.encode());
+        prop_assert!(rewritten.is_ok(), "an unchanged lazy state does not re-encode");
+        let rewritten = rewritten.unwrap_or_else(|e| panic!("{e}"));
+        prop_assert!(rewritten.data.keys().eq(decoded.data.keys()));
+        prop_assert!(lazy.materialize().is_ok());
+        prop_assert!(lazy.data.keys().eq(decoded.data.keys()));
         let neutral = Lifetime {
             idle: None,
             cap: None,
