@@ -1,6 +1,8 @@
 //! `cargo xtask reliability`: finds (or starts) Redis and PostgreSQL like
 //! the test matrix does, then runs the `reliability` package in release mode
 //! with the same arguments (`--quick`, `--only PART`, `--out PATH`).
+//! `--dev` runs it in the dev profile instead, reusing the test matrix's
+//! build (CI runs `--quick --dev` right after the matrix).
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -18,17 +20,15 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args([
-            "run",
-            "--quiet",
-            "--release",
-            "--package",
-            "reliability",
-            "--",
-        ])
-        .args(args)
+    let dev = args.iter().any(|a| a == "--dev");
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root).args(["run", "--quiet"]);
+    if !dev {
+        cmd.arg("--release");
+    }
+    let status = cmd
+        .args(["--package", "reliability", "--"])
+        .args(args.iter().filter(|a| *a != "--dev"))
         .env("REDIS_URL", redis_url)
         .env("DATABASE_URL", database_url)
         .status();
