@@ -187,9 +187,11 @@ impl State {
             let start = (text.as_ptr() as usize).saturating_sub(payload.as_ptr() as usize);
             let range = start..start + text.len();
             if payload.get(range.clone()) != Some(text.as_bytes()) {
-                return Err(DecodeError::Invalid(<serde_json::Error as serde::de::Error>::custom(
-                    "session data could not be located",
-                )));
+                return Err(DecodeError::Invalid(
+                    <serde_json::Error as serde::de::Error>::custom(
+                        "session data could not be located",
+                    ),
+                ));
             }
             (p.meta()?, range)
         };

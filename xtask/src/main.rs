@@ -3,6 +3,7 @@
 
 mod bench;
 mod e2e;
+mod fuzz;
 mod matrix;
 mod reliability;
 mod services;
@@ -31,13 +32,15 @@ commands:
       (tower-sessions, actix-session), memory and Redis stores, routes
       read / incr / new; servers on core 0 with one worker, wrk on core 1.
       Writes BENCHMARKS.md and BENCHMARKS-ratios.svg (about 12 minutes).
-  reliability [--quick] [--dev] [--only concurrency|faults|memory|payload] [--out PATH]
+  reliability [--quick] [--dev] [--fuzz SECS] [--only concurrency|faults|memory|payload|fuzz] [--out PATH]
       Exact concurrency over real TCP servers in every framework x store
       cell, store faults under load (Redis killed and restarted, Postgres
       connections terminated, SQLite write-locked), bounded MemoryStore
       memory and the payload limit; loopback only (needs redis-server).
       Writes RELIABILITY.md (about 10 minutes; --quick: under 3). --dev:
       the dev profile, reusing the test matrix's build (CI: --quick --dev).
+      --fuzz SECS: first the three cargo-fuzz targets, SECS seconds each,
+      side by side (needs cargo-fuzz); --only fuzz: just them (600 s).
   help
       This text.
 ";

@@ -2,7 +2,10 @@
 //! the test matrix does, then runs the `reliability` package in release mode
 //! with the same arguments (`--quick`, `--only PART`, `--out PATH`).
 //! `--dev` runs it in the dev profile instead, reusing the test matrix's
-//! build (CI runs `--quick --dev` right after the matrix).
+//! build (CI runs `--quick --dev` right after the matrix). `--fuzz SECS`
+//! first runs the cargo-fuzz targets for SECS seconds each (`fuzz.rs`),
+//! whose figures `RELIABILITY.md` then embeds; `--only fuzz` runs just
+//! them.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -11,6 +14,42 @@ use crate::services;
 
 pub(crate) fn run(args: &[String]) -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // `--fuzz SECS` is this wrapper's; the rest goes to the package.
+    let mut fuzz_secs = None;
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--fuzz" {
+            match it.next().and_then(|v| v.parse::<u64>().ok()) {
+                Some(secs) if secs > 0 => fuzz_secs = Some(secs),
+                _ => {
+                    eprintln!("error: --fuzz needs a number of seconds");
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    let only_fuzz = rest.windows(2).any(|w| w[0] == "--only" && w[1] == "fuzz");
+    let mut fuzz_clean = true;
+    if let Some(secs) = fuzz_secs.or(only_fuzz.then_some(600)) {
+        match crate::fuzz::run(&root, secs) {
+            Ok(clean) => fuzz_clean = clean,
+            Err(e) => {
+                eprintln!("error: fuzz: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if only_fuzz {
+        return if fuzz_clean {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    let args = rest.as_slice();
     let redis = services::redis(false);
     let postgres = services::postgres(false);
     println!("redis:    {}", redis.describe());
@@ -35,7 +74,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
     // The services (if this process started them) stop when dropped, after
     // the run.
     match status {
-        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) if s.success() && fuzz_clean => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: cargo run -p reliability: {e}");

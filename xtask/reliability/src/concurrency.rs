@@ -48,7 +48,7 @@ impl Cell {
     }
 }
 
-fn config() -> SessionConfig {
+pub(crate) fn config() -> SessionConfig {
     SessionConfig::builder()
         .key([0x42; 32])
         .secure(Secure::Never)

@@ -3,7 +3,7 @@
 //! the figures to `RELIABILITY.md` at the workspace root.
 //!
 //! ```text
-//! reliability [--quick] [--only concurrency|faults|memory|payload] [--out PATH]
+//! reliability [--quick] [--only concurrency|faults|memory|payload|headers] [--out PATH]
 //! ```
 //!
 //! - exact concurrency over real TCP servers, every framework x store cell;
@@ -21,6 +21,7 @@ mod apps;
 mod client;
 mod concurrency;
 mod faults;
+mod headers;
 mod memory;
 mod metrics;
 mod payload;
@@ -131,6 +132,13 @@ async fn run(options: Options) -> ExitCode {
     if wanted(&options, "payload") {
         r.payload = Some(payload::check().await);
         println!("payload limit: {:?}", r.payload);
+    }
+    if wanted(&options, "headers") {
+        for framework in Framework::ALL {
+            let cell = headers::run_cell(framework).await;
+            report::print_headers(&cell);
+            r.headers.push(cell);
+        }
     }
     if wanted(&options, "concurrency") {
         let shape = if options.quick {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::concurrency;
 use crate::faults;
+use crate::headers;
 use crate::memory::Figures;
 
 /// Everything measured in one run.
@@ -17,6 +18,7 @@ pub(crate) struct Report {
     pub(crate) concurrency: Vec<concurrency::Cell>,
     pub(crate) plan: Option<faults::Plan>,
     pub(crate) faults: Vec<faults::Cell>,
+    pub(crate) headers: Vec<headers::Cell>,
     pub(crate) elapsed: Duration,
 }
 
@@ -33,6 +35,7 @@ impl Report {
             && self.payload.as_ref().is_none_or(Result::is_ok)
             && self.concurrency.iter().all(concurrency::Cell::passed)
             && self.faults.iter().all(faults::Cell::passed)
+            && self.headers.iter().all(headers::Cell::passed)
     }
 }
 
@@ -42,6 +45,74 @@ fn mib(kib: u64) -> f64 {
 
 fn ms(d: Duration) -> String {
     format!("{}", d.as_millis())
+}
+
+pub(crate) fn print_headers(c: &headers::Cell) {
+    match &c.cases {
+        Ok(cases) => {
+            for case in cases {
+                println!(
+                    "headers {}: {} - {}: {} ({})",
+                    c.framework.name(),
+                    if case.ok { "PASS" } else { "FAIL" },
+                    case.name,
+                    case.status
+                        .map_or_else(|| "closed".to_owned(), |s| s.to_string()),
+                    case.note
+                );
+            }
+        }
+        Err(e) => println!("headers {}: FAIL - {e}", c.framework.name()),
+    }
+}
+
+/// The hostile-headers table for `RELIABILITY.md`.
+fn headers_markdown(s: &mut String, cells: &[headers::Cell]) {
+    if cells.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### Hostile headers over real TCP\n\nEach framework's app on a real loopback server (MemoryStore) in front of its own HTTP\nparser: one live session holds a secret, then each case sends one `GET /get/secret` on a new\nconnection. Allowed: a 200 with the session only when its cookie arrived intact, a 200 with a\nfresh session otherwise, or the framework's clean refusal (400/413/431; a closed connection\nonly for headers of 64 KiB and more). Never a 500, a hang, or the secret for a damaged cookie.\n"
+    );
+    let names: Vec<&str> = cells
+        .iter()
+        .find_map(|c| c.cases.as_ref().ok())
+        .map(|cases| cases.iter().map(|c| c.name).collect())
+        .unwrap_or_default();
+    let _ = write!(s, "| case |");
+    for c in cells {
+        let _ = write!(s, " {} |", c.framework.name());
+    }
+    let _ = write!(s, "\n|---|");
+    for _ in cells {
+        let _ = write!(s, "---|");
+    }
+    s.push('\n');
+    for (i, name) in names.iter().enumerate() {
+        let _ = write!(s, "| {name} |");
+        for c in cells {
+            let text = match &c.cases {
+                Ok(cases) => cases.get(i).map_or_else(
+                    || "?".to_owned(),
+                    |case| {
+                        format!(
+                            "{}{}: {}{}",
+                            if case.ok { "" } else { "**FAIL** " },
+                            case.status
+                                .map_or_else(|| "closed".to_owned(), |s| s.to_string()),
+                            case.note,
+                            if case.leaked { " (secret in body)" } else { "" }
+                        )
+                    },
+                ),
+                Err(e) => format!("**FAIL** {e}"),
+            };
+            let _ = write!(s, " {text} |");
+        }
+        s.push('\n');
+    }
+    s.push('\n');
 }
 
 pub(crate) fn print_memory(m: Option<&Result<Figures, String>>) {
@@ -160,6 +231,7 @@ pub(crate) fn markdown(r: &Report, fuzz: &str) -> String {
         s,
         "- Fuzzing: see below (cargo-fuzz targets `cookie_header`, `session_id`, `record_decode` in\n  `session-core/fuzz`; their proptest mirrors run in the normal test suite as\n  `session-core/tests/fuzz_mirrors.rs`).\n- Adversarial HTTP: the scenario `adversarial_cookies_never_leak` sends 10,000 random and\n  mutated `Cookie` headers (seeded generator: bit flips of a live cookie, wrong keys, forged\n  macs, truncations, long values, headers over 8 KiB, hundreds of cookies, duplicates,\n  non-UTF-8 bytes, random bytes) and requires a 200 with a fresh session or a clean 400/431,\n  never a 500, never the live session's data or id. It is part of the HTTP scenario suite, so\n  `cargo xtask test-matrix` runs it in all 12 framework x store cells.\n"
     );
+    headers_markdown(&mut s, &r.headers);
     s.push_str(fuzz.trim_end());
     s.push_str("\n\n");
     s.push_str(SECURITY);
