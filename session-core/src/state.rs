@@ -199,28 +199,21 @@ impl State {
         let empty = payload
             .get(range.start + 1..range.end)
             .is_some_and(|inner| inner.iter().all(|b| b.is_ascii_whitespace() || *b == b'}'));
-        Ok(Self {
-            id,
-            data: Map::new(),
-            raw: Some(RawData {
-                bytes: payload,
-                range,
-                empty,
-            }),
-            version: Some(version),
+        let decoded = Decoded {
             created_at: meta.created_at,
-            expires_at,
             lifetime: meta.lifetime,
-            changes: Vec::new(),
-            expiry_changed: false,
-            force_save: false,
-            destroyed: false,
-            payload_len,
-            user,
-            user_changed: false,
+            data: Map::new(),
             label: meta.label,
-            last_write: meta.last_write.unwrap_or(meta.created_at),
-        })
+            last_write: meta.last_write,
+        };
+        let mut state = Self::from_stored(id, decoded, version, expires_at, user);
+        state.raw = Some(RawData {
+            bytes: payload,
+            range,
+            empty,
+        });
+        state.payload_len = payload_len;
+        Ok(state)
     }
 
     /// Decodes the stored data into [`State::data`] if that has not
