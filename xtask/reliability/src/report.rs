@@ -102,7 +102,11 @@ fn headers_markdown(s: &mut String, cells: &[headers::Cell]) {
                             case.status
                                 .map_or_else(|| "closed".to_owned(), |s| s.to_string()),
                             case.note,
-                            if case.leaked { " (secret in body)" } else { "" }
+                            if case.leaked && !case.ok {
+                                " (secret in body)"
+                            } else {
+                                ""
+                            }
                         )
                     },
                 ),
@@ -220,7 +224,7 @@ pub(crate) fn markdown(r: &Report, fuzz: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "# Reliability and security\n\nFigures from `cargo xtask reliability{}` (loopback only; {} in {:.0} s; result: **{}**).\nEverything here is re-measured by that command except the fuzzing section,\nwhich is pasted from the runs recorded in `xtask/reliability/fuzz-results.md`.\n",
+        "# Reliability and security\n\nFigures from `cargo xtask reliability{}` (loopback only; {} in {:.0} s; result: **{}**).\nEverything here is re-measured by that command; the fuzzing section is\n`xtask/reliability/fuzz-results.md`, which the last run with `--fuzz SECS` wrote.\n",
         if r.quick { " --quick" } else { "" },
         if r.quick { "quick mode" } else { "full mode" },
         r.elapsed.as_secs_f64(),
