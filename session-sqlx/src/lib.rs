@@ -174,8 +174,8 @@
 //! WAL setting) and a 5 s busy timeout (writers queue for the lock rather
 //! than fail with "database is locked"); a lock held longer than that is a
 //! [`StoreError::Backend`](session_core::StoreError::Backend), never a
-//! panic. `sqlite::memory:` gets a one-connection pool that keeps the
-//! database alive, for tests.
+//! panic. `sqlite::memory:` gets a one-connection pool, and the store holds
+//! one more idle connection that keeps the database alive, for tests.
 
 // Without a database feature the crate is empty; keep that warning-free.
 #![cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]

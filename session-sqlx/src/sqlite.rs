@@ -117,8 +117,9 @@ fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
 /// [`SqliteStore::connect`] sets WAL journal mode, `synchronous = NORMAL`
 /// and a 5 s busy timeout, so concurrent requests wait for the write lock
 /// instead of failing with "database is locked"; with `sqlite::memory:` it
-/// uses a single connection that lives as long as the pool, so the
-/// database is shared by every request and never vanishes.
+/// uses a one-connection pool plus an idle connection held by the store,
+/// so the database is shared by every request and lives as long as the
+/// store, even when the pool replaces its connection.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -149,6 +150,10 @@ pub struct SqliteStore {
     pool: SqlitePool,
     sql: Arc<Queries>,
     clock: Arc<dyn Clock>,
+    /// For an in-memory database: a connection of its own that is never
+    /// used, so the database outlives the pool's connection (which sqlx
+    /// closes and replaces when a query is cancelled mid-flight).
+    _keeper: Option<Arc<std::sync::Mutex<sqlx::SqliteConnection>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -169,6 +174,7 @@ impl SqliteStore {
             pool,
             sql: Arc::new(Queries::new(Ident::trusted("sessions"))),
             clock: Arc::new(SystemClock),
+            _keeper: None,
         }
     }
 
@@ -187,10 +193,18 @@ impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let options = Self::options(url)?;
         let memory = url.contains(":memory:") || url.contains("mode=memory");
+        // sqlx names `sqlite::memory:` databases and opens them with a
+        // shared cache: the database lives while any connection to it is
+        // open. The keeper is that connection, whatever the pool does.
+        let keeper = if memory {
+            let conn = sqlx::ConnectOptions::connect(&options).await?;
+            Some(Arc::new(std::sync::Mutex::new(conn)))
+        } else {
+            None
+        };
         let pool = if memory {
-            // Every connection to a private in-memory database is a new,
-            // empty database; a shared-cache one fails with "table is
-            // locked" instead of waiting. One connection, kept forever.
+            // Shared-cache connections fail with "table is locked" instead
+            // of waiting for each other: the pool keeps one connection.
             SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
@@ -206,7 +220,12 @@ impl SqliteStore {
         let started = std::time::Instant::now();
         loop {
             match pool.clone().connect_with(options.clone()).await {
-                Ok(pool) => return Ok(Self::new(pool)),
+                Ok(pool) => {
+                    return Ok(Self {
+                        _keeper: keeper,
+                        ..Self::new(pool)
+                    });
+                }
                 Err(e) if is_busy(&e) && started.elapsed() < DEFAULT_BUSY_TIMEOUT => {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }

@@ -90,6 +90,34 @@ async fn without_mode_rwc_a_missing_file_is_a_typed_error() {
     assert!(!path.exists());
 }
 
+/// sqlx closes and replaces a pool connection whose query was cancelled
+/// mid-flight (a client disconnect). The in-memory database must survive
+/// that: it used to vanish with its only connection ("no such table").
+#[tokio::test]
+async fn in_memory_database_survives_the_pool_replacing_its_connection() {
+    let store = SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    let r = record(time::Duration::hours(1));
+    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+    // Take the pool's only connection out of it and close it.
+    let conn = store.pool().acquire().await.expect("acquire").detach();
+    conn.close().await.expect("close");
+    assert!(store.load(&r.key).await.expect("load").is_some());
+    // And the cancelled-call way, many times.
+    for _ in 0..50 {
+        let other = record(time::Duration::hours(1));
+        {
+            let mut fut = store.create(&other);
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let _ = fut.as_mut().poll(&mut cx);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        assert!(store.load(&r.key).await.expect("load").is_some());
+    }
+}
+
 #[tokio::test]
 async fn in_memory_database_is_shared_by_all_calls() {
     let store = SqliteStore::connect("sqlite::memory:")
