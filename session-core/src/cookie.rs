@@ -183,13 +183,69 @@ pub fn render_set(
         return signed.to_owned();
     }
     let mut b = base(config, Cow::Borrowed(signed), secure_request);
+    let mut expires = String::new();
     if let Some(at) = expires_at {
         let max_age = (at - now).max(time::Duration::ZERO);
-        b = b
-            .max_age(time::Duration::seconds(max_age.whole_seconds()))
-            .expires(at);
+        b = b.max_age(time::Duration::seconds(max_age.whole_seconds()));
+        // The cookie crate writes Expires last, through the time crate's
+        // general formatter (most of the cost of a Set-Cookie); the fixed
+        // format is written here instead, with the same result.
+        if !http_date(at, &mut expires) {
+            b = b.expires(at);
+        }
     }
-    b.build().encoded().to_string()
+    let mut out = b.build().encoded().to_string();
+    if !expires.is_empty() {
+        out.push_str("; Expires=");
+        out.push_str(&expires);
+    }
+    out
+}
+
+/// Writes `at` as an IMF-fixdate (RFC 9110), `Tue, 01 Jan 2030 00:01:30
+/// GMT`; `false` (nothing written) for years outside 1000..=9999, which
+/// the cookie crate writes with fewer digits.
+fn http_date(at: OffsetDateTime, out: &mut String) -> bool {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let Ok(year) = u16::try_from(at.year()) else {
+        return false;
+    };
+    if !(1000..=9999).contains(&year) {
+        return false;
+    }
+    let digits = |out: &mut String, n: u16, width: u32| {
+        for i in (0..width).rev() {
+            let d = (n / 10u16.pow(i)) % 10;
+            out.push(char::from(b'0' + d as u8));
+        }
+    };
+    let day = DAYS
+        .get(usize::from(at.weekday().number_days_from_monday()))
+        .copied()
+        .unwrap_or("Mon");
+    let month = MONTHS
+        .get(usize::from(u8::from(at.month())).saturating_sub(1))
+        .copied()
+        .unwrap_or("Jan");
+    out.push_str(day);
+    out.push_str(", ");
+    digits(out, u16::from(at.day()), 2);
+    out.push(' ');
+    out.push_str(month);
+    out.push(' ');
+    digits(out, year, 4);
+    out.push(' ');
+    digits(out, u16::from(at.hour()), 2);
+    out.push(':');
+    digits(out, u16::from(at.minute()), 2);
+    out.push(':');
+    digits(out, u16::from(at.second()), 2);
+    out.push_str(" GMT");
+    true
 }
 
 /// Renders the header value that removes the client's session cookie
@@ -220,6 +276,48 @@ mod tests {
 
     fn v(c: &SessionConfig, headers: &[&[u8]]) -> Verdict {
         verdict(c, headers.iter().copied())
+    }
+
+    proptest::proptest! {
+        /// The hand-written Expires is byte for byte what the cookie crate
+        /// writes, for any second from year 0 to 9999 and any offset.
+        #[test]
+        fn set_cookie_matches_the_cookie_crates_rendering(
+            secs in -62_167_219_200i64..253_402_300_799,
+            offset_h in -12i8..=12,
+            browser in proptest::prelude::any::<bool>(),
+        ) {
+            let c = config();
+            let (_, s) = signed(&c);
+            let offset = time::UtcOffset::from_hms(offset_h, 0, 0).unwrap();
+            let at = OffsetDateTime::from_unix_timestamp(secs).unwrap().to_offset(offset);
+            let now = at - time::Duration::hours(1);
+            let expires = (!browser).then_some(at);
+            let ours = render_set(&c, &s, expires, now, true);
+            let mut b = base(&c, Cow::Borrowed(s.as_str()), true);
+            if let Some(at) = expires {
+                b = b.max_age(time::Duration::seconds(3600)).expires(at);
+            }
+            proptest::prop_assert_eq!(ours, b.build().encoded().to_string());
+        }
+    }
+
+    #[test]
+    fn early_dates_fall_back_to_the_cookie_crate() {
+        let c = config();
+        let (_, s) = signed(&c);
+        let early = datetime!(0999-12-31 23:59:59 UTC);
+        let out = render_set(&c, &s, Some(early), early, true);
+        assert!(
+            out.ends_with("; Expires=Tue, 31 Dec 999 23:59:59 GMT"),
+            "{out}"
+        );
+        let usual = datetime!(2030-01-01 00:01:30 UTC);
+        let out = render_set(&c, &s, Some(usual), usual, true);
+        assert!(
+            out.ends_with("; Max-Age=0; Expires=Tue, 01 Jan 2030 00:01:30 GMT"),
+            "{out}"
+        );
     }
 
     #[test]
