@@ -214,10 +214,9 @@ impl Session {
         let now = m.clock.now();
         Ok(match record {
             Some(r) if !r.is_expired(now) => {
-                let user = r.user.clone();
                 match State::from_payload(id, r.payload, r.version, r.expires_at, r.user) {
                     Ok(state) => {
-                        m.emit(EventKind::Loaded, Some(&id), user.as_deref());
+                        m.emit(EventKind::Loaded, Some(&id), state.user.as_deref());
                         Some(state)
                     }
                     Err(e) => {

@@ -141,24 +141,7 @@ impl State {
         user: Option<String>,
     ) -> Self {
         let payload_len = map_len(&decoded.data);
-        Self {
-            id,
-            data: decoded.data,
-            raw: None,
-            version: Some(version),
-            created_at: decoded.created_at,
-            expires_at,
-            lifetime: decoded.lifetime,
-            changes: Vec::new(),
-            expiry_changed: false,
-            force_save: false,
-            destroyed: false,
-            payload_len,
-            user,
-            user_changed: false,
-            label: decoded.label,
-            last_write: decoded.last_write.unwrap_or(decoded.created_at),
-        }
+        Self::stored(id, decoded, None, payload_len, version, expires_at, user)
     }
 
     /// A session rebuilt from a stored payload without decoding its data:
@@ -176,26 +159,17 @@ impl State {
             let mut p: Payload<&RawValue> = serde_json::from_slice(&payload)?;
             let text = p.d.get();
             if !text.starts_with('{') {
-                return Err(DecodeError::Invalid(
-                    <serde_json::Error as serde::de::Error>::custom(
-                        "session data is not a JSON object",
-                    ),
-                ));
+                return Err(invalid("session data is not a JSON object"));
             }
             // `text` borrows from `payload`: its offset locates it (checked,
             // so a wrong range can never write back other bytes).
             let start = (text.as_ptr() as usize).saturating_sub(payload.as_ptr() as usize);
             let range = start..start + text.len();
             if payload.get(range.clone()) != Some(text.as_bytes()) {
-                return Err(DecodeError::Invalid(
-                    <serde_json::Error as serde::de::Error>::custom(
-                        "session data could not be located",
-                    ),
-                ));
+                return Err(invalid("session data could not be located"));
             }
             (p.meta()?, range)
         };
-        let payload_len = range.len();
         let empty = payload
             .get(range.start + 1..range.end)
             .is_some_and(|inner| inner.iter().all(|b| b.is_ascii_whitespace() || *b == b'}'));
@@ -206,14 +180,51 @@ impl State {
             label: meta.label,
             last_write: meta.last_write,
         };
-        let mut state = Self::from_stored(id, decoded, version, expires_at, user);
-        state.raw = Some(RawData {
+        let payload_len = range.len();
+        let raw = RawData {
             bytes: payload,
             range,
             empty,
-        });
-        state.payload_len = payload_len;
-        Ok(state)
+        };
+        Ok(Self::stored(
+            id,
+            decoded,
+            Some(raw),
+            payload_len,
+            version,
+            expires_at,
+            user,
+        ))
+    }
+
+    /// The one constructor of a stored session's state.
+    fn stored(
+        id: SessionId,
+        decoded: Decoded,
+        raw: Option<RawData>,
+        payload_len: usize,
+        version: Version,
+        expires_at: OffsetDateTime,
+        user: Option<String>,
+    ) -> Self {
+        Self {
+            id,
+            data: decoded.data,
+            raw,
+            version: Some(version),
+            created_at: decoded.created_at,
+            expires_at,
+            lifetime: decoded.lifetime,
+            changes: Vec::new(),
+            expiry_changed: false,
+            force_save: false,
+            destroyed: false,
+            payload_len,
+            user,
+            user_changed: false,
+            label: decoded.label,
+            last_write: decoded.last_write.unwrap_or(decoded.created_at),
+        }
     }
 
     /// Decodes the stored data into [`State::data`] if that has not
@@ -395,6 +406,11 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         label: meta.label,
         last_write: meta.last_write,
     })
+}
+
+/// A payload that is JSON but not the shape of one.
+fn invalid(why: &'static str) -> DecodeError {
+    DecodeError::Invalid(<serde_json::Error as serde::de::Error>::custom(why))
 }
 
 /// A payload's fields other than the data.

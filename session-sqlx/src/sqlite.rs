@@ -196,22 +196,18 @@ impl SqliteStore {
         // sqlx names `sqlite::memory:` databases and opens them with a
         // shared cache: the database lives while any connection to it is
         // open. The keeper is that connection, whatever the pool does.
-        let keeper = if memory {
+        let (keeper, pool) = if memory {
             let conn = sqlx::ConnectOptions::connect(&options).await?;
-            Some(Arc::new(std::sync::Mutex::new(conn)))
-        } else {
-            None
-        };
-        let pool = if memory {
             // Shared-cache connections fail with "table is locked" instead
             // of waiting for each other: the pool keeps one connection.
-            SqlitePoolOptions::new()
+            let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
-                .max_lifetime(None)
+                .max_lifetime(None);
+            (Some(Arc::new(std::sync::Mutex::new(conn))), pool)
         } else {
-            SqlitePoolOptions::new().max_connections(8)
+            (None, SqlitePoolOptions::new().max_connections(8))
         };
         // Turning a new file into WAL needs the write lock, and SQLite
         // answers SQLITE_BUSY at once (no busy handler) when another

@@ -23,12 +23,17 @@ mod conformance {
 
 mod conformance_in_memory {
     session_core::store_conformance_tests!(|_namespace: String| async move {
-        let store = session_sqlx::SqliteStore::connect("sqlite::memory:")
-            .await
-            .expect("open in-memory database");
-        store.migrate().await.expect("migrate");
-        store
+        super::memory_store().await
     });
+}
+
+/// A migrated store on a new in-memory database.
+async fn memory_store() -> SqliteStore {
+    let store = SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("open in-memory database");
+    store.migrate().await.expect("migrate");
+    store
 }
 
 fn record(expires_in: time::Duration) -> Record {
@@ -95,10 +100,7 @@ async fn without_mode_rwc_a_missing_file_is_a_typed_error() {
 /// that: it used to vanish with its only connection ("no such table").
 #[tokio::test]
 async fn in_memory_database_survives_the_pool_replacing_its_connection() {
-    let store = SqliteStore::connect("sqlite::memory:")
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
+    let store = memory_store().await;
     let r = record(time::Duration::hours(1));
     assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
     // Take the pool's only connection out of it and close it.
@@ -120,10 +122,7 @@ async fn in_memory_database_survives_the_pool_replacing_its_connection() {
 
 #[tokio::test]
 async fn in_memory_database_is_shared_by_all_calls() {
-    let store = SqliteStore::connect("sqlite::memory:")
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
+    let store = memory_store().await;
     let store = Arc::new(store);
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -347,10 +346,7 @@ async fn a_lock_held_past_the_busy_timeout_is_a_typed_error() {
 async fn user_column_follows_every_method() {
     let store = sqlite_store(namespace("sqlite_user_column")).await;
     common::user_column_follows_every_method(&store).await;
-    let memory = SqliteStore::connect("sqlite::memory:")
-        .await
-        .expect("connect");
-    memory.migrate().await.expect("migrate");
+    let memory = memory_store().await;
     common::user_column_follows_every_method(&memory).await;
 }
 
