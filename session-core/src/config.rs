@@ -567,19 +567,19 @@ impl SessionConfigBuilder {
         if host && (self.path != "/" || self.domain.is_some()) {
             return Err(ConfigError::HostPrefix);
         }
-        match (self.idle_timeout, self.absolute_timeout) {
-            (None, None) => {
-                return Err(ConfigError::Expiry(
-                    "set an idle timeout, an absolute timeout, or both",
-                ));
+        if self.idle_timeout.is_none() && self.absolute_timeout.is_none() {
+            return Err(ConfigError::Expiry(
+                "set an idle timeout, an absolute timeout, or both",
+            ));
+        }
+        for d in [self.idle_timeout, self.absolute_timeout].into_iter().flatten() {
+            match crate::expiry::check_window(d) {
+                Ok(()) => {}
+                Err(crate::expiry::ExpiryError::NotPositive) => {
+                    return Err(ConfigError::Expiry("timeouts must be positive"));
+                }
+                Err(_) => return Err(ConfigError::Expiry("timeouts must be at most 400 days")),
             }
-            (Some(d), _) | (_, Some(d)) if !d.is_positive() => {
-                return Err(ConfigError::Expiry("timeouts must be positive"));
-            }
-            (Some(_), Some(d)) if !d.is_positive() => {
-                return Err(ConfigError::Expiry("timeouts must be positive"));
-            }
-            _ => {}
         }
         if let TouchPolicy::Threshold(t) = self.touch
             && !(t > 0.0 && t <= 1.0)
@@ -728,6 +728,19 @@ mod tests {
                 .unwrap_err(),
             ConfigError::Expiry(_)
         ));
+        // Issue 14, case 6: an unbounded idle window used to wrap when
+        // encoded, so the record no longer decoded.
+        for huge in [Duration::MAX, Duration::days(401)] {
+            assert!(matches!(
+                b().idle_timeout(Some(huge)).build().unwrap_err(),
+                ConfigError::Expiry(_)
+            ));
+            assert!(matches!(
+                b().absolute_timeout(Some(huge)).build().unwrap_err(),
+                ConfigError::Expiry(_)
+            ));
+        }
+        assert!(b().idle_timeout(Some(Duration::days(400))).build().is_ok());
         assert_eq!(
             b().touch_policy(TouchPolicy::Threshold(1.5))
                 .build()

@@ -27,6 +27,16 @@ pub enum EventKind {
     Revoked,
     /// A record was found but had expired by the manager's clock.
     ExpiredOnLoad,
+    /// A stored record could not be decoded; the request got a fresh
+    /// session.
+    Undecodable,
+    /// The session was destroyed, revoked or expired by another request
+    /// while this one held it; this request's writes were dropped, it went
+    /// on with a fresh session and the response removes the cookie.
+    Vanished,
+    /// `regenerate` found its old record gone (a logout or revocation won):
+    /// the new id was never stored, the response removes the cookie.
+    RotationRefused,
     /// A store call failed.
     StoreError,
     /// A store call finished (see `op`, `latency`, `ok`).
@@ -43,6 +53,9 @@ impl EventKind {
             EventKind::Destroyed => "destroyed",
             EventKind::Revoked => "revoked",
             EventKind::ExpiredOnLoad => "expired_on_load",
+            EventKind::Undecodable => "undecodable",
+            EventKind::Vanished => "vanished",
+            EventKind::RotationRefused => "rotation_refused",
             EventKind::StoreError => "store_error",
             EventKind::StoreCall => "store_call",
         }

@@ -22,6 +22,56 @@ pub enum Expiry {
     BrowserSession,
 }
 
+/// The longest idle window or absolute lifetime: 400 days, the longest
+/// browsers keep a cookie (RFC 6265bis caps `Max-Age` and `Expires` there).
+/// Bounding it also keeps every window representable in a record.
+pub const MAX_WINDOW: Duration = Duration::days(400);
+
+/// Why an expiry setting was refused (by `Session::set_expiry`; the
+/// builder reports the same as `ConfigError::Expiry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExpiryError {
+    /// An idle window or timeout of zero or less.
+    #[error("an idle window must be positive")]
+    NotPositive,
+    /// An idle window or timeout longer than [`MAX_WINDOW`].
+    #[error("an idle window or lifetime must be at most 400 days")]
+    TooLong,
+}
+
+/// Checks that `d` is a usable idle window or lifetime: in
+/// `(0, MAX_WINDOW]`.
+pub fn check_window(d: Duration) -> Result<(), ExpiryError> {
+    if !d.is_positive() {
+        Err(ExpiryError::NotPositive)
+    } else if d > MAX_WINDOW {
+        Err(ExpiryError::TooLong)
+    } else {
+        Ok(())
+    }
+}
+
+impl Expiry {
+    /// Checks the override: an [`Expiry::Idle`] window must be in
+    /// `(0, MAX_WINDOW]`.
+    ///
+    /// ```
+    /// use session_core::Expiry;
+    /// use time::Duration;
+    ///
+    /// assert!(Expiry::Idle(Duration::hours(1)).validate().is_ok());
+    /// assert!(Expiry::Idle(Duration::ZERO).validate().is_err());
+    /// assert!(Expiry::Idle(Duration::MAX).validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), ExpiryError> {
+        match self {
+            Expiry::Idle(d) => check_window(*d),
+            Expiry::Default | Expiry::At(_) | Expiry::BrowserSession => Ok(()),
+        }
+    }
+}
+
 /// The expiry policy stored in a session's record, so it survives reloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifetime {

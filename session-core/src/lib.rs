@@ -10,8 +10,8 @@
 //! use std::sync::Mutex;
 //!
 //! use session_core::{
-//!     async_trait, Created, Record, RequestMeta, Saved, SessionConfig, SessionManager, Store,
-//!     StoreError, StoreKey, Version,
+//!     async_trait, Created, Record, RequestMeta, Retired, Saved, SessionConfig, SessionManager,
+//!     Store, StoreAdmin, StoreError, StoreKey, Touched, UserIndex, Version,
 //! };
 //! use time::OffsetDateTime;
 //!
@@ -46,19 +46,53 @@
 //!             None => Ok(Saved::Gone),
 //!         }
 //!     }
-//!     async fn touch(&self, key: &StoreKey, at: OffsetDateTime) -> Result<bool, StoreError> {
+//!     async fn touch(
+//!         &self,
+//!         key: &StoreKey,
+//!         expected: Version,
+//!         at: OffsetDateTime,
+//!     ) -> Result<Touched, StoreError> {
 //!         let now = OffsetDateTime::now_utc();
 //!         match self.0.lock().unwrap().get_mut(key) {
-//!             Some(r) if !r.is_expired(now) => {
+//!             Some(r) if r.is_expired(now) => Ok(Touched::Gone),
+//!             Some(r) if r.version != expected => Ok(Touched::MovedOn),
+//!             Some(r) => {
 //!                 r.expires_at = at;
-//!                 Ok(true)
+//!                 Ok(Touched::Ok)
 //!             }
-//!             _ => Ok(false),
+//!             None => Ok(Touched::Gone),
+//!         }
+//!     }
+//!     async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
+//!         let now = OffsetDateTime::now_utc();
+//!         let mut map = self.0.lock().unwrap();
+//!         match map.get(key) {
+//!             Some(r) if r.is_expired(now) => Ok(Retired::Gone),
+//!             Some(r) if r.version != expected => Ok(Retired::MovedOn),
+//!             Some(_) => {
+//!                 map.remove(key);
+//!                 Ok(Retired::Ok)
+//!             }
+//!             None => Ok(Retired::Gone),
 //!         }
 //!     }
 //!     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
 //!         self.0.lock().unwrap().remove(key);
 //!         Ok(())
+//!     }
+//!     async fn delete_expired(&self) -> Result<u64, StoreError> {
+//!         let now = OffsetDateTime::now_utc();
+//!         let mut map = self.0.lock().unwrap();
+//!         let before = map.len();
+//!         map.retain(|_, r| !r.is_expired(now));
+//!         Ok((before - map.len()) as u64)
+//!     }
+//!     // No user index (no per-user features) and no operator capability.
+//!     fn user_index(&self) -> Option<&dyn UserIndex> {
+//!         None
+//!     }
+//!     fn admin(&self) -> Option<&dyn StoreAdmin> {
+//!         None
 //!     }
 //! }
 //!
@@ -101,18 +135,23 @@
 //! requests writing different keys both land and concurrent counters are
 //! exact. A destroyed or regenerated-away session is never resurrected.
 
+mod clock;
 pub mod config;
 pub mod cookie;
 pub mod decision;
+mod driver;
+mod error;
 pub mod events;
 pub mod expiry;
 pub mod id;
 pub mod keys;
+mod lifecycle;
 pub mod manager;
 pub mod memory;
 pub mod session;
 pub mod state;
 pub mod store;
+mod users;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -125,11 +164,17 @@ pub use config::{
 pub use cookie::Verdict;
 pub use decision::{CookieAction, Decision, StoreAction, decide};
 pub use events::{Event, EventHook, EventKind};
-pub use expiry::{Expiry, Lifetime};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::SessionError;
+pub use expiry::{Expiry, ExpiryError, Lifetime};
 pub use id::{IdError, SessionId, StoreKey};
 pub use keys::{Key, KeyError, KeyMatch, Keys};
-pub use manager::{Clock, ManualClock, RequestMeta, ResponseHeader, SessionManager, SystemClock};
+pub use manager::{RequestMeta, ResponseHeader, SessionManager};
 pub use memory::MemoryStore;
-pub use session::{Session, SessionError, SessionInfo};
+pub use session::Session;
+pub use users::SessionInfo;
 pub use state::{Change, DataError, DecodeError, State};
-pub use store::{Created, Record, Saved, Store, StoreError, UserIndex, Version};
+pub use store::{
+    Admission, Cap, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
+    UserIndex, Version,
+};

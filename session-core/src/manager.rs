@@ -4,99 +4,20 @@
 //! and [`SessionManager::finish`].
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use http::HeaderName;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
-use std::future::Future;
-use std::time::Instant;
-
+use crate::clock::{Clock, SystemClock};
 use crate::config::SessionConfig;
 use crate::cookie;
-use crate::events::{self, Event, EventHook, EventKind};
-use crate::id::{SessionId, StoreKey};
-use crate::session::{Session, SessionError, SessionInfo};
-use crate::store::{Store, StoreError};
-
-/// The source of the current time. Only the driver reads a clock; the pure
-/// core takes `now` as a parameter. Tests replace it with [`ManualClock`].
-pub trait Clock: Send + Sync + 'static {
-    /// The current time.
-    fn now(&self) -> OffsetDateTime;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    #[allow(clippy::disallowed_methods)]
-    fn now(&self) -> OffsetDateTime {
-        use std::cell::Cell;
-        use std::time::{SystemTime, UNIX_EPOCH};
-        // Turning a Unix time into a calendar date is most of the cost of
-        // `now_utc`; requests read the clock several times a second, so each
-        // thread keeps the date of the current second and only sets the
-        // sub-second part.
-        thread_local! {
-            static SECOND: Cell<Option<(u64, OffsetDateTime)>> = const { Cell::new(None) };
-        }
-        let Ok(since) = SystemTime::now().duration_since(UNIX_EPOCH) else {
-            return OffsetDateTime::now_utc();
-        };
-        let secs = since.as_secs();
-        let base = match SECOND.with(Cell::get) {
-            Some((s, t)) if s == secs => t,
-            _ => match i64::try_from(secs)
-                .ok()
-                .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-            {
-                Some(t) => {
-                    SECOND.with(|c| c.set(Some((secs, t))));
-                    t
-                }
-                None => return OffsetDateTime::now_utc(),
-            },
-        };
-        base.replace_nanosecond(since.subsec_nanos())
-            .unwrap_or(base)
-    }
-}
-
-/// A clock that moves only when told (for tests of expiry).
-#[derive(Debug)]
-pub struct ManualClock(Mutex<OffsetDateTime>);
-
-impl ManualClock {
-    /// A clock stopped at `start`.
-    pub fn new(start: OffsetDateTime) -> Self {
-        Self(Mutex::new(start))
-    }
-
-    /// A clock stopped at the current system time.
-    pub fn starting_now() -> Self {
-        Self::new(SystemClock.now())
-    }
-
-    /// Moves the clock forward.
-    pub fn advance(&self, by: Duration) {
-        let mut t = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        *t += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl<C: Clock + ?Sized> Clock for Arc<C> {
-    fn now(&self) -> OffsetDateTime {
-        (**self).now()
-    }
-}
+use crate::driver::Driver;
+use crate::error::SessionError;
+use crate::events::EventHook;
+use crate::session::Session;
+use crate::store::Store;
+use crate::users::{self, SessionInfo};
 
 /// A response header an adapter must add (never replacing others of the
 /// same name).
@@ -121,78 +42,7 @@ pub struct RequestMeta<'a> {
 /// Holds the configuration, the store and the clock; cheap to clone.
 #[derive(Clone)]
 pub struct SessionManager {
-    pub(crate) inner: Arc<ManagerInner>,
-}
-
-pub(crate) struct ManagerInner {
-    pub(crate) config: SessionConfig,
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) hook: Option<Arc<dyn EventHook>>,
-    request_header: HeaderName,
-    response_header: HeaderName,
-}
-
-impl ManagerInner {
-    /// Emits a lifecycle event to `tracing` and the hook.
-    pub(crate) fn emit(&self, kind: EventKind, id: Option<&SessionId>, user: Option<&str>) {
-        let listening = self.hook.is_some()
-            || match kind {
-                EventKind::StoreError => {
-                    tracing::enabled!(target: "session", tracing::Level::ERROR)
-                }
-                EventKind::StoreCall => tracing::enabled!(target: "session", tracing::Level::DEBUG),
-                _ => tracing::enabled!(target: "session", tracing::Level::INFO),
-            };
-        if !listening {
-            return;
-        }
-        let mut buf = [0u8; crate::id::ID_TEXT_LEN];
-        let prefix = id.map(|id| {
-            let text = id.encode_into(&mut buf);
-            text.get(..6).unwrap_or(text)
-        });
-        let event = Event {
-            session: prefix,
-            user,
-            ..Event::new(kind)
-        };
-        events::trace(&event);
-        if let Some(h) = &self.hook {
-            h.on_event(&event);
-        }
-    }
-
-    /// Runs a store call, reporting its latency and outcome when anybody
-    /// listens (a hook, or `tracing` at debug level for target `session`).
-    pub(crate) async fn timed<T>(
-        &self,
-        op: &'static str,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        if self.hook.is_none() && !tracing::enabled!(target: "session", tracing::Level::DEBUG) {
-            return call.await;
-        }
-        let start = Instant::now();
-        let result = call.await;
-        let event = Event {
-            op: Some(op),
-            latency: Some(start.elapsed()),
-            ok: Some(result.is_ok()),
-            ..Event::new(EventKind::StoreCall)
-        };
-        events::trace(&event);
-        if let Some(h) = &self.hook {
-            h.on_event(&event);
-            if result.is_err() {
-                h.on_event(&Event {
-                    op: Some(op),
-                    ..Event::new(EventKind::StoreError)
-                });
-            }
-        }
-        result
-    }
+    pub(crate) inner: Arc<Driver>,
 }
 
 impl fmt::Debug for SessionManager {
@@ -238,50 +88,54 @@ impl SessionManager {
         m
     }
 
-    /// The live sessions of `user`, oldest first (needs a store with a
-    /// [`UserIndex`](crate::UserIndex)).
+    /// The live sessions of `user`, oldest login first (needs a store with
+    /// a [`UserIndex`](crate::UserIndex)).
     pub async fn user_sessions(&self, user: &str) -> Result<Vec<SessionInfo>, SessionError> {
-        crate::session::list_user(&self.inner, user, None).await
+        users::list(&self.inner, user, None).await
     }
 
     /// Revokes one session of `user` by the handle shown in its
     /// [`SessionInfo`]; `false` when `user` has no such session. Immediate:
-    /// the revoked session's next request gets a fresh, empty session.
+    /// the revoked session's next request gets a fresh, empty session, and
+    /// a request holding it concurrently can never store its data again.
     pub async fn revoke(&self, user: &str, handle: &str) -> Result<bool, SessionError> {
         let sessions = self.user_sessions(user).await?;
-        let Some(info) = sessions.iter().find(|s| s.handle == handle) else {
-            return Ok(false);
-        };
-        let Some(key) = StoreKey::from_stored(&info.handle) else {
-            return Ok(false);
-        };
-        self.inner
-            .timed("delete", self.inner.store.delete(&key))
-            .await?;
-        self.inner.emit(EventKind::Revoked, None, Some(user));
-        Ok(true)
+        let found: Vec<_> = sessions.into_iter().filter(|s| s.handle == handle).collect();
+        Ok(users::revoke(&self.inner, user, &found).await? > 0)
     }
 
     /// Revokes every session of `user` ("log out everywhere"); returns how
     /// many.
     pub async fn revoke_all(&self, user: &str) -> Result<usize, SessionError> {
         let sessions = self.user_sessions(user).await?;
-        for info in &sessions {
-            if let Some(key) = StoreKey::from_stored(&info.handle) {
-                self.inner
-                    .timed("delete", self.inner.store.delete(&key))
-                    .await?;
-                self.inner.emit(EventKind::Revoked, None, Some(user));
-            }
+        users::revoke(&self.inner, user, &sessions).await
+    }
+
+    /// The number of live sessions (express-session's `store.length()`),
+    /// for stores with the [`StoreAdmin`](crate::StoreAdmin) capability;
+    /// `None` without it. Each store documents the cost.
+    pub async fn session_count(&self) -> Result<Option<u64>, SessionError> {
+        match self.inner.store.admin() {
+            Some(admin) => Ok(Some(self.inner.timed("count", admin.count()).await?)),
+            None => Ok(None),
         }
-        Ok(sessions.len())
+    }
+
+    /// Deletes every session (express-session's `store.clear()`) and
+    /// returns how many there were, for stores with the
+    /// [`StoreAdmin`](crate::StoreAdmin) capability; `None` without it.
+    pub async fn clear_sessions(&self) -> Result<Option<u64>, SessionError> {
+        match self.inner.store.admin() {
+            Some(admin) => Ok(Some(self.inner.timed("clear", admin.clear()).await?)),
+            None => Ok(None),
+        }
     }
 
     fn build(config: SessionConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         let request_header = cookie::request_header(&config);
         let response_header = cookie::response_header(&config);
         Self {
-            inner: Arc::new(ManagerInner {
+            inner: Arc::new(Driver {
                 config,
                 store,
                 clock,
@@ -326,7 +180,7 @@ impl SessionManager {
             .inner
             .config
             .is_secure_request(meta.https, meta.forwarded_proto);
-        Session::new(self.clone(), verdict, secure)
+        Session::new(self.inner.clone(), verdict, secure)
     }
 
     /// Ends a request: performs the store calls the core decided and
@@ -335,26 +189,9 @@ impl SessionManager {
     /// On `Err` the adapter must send the configured failure response
     /// without the store's error text and without a session header.
     pub async fn finish(&self, session: &Session) -> Result<Option<ResponseHeader>, SessionError> {
-        session.flush().await?;
-        Ok(session.take_response_value().map(|value| ResponseHeader {
+        Ok(session.finish().await?.map(|value| ResponseHeader {
             name: self.inner.response_header.clone(),
             value,
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    #[allow(clippy::disallowed_methods)]
-    fn system_clock_agrees_with_now_utc() {
-        for _ in 0..1000 {
-            let before = OffsetDateTime::now_utc();
-            let ours = SystemClock.now();
-            let after = OffsetDateTime::now_utc();
-            assert!(before <= ours && ours <= after, "{before} {ours} {after}");
-        }
     }
 }

@@ -8,9 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::clock::{Clock, SystemClock};
+use crate::config::SessionCap;
 use crate::id::StoreKey;
-use crate::manager::{Clock, SystemClock};
-use crate::store::{Created, Record, Saved, Store, StoreError, UserIndex, Version};
+use crate::store::{
+    Admission, Cap, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
+    UserIndex, Version,
+};
 
 const SHARDS: usize = 16;
 
@@ -26,9 +30,12 @@ struct Entry {
     expires_at: OffsetDateTime,
     payload: Vec<u8>,
     user: Option<String>,
+    /// The login time given to `admit` (orders the cap's victims).
+    login_at: OffsetDateTime,
 }
 
-/// Which keys belong to which user. Lock order: a shard, then this.
+/// Which keys belong to which user. Lock order: the logins lock, a shard,
+/// then this.
 type Users = Mutex<HashMap<String, HashSet<StoreKey>>>;
 
 fn unlink(users: &Users, user: Option<&str>, key: &StoreKey) {
@@ -52,10 +59,19 @@ fn link(users: &Users, user: Option<&str>, key: &StoreKey) {
 /// An in-process store: 16 mutex-guarded shards of a hash map. Expired
 /// records are never returned and are swept whenever a shard doubles in
 /// size since its last sweep, and by [`Store::delete_expired`].
+///
+/// The user index is a map from user to keys, updated under the shard's
+/// lock by every write, so it lists a session no later than the session
+/// can be loaded. Logins under a cap ([`UserIndex::admit`]) are serialized
+/// by one lock, which makes the cap's choice atomic per user.
+///
+/// [`StoreAdmin`] costs: `count` and `clear` lock each of the 16 shards in
+/// turn, O(records).
 #[derive(Clone)]
 pub struct MemoryStore {
     shards: Arc<[Mutex<Shard>; SHARDS]>,
     users: Arc<Users>,
+    logins: Arc<Mutex<()>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -89,6 +105,7 @@ impl MemoryStore {
                 })
             })),
             users: Arc::default(),
+            logins: Arc::default(),
             clock,
         }
     }
@@ -191,73 +208,52 @@ impl Store for MemoryStore {
     }
 
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        let now = self.clock.now();
-        let mut shard = self.shard(&record.key);
-        if shard
-            .map
-            .get(&record.key)
-            .is_some_and(|e| e.expires_at > now)
-        {
-            return Ok(Created::Collision);
-        }
-        if shard.map.len() >= shard.sweep_at {
-            sweep(&mut shard, &self.users, now);
-        }
-        let old = shard.map.insert(
-            record.key,
-            Entry {
-                version: record.version,
-                expires_at: record.expires_at,
-                payload: record.payload.clone(),
-                user: record.user.clone(),
-            },
-        );
-        if let Some(old) = old {
-            unlink(&self.users, old.user.as_deref(), &record.key);
-        }
-        link(&self.users, record.user.as_deref(), &record.key);
-        Ok(Created::Ok)
+        Ok(self.create_now(record))
     }
 
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-        let now = self.clock.now();
-        let mut shard = self.shard(&record.key);
-        match shard.map.get_mut(&record.key) {
-            Some(e) if e.expires_at > now => {
-                if e.version != expected {
-                    return Ok(Saved::Conflict);
-                }
-                e.version = record.version;
-                e.expires_at = record.expires_at;
-                e.payload.clone_from(&record.payload);
-                if e.user != record.user {
-                    unlink(&self.users, e.user.as_deref(), &record.key);
-                    link(&self.users, record.user.as_deref(), &record.key);
-                    e.user.clone_from(&record.user);
-                }
-                Ok(Saved::Ok)
-            }
-            _ => Ok(Saved::Gone),
-        }
+        Ok(self.save_now(record, expected))
     }
 
-    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn touch(
+        &self,
+        key: &StoreKey,
+        expected: Version,
+        expires_at: OffsetDateTime,
+    ) -> Result<Touched, StoreError> {
         let now = self.clock.now();
         let mut shard = self.shard(key);
         match shard.map.get_mut(key) {
             Some(e) if e.expires_at > now => {
+                if e.version != expected {
+                    return Ok(Touched::MovedOn);
+                }
                 e.expires_at = expires_at;
-                Ok(true)
+                Ok(Touched::Ok)
             }
-            _ => Ok(false),
+            _ => Ok(Touched::Gone),
+        }
+    }
+
+    async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
+        let now = self.clock.now();
+        let mut shard = self.shard(key);
+        match shard.map.get(key) {
+            Some(e) if e.expires_at > now => {
+                if e.version != expected {
+                    return Ok(Retired::MovedOn);
+                }
+                if let Some(old) = shard.map.remove(key) {
+                    unlink(&self.users, old.user.as_deref(), key);
+                }
+                Ok(Retired::Ok)
+            }
+            _ => Ok(Retired::Gone),
         }
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        let mut shard = self.shard(key);
-        if let Some(old) = shard.map.remove(key) {
-            unlink(&self.users, old.user.as_deref(), key);
-        }
+        self.delete_now(key);
         Ok(())
     }
 
@@ -273,10 +269,172 @@ impl Store for MemoryStore {
     fn user_index(&self) -> Option<&dyn UserIndex> {
         Some(self)
     }
+
+    fn admin(&self) -> Option<&dyn StoreAdmin> {
+        Some(self)
+    }
+}
+
+impl MemoryStore {
+    fn create_now(&self, record: &Record) -> Created {
+        let now = self.clock.now();
+        let mut shard = self.shard(&record.key);
+        if shard
+            .map
+            .get(&record.key)
+            .is_some_and(|e| e.expires_at > now)
+        {
+            return Created::Collision;
+        }
+        if shard.map.len() >= shard.sweep_at {
+            sweep(&mut shard, &self.users, now);
+        }
+        let old = shard.map.insert(
+            record.key,
+            Entry {
+                version: record.version,
+                expires_at: record.expires_at,
+                payload: record.payload.clone(),
+                user: record.user.clone(),
+                login_at: now,
+            },
+        );
+        if let Some(old) = old {
+            unlink(&self.users, old.user.as_deref(), &record.key);
+        }
+        link(&self.users, record.user.as_deref(), &record.key);
+        Created::Ok
+    }
+
+    fn save_now(&self, record: &Record, expected: Version) -> Saved {
+        let now = self.clock.now();
+        let mut shard = self.shard(&record.key);
+        match shard.map.get_mut(&record.key) {
+            Some(e) if e.expires_at > now => {
+                if e.version != expected {
+                    return Saved::Conflict;
+                }
+                e.version = record.version;
+                e.expires_at = record.expires_at;
+                e.payload.clone_from(&record.payload);
+                if e.user != record.user {
+                    // Linked before the shard's lock is released: the new
+                    // user's index lists the record before it can load.
+                    unlink(&self.users, e.user.as_deref(), &record.key);
+                    link(&self.users, record.user.as_deref(), &record.key);
+                    e.user.clone_from(&record.user);
+                }
+                Saved::Ok
+            }
+            _ => Saved::Gone,
+        }
+    }
+
+    fn delete_now(&self, key: &StoreKey) {
+        let mut shard = self.shard(key);
+        if let Some(old) = shard.map.remove(key) {
+            unlink(&self.users, old.user.as_deref(), key);
+        }
+    }
+
+    /// The live records of `user` other than `except`, with their login
+    /// times (for the cap).
+    fn other_logins(
+        &self,
+        user: &str,
+        except: &StoreKey,
+        now: OffsetDateTime,
+    ) -> Vec<(OffsetDateTime, StoreKey)> {
+        let keys: Vec<StoreKey> = {
+            let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+            users
+                .get(user)
+                .map(|s| s.iter().filter(|k| *k != except).copied().collect())
+                .unwrap_or_default()
+        };
+        keys.into_iter()
+            .filter_map(|k| {
+                let shard = self.shard(&k);
+                let e = shard.map.get(&k)?;
+                (e.expires_at > now && e.user.as_deref() == Some(user))
+                    .then_some((e.login_at, k))
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl StoreAdmin for MemoryStore {
+    async fn count(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        Ok(self
+            .shards
+            .iter()
+            .map(|s| lock(s).map.values().filter(|e| e.expires_at > now).count() as u64)
+            .sum())
+    }
+
+    async fn clear(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        let mut n = 0;
+        for s in self.shards.iter() {
+            let mut shard = lock(s);
+            n += shard.map.values().filter(|e| e.expires_at > now).count() as u64;
+            for (k, e) in shard.map.drain() {
+                unlink(&self.users, e.user.as_deref(), &k);
+            }
+        }
+        Ok(n)
+    }
 }
 
 #[async_trait]
 impl UserIndex for MemoryStore {
+    async fn admit(
+        &self,
+        record: &Record,
+        expected: Option<Version>,
+        login_at: OffsetDateTime,
+        cap: Cap,
+    ) -> Result<Admission, StoreError> {
+        let Some(user) = record.user.as_deref() else {
+            return Err(StoreError::Malformed("a login record has no user"));
+        };
+        // One login at a time: the choice below is atomic per user.
+        let _logins = self.logins.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = self.clock.now();
+        let mut others = self.other_logins(user, &record.key, now);
+        if cap.policy == SessionCap::RefuseLogin && others.len() >= cap.max {
+            return Ok(Admission::Refused { live: others.len() });
+        }
+        let written = match expected {
+            None => match self.create_now(record) {
+                Created::Ok => None,
+                Created::Collision => Some(Admission::Collision),
+            },
+            Some(v) => match self.save_now(record, v) {
+                Saved::Ok => None,
+                Saved::Conflict => Some(Admission::Conflict),
+                Saved::Gone => Some(Admission::Gone),
+            },
+        };
+        if let Some(refusal) = written {
+            return Ok(refusal);
+        }
+        self.shard(&record.key)
+            .map
+            .entry(record.key)
+            .and_modify(|e| e.login_at = login_at);
+        let excess = (others.len() + 1).saturating_sub(cap.max);
+        others.sort();
+        let mut revoked = 0;
+        for (_, key) in others.into_iter().take(excess) {
+            self.delete_now(&key);
+            revoked += 1;
+        }
+        Ok(Admission::Admitted { revoked })
+    }
+
     async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
         let keys: Vec<StoreKey> = {
             let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
@@ -301,7 +459,7 @@ impl UserIndex for MemoryStore {
 mod tests {
     use super::*;
     use crate::id::SessionId;
-    use crate::manager::ManualClock;
+    use crate::clock::ManualClock;
     use time::Duration;
 
     fn record(expires_at: OffsetDateTime) -> Record {

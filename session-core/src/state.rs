@@ -107,6 +107,18 @@ pub struct State {
     pub label: Option<String>,
     /// When the session was last written (stored in the payload).
     pub last_write: OffsetDateTime,
+    /// The label changed in this request.
+    pub label_changed: bool,
+    /// When the current user logged in: the commit of `set_user` (stored
+    /// in the payload). Orders "oldest" and "newest" for the per-user cap.
+    pub login_at: Option<OffsetDateTime>,
+    /// The user before this request's `set_user` (restored if the login is
+    /// refused).
+    pub prev_user: Option<String>,
+    /// A pending id rotation: the stored session (id and loaded version)
+    /// that `regenerate` moves away from. It is retired (compare-and-delete)
+    /// before the new id is stored.
+    pub rotate_from: Option<(SessionId, Version)>,
 }
 
 impl State {
@@ -129,6 +141,10 @@ impl State {
             user_changed: false,
             label: None,
             last_write: now,
+            label_changed: false,
+            login_at: None,
+            prev_user: None,
+            rotate_from: None,
         }
     }
 
@@ -179,6 +195,7 @@ impl State {
             data: Map::new(),
             label: meta.label,
             last_write: meta.last_write,
+            login_at: meta.login_at,
         };
         let payload_len = range.len();
         let raw = RawData {
@@ -224,6 +241,10 @@ impl State {
             user_changed: false,
             label: decoded.label,
             last_write: decoded.last_write.unwrap_or(decoded.created_at),
+            label_changed: false,
+            login_at: decoded.login_at,
+            prev_user: None,
+            rotate_from: None,
         }
     }
 
@@ -258,7 +279,11 @@ impl State {
 
     /// Whether the request changed anything that must be written.
     pub fn is_modified(&self) -> bool {
-        !self.changes.is_empty() || self.expiry_changed || self.force_save || self.user_changed
+        !self.changes.is_empty()
+            || self.expiry_changed
+            || self.force_save
+            || self.user_changed
+            || self.label_changed
     }
 
     /// Applies a change, enforcing the payload limit; on error the state is
@@ -308,9 +333,11 @@ impl State {
 
     /// Replays this request's change log onto a fresh copy of the stored
     /// data (after a compare-and-swap conflict). `Update` functions re-run
-    /// on the fresh values.
+    /// on the fresh values; what this request set (expiry policy, user,
+    /// label, pending rotation) wins over the fresh record's. On error
+    /// (the replay would pass the payload limit) `self` is unchanged, its
+    /// change log included.
     pub fn rebase(&mut self, fresh: State, limit: usize) -> Result<(), DataError> {
-        let changes = std::mem::take(&mut self.changes);
         let mut next = State {
             id: self.id,
             lifetime: if self.expiry_changed {
@@ -322,20 +349,36 @@ impl State {
             force_save: self.force_save,
             destroyed: self.destroyed,
             user: if self.user_changed {
-                self.user.take()
+                self.user.clone()
             } else {
                 fresh.user.clone()
             },
             user_changed: self.user_changed,
-            label: if self.user_changed {
-                self.label.take()
+            prev_user: if self.user_changed {
+                fresh.user.clone()
+            } else {
+                None
+            },
+            login_at: if self.user_changed {
+                self.login_at
+            } else {
+                fresh.login_at
+            },
+            label: if self.label_changed {
+                self.label.clone()
             } else {
                 fresh.label.clone()
             },
+            label_changed: self.label_changed,
+            changes: Vec::with_capacity(self.changes.len()),
             ..fresh
         };
-        for change in changes {
-            next.apply(change, limit)?;
+        for change in &self.changes {
+            next.apply(change.clone(), limit)?;
+        }
+        if let Some((old, _)) = self.rotate_from {
+            // Still rotating away from the record just reloaded.
+            next.rotate_from = next.version.take().map(|v| (old, v));
         }
         *self = next;
         Ok(())
@@ -350,12 +393,18 @@ impl State {
         let payload = PayloadRef {
             f: FORMAT,
             c: unix_ms(self.created_at),
-            i: self.lifetime.idle.map(|d| d.whole_milliseconds() as i64),
+            // Idle windows are bounded (`expiry::MAX_WINDOW`); saturate
+            // rather than wrap if a bound is ever lifted.
+            i: self
+                .lifetime
+                .idle
+                .map(|d| i64::try_from(d.whole_milliseconds()).unwrap_or(i64::MAX)),
             cap: self.lifetime.cap.map(unix_ms),
             at: self.lifetime.at.map(unix_ms),
             b: self.lifetime.browser_session,
             s: Some(unix_ms(self.last_write)),
             l: self.label.as_deref(),
+            u: self.login_at.map(unix_ms),
             d: data,
         };
         let mut out = Vec::with_capacity(self.payload_len + 64);
@@ -378,6 +427,8 @@ pub struct Decoded {
     pub label: Option<String>,
     /// When the session was last written, if recorded.
     pub last_write: Option<OffsetDateTime>,
+    /// When the session's user logged in, if it has one.
+    pub login_at: Option<OffsetDateTime>,
 }
 
 /// Why a payload could not be decoded.
@@ -405,6 +456,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         data: p.d,
         label: meta.label,
         last_write: meta.last_write,
+        login_at: meta.login_at,
     })
 }
 
@@ -419,6 +471,7 @@ struct Meta {
     lifetime: Lifetime,
     label: Option<String>,
     last_write: Option<OffsetDateTime>,
+    login_at: Option<OffsetDateTime>,
 }
 
 impl<D> Payload<D> {
@@ -443,6 +496,7 @@ impl<D> Payload<D> {
             },
             label: self.l.take(),
             last_write: self.s.map(t).transpose()?,
+            login_at: self.u.map(t).transpose()?,
         })
     }
 }
@@ -463,6 +517,8 @@ struct PayloadRef<'a> {
     s: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     l: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    u: Option<i64>,
     d: DataRef<'a>,
 }
 
@@ -568,6 +624,8 @@ struct Payload<D> {
     s: Option<i64>,
     #[serde(default)]
     l: Option<String>,
+    #[serde(default)]
+    u: Option<i64>,
     d: D,
 }
 

@@ -5,6 +5,7 @@ use std::error::Error as StdError;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::config::SessionCap;
 use crate::id::StoreKey;
 
 /// The version of a stored record, for compare-and-swap. A new record has
@@ -33,8 +34,9 @@ pub struct Record {
     /// When the store may forget the record; `load` must never return a
     /// record at or past this instant.
     pub expires_at: OffsetDateTime,
-    /// The encoded session (format number, expiry policy and data); opaque
-    /// to stores. Always UTF-8 JSON, so a text column can hold it.
+    /// The encoded session (format number, expiry policy and data): opaque
+    /// bytes to stores, which must not assume UTF-8 or JSON (a later
+    /// encrypted payload needs no new contract).
     pub payload: Vec<u8>,
     /// The user the session belongs to (`Session::set_user`), if any: the
     /// key of the optional [`UserIndex`]. Stores keep it with the record and
@@ -71,6 +73,66 @@ pub enum Saved {
     Gone,
 }
 
+/// Outcome of [`Store::touch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touched {
+    /// The record was at the expected version; its expiry moved.
+    Ok,
+    /// The record was written since it was loaded (its version changed);
+    /// nothing was written. The response must not advertise the expiry the
+    /// touch wanted: it was never stored.
+    MovedOn,
+    /// No live record has that key; nothing was written.
+    Gone,
+}
+
+/// Outcome of [`Store::retire`], the compare-and-delete that opens an id
+/// rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retired {
+    /// The record was at the expected version and is deleted.
+    Ok,
+    /// The record was written since it was loaded; nothing was deleted.
+    MovedOn,
+    /// No live record has that key (destroyed, revoked or expired).
+    Gone,
+}
+
+/// The per-user cap a login is admitted under (see
+/// [`UserIndex::admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cap {
+    /// The most live sessions the user may have, the new one included
+    /// (at least 1).
+    pub max: usize,
+    /// What happens to a login beyond `max`.
+    pub policy: SessionCap,
+}
+
+/// Outcome of [`UserIndex::admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The record was written and listed under its user; `revoked` of the
+    /// user's other sessions (the oldest logins) were deleted to keep the
+    /// cap.
+    Admitted {
+        /// How many other sessions were revoked.
+        revoked: usize,
+    },
+    /// [`SessionCap::RefuseLogin`]: the user already has `live` other live
+    /// sessions, `max` or more; nothing was written.
+    Refused {
+        /// The user's other live sessions.
+        live: usize,
+    },
+    /// As [`Created::Collision`] (when `expected` is `None`).
+    Collision,
+    /// As [`Saved::Conflict`].
+    Conflict,
+    /// As [`Saved::Gone`].
+    Gone,
+}
+
 /// A store failure. The cause is kept, never flattened into a string, and
 /// never shown to clients.
 #[derive(Debug, thiserror::Error)]
@@ -96,20 +158,60 @@ impl StoreError {
 
 /// A session storage backend.
 ///
-/// The contract (checked by the conformance suite in
-/// `session_core::testing`, feature `testing`):
+/// A store keeps `(key, version, expires_at, payload, user)` and honours
+/// `expires_at`; it never interprets the payload (opaque bytes, not
+/// necessarily UTF-8 or JSON) and decides no policy. The contract below is
+/// checked case by case by the conformance suite in `session_core::testing`
+/// (feature `testing`), which every store in this workspace runs.
+///
+/// # Rules
+///
 /// - `load` never returns an expired record, even one the backend has not
-///   evicted yet;
+///   evicted yet.
 /// - `create` is insert-if-absent: it never overwrites a live record and
-///   reports [`Created::Collision`] instead;
-/// - `save` writes only if the stored version equals `expected`, else it
-///   reports [`Saved::Conflict`] (or [`Saved::Gone`]) and writes nothing;
-///   the saved record carries its new version in `record.version`;
-/// - `touch` changes only the expiry of a live record and returns whether
-///   one existed; it never creates a record;
-/// - `delete` is idempotent;
-/// - every method is cancellation-safe: it leaves no partial record;
-/// - errors carry the backend's cause and never panic the request path.
+///   reports [`Created::Collision`] instead.
+/// - `save`, `touch` and `retire` are compare-and-swap on the version the
+///   request loaded: each writes only if the stored version equals
+///   `expected`, else it reports that the record moved on (or is gone) and
+///   writes nothing. `save` stores the record's new version
+///   (`record.version`); `touch` changes the expiry and nothing else (not
+///   the version); `retire` deletes.
+/// - `delete` is unconditional and idempotent (logout and revocation win
+///   over any concurrent write).
+/// - A record with a `user` is listed under that user in the store's
+///   [`UserIndex`] (if it has one) no later than the record becomes
+///   loadable: the index is always a superset of the user's live sessions.
+///
+/// # Id rotation
+///
+/// `regenerate` never writes the new id before the old record is retired:
+/// the driver calls `retire(old, loaded_version)` and, only on
+/// [`Retired::Ok`], `create`s (or, for a login under a cap,
+/// [`UserIndex::admit`]s) the new record. On [`Retired::MovedOn`] it reloads,
+/// replays the request's changes and retires again, so a concurrent benign
+/// write is kept; on [`Retired::Gone`] the session was destroyed, revoked or
+/// expired meanwhile, and the request ends with a fresh, empty session and
+/// a removal cookie: the old data never reaches a new id. No call names two
+/// keys, so this works where the keys live on different nodes (Redis
+/// Cluster).
+///
+/// # Cancellation
+///
+/// Every method must leave either the whole effect or none of it when its
+/// future is dropped mid-flight. What a request dropped *between* two calls
+/// leaves (never a resurrection, never a lost acknowledged write, since a
+/// write is acknowledged only when the response is sent):
+/// - after `load`: nothing changed;
+/// - after `retire` and before `create`/`admit` of the new id: the session
+///   is gone (the user is logged out), the new id was never stored;
+/// - after a `delete` of `destroy` and before the next call: the session is
+///   gone, which is what was asked;
+/// - after `admit` (which revokes inside the same atomic step): the login
+///   is stored and the cap holds; the client never got the cookie, so the
+///   session idles out;
+/// - after `create`, `save` or `touch`: the write is stored, the client did
+///   not learn of it (its cookie still names the same id, or, for a new
+///   session, nothing), and the next request loads what was stored.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The live record under `key`, if any.
@@ -121,37 +223,85 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the record if its stored version equals `expected`.
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError>;
 
-    /// Moves the expiry of a live record; `false` when there is none.
-    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Moves the expiry of the live record under `key` if its stored
+    /// version equals `expected`; changes nothing else and never creates a
+    /// record.
+    async fn touch(
+        &self,
+        key: &StoreKey,
+        expected: Version,
+        expires_at: OffsetDateTime,
+    ) -> Result<Touched, StoreError>;
 
-    /// Removes the record, if any.
+    /// Deletes the live record under `key` if its stored version equals
+    /// `expected` (compare-and-delete, the first step of an id rotation).
+    async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError>;
+
+    /// Removes the record, if any, whatever its version.
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError>;
 
-    /// Removes expired records and returns how many; stores with native
-    /// expiry may keep the default, which does nothing.
-    async fn delete_expired(&self) -> Result<u64, StoreError> {
-        Ok(0)
-    }
+    /// Removes expired records and returns how many. A store whose backend
+    /// expires records natively (Redis TTLs) returns `Ok(0)`.
+    async fn delete_expired(&self) -> Result<u64, StoreError>;
 
-    /// The store's user index, if it has one. The default (`None`) keeps
-    /// custom stores working: only the per-user features ("your devices",
-    /// revoke, the per-user cap) need an index.
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        None
-    }
+    /// The store's user index, if it has one. `None` turns off only the
+    /// per-user features ("your devices", revocation, the per-user cap,
+    /// which then fails with `SessionError::NoUserIndex`).
+    fn user_index(&self) -> Option<&dyn UserIndex>;
+
+    /// The operator capability (count and delete all sessions), if the
+    /// store has it.
+    fn admin(&self) -> Option<&dyn StoreAdmin>;
 }
 
-/// An optional index of sessions by user, beside [`Store`]: "log out other
+/// An index of sessions by user, beside [`Store`]: "log out other
 /// devices", revoke a session, cap concurrent sessions per user.
 ///
-/// Contract (checked by the conformance suite): `user_records` returns every
-/// live record whose `user` is `user` and nothing else: never an expired,
-/// deleted, or re-assigned record. Revocation is [`Store::delete`] of a
-/// listed key, so it is immediate on every app instance.
+/// Invariants any implementation keeps at every step, also when a request
+/// is dropped between two calls:
+/// - the index lists every live session of a user (it may also list dead
+///   ones; liveness is checked by loading), so revocation, a
+///   [`Store::delete`] of each listed key, always reaches every session;
+/// - the choice of which sessions a login revokes, or whether it is
+///   refused, is atomic per user (one lock, statement or script per user):
+///   [`SessionCap::RevokeOldest`] keeps the login being admitted and never
+///   leaves the user with 0 sessions, [`SessionCap::RefuseLogin`] never lets
+///   the number of live sessions exceed the cap;
+/// - "oldest" is by login time, the `login_at` given to `admit`.
 #[async_trait]
 pub trait UserIndex: Send + Sync {
-    /// The live records of `user`.
+    /// The live records whose `user` is `user`: every one of them, and
+    /// never an expired, deleted or re-assigned record.
     async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError>;
+
+    /// Writes a login: `record` (whose `user` is set) is created (when
+    /// `expected` is `None`, insert-if-absent) or saved (compare-and-swap
+    /// from `expected`), listed under its user with `login_at`, and the cap
+    /// is applied, all as one atomic step per user. With
+    /// [`SessionCap::RevokeOldest`] the user's other live sessions beyond
+    /// `cap.max - 1`, oldest login first, are deleted; with
+    /// [`SessionCap::RefuseLogin`] nothing is written when the user already
+    /// has `cap.max` other live sessions.
+    async fn admit(
+        &self,
+        record: &Record,
+        expected: Option<Version>,
+        login_at: OffsetDateTime,
+        cap: Cap,
+    ) -> Result<Admission, StoreError>;
+}
+
+/// The operator capability: how many sessions there are, and delete them
+/// all (express-session's `store.length()` and `store.clear()`). Each store
+/// documents the cost of each call.
+#[async_trait]
+pub trait StoreAdmin: Send + Sync {
+    /// The number of live sessions.
+    async fn count(&self) -> Result<u64, StoreError>;
+
+    /// Deletes every session (and every user index entry) and returns how
+    /// many sessions there were.
+    async fn clear(&self) -> Result<u64, StoreError>;
 }
 
 impl std::fmt::Debug for dyn Store {

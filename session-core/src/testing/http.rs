@@ -36,7 +36,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 use time::Duration;
 
-use crate::manager::ManualClock;
+use crate::clock::ManualClock;
 use crate::testing::{CountingStore, FailingStore, wrappers::SECRET_DETAIL};
 use crate::{
     SameSite, SessionConfig, SessionConfigBuilder, SessionManager, Store, TouchPolicy, Transport,

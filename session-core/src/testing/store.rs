@@ -6,7 +6,8 @@ use std::sync::Arc;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use crate::manager::{Clock, RequestMeta, SystemClock};
+use crate::clock::{Clock, SystemClock};
+use crate::manager::RequestMeta;
 use crate::store::{Created, Record, Saved, Store, Version};
 use crate::{SessionConfig, SessionId, SessionManager};
 

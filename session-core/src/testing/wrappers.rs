@@ -7,7 +7,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::id::StoreKey;
-use crate::store::{Created, Record, Saved, Store, StoreError, UserIndex, Version};
+use crate::store::{
+    Admission, Cap, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
+    UserIndex, Version,
+};
 
 /// Calls made to a [`CountingStore`], per method.
 #[derive(Debug, Default)]
@@ -22,6 +25,10 @@ pub struct CallCounts {
     pub touch: AtomicU64,
     /// `delete` calls.
     pub delete: AtomicU64,
+    /// `retire` calls.
+    pub retire: AtomicU64,
+    /// `admit` calls (through the wrapper's user index).
+    pub admit: AtomicU64,
 }
 
 impl CallCounts {
@@ -36,10 +43,10 @@ impl CallCounts {
         )
     }
 
-    /// Calls that write (create, save, touch, delete).
+    /// Calls that write (create, save, touch, delete, retire, admit).
     pub fn writes(&self) -> u64 {
         let (_, c, s, t, d) = self.snapshot();
-        c + s + t + d
+        c + s + t + d + self.retire.load(Ordering::SeqCst) + self.admit.load(Ordering::SeqCst)
     }
 }
 
@@ -79,9 +86,18 @@ impl Store for CountingStore {
         bump(&self.counts.save);
         self.inner.save(record, expected).await
     }
-    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn touch(
+        &self,
+        key: &StoreKey,
+        expected: Version,
+        expires_at: OffsetDateTime,
+    ) -> Result<Touched, StoreError> {
         bump(&self.counts.touch);
-        self.inner.touch(key, expires_at).await
+        self.inner.touch(key, expected, expires_at).await
+    }
+    async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
+        bump(&self.counts.retire);
+        self.inner.retire(key, expected).await
     }
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         bump(&self.counts.delete);
@@ -91,7 +107,33 @@ impl Store for CountingStore {
         self.inner.delete_expired().await
     }
     fn user_index(&self) -> Option<&dyn UserIndex> {
-        self.inner.user_index()
+        self.inner.user_index().map(|_| self as &dyn UserIndex)
+    }
+    fn admin(&self) -> Option<&dyn StoreAdmin> {
+        self.inner.admin()
+    }
+}
+
+#[async_trait]
+impl UserIndex for CountingStore {
+    async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
+        match self.inner.user_index() {
+            Some(i) => i.user_records(user).await,
+            None => Ok(Vec::new()),
+        }
+    }
+    async fn admit(
+        &self,
+        record: &Record,
+        expected: Option<Version>,
+        login_at: OffsetDateTime,
+        cap: Cap,
+    ) -> Result<Admission, StoreError> {
+        bump(&self.counts.admit);
+        match self.inner.user_index() {
+            Some(i) => i.admit(record, expected, login_at, cap).await,
+            None => Err(StoreError::Malformed("the store has no user index")),
+        }
     }
 }
 
@@ -125,7 +167,8 @@ impl FailingStore {
     pub fn fail_reads(&self, on: bool) {
         self.fail_reads.store(on, Ordering::SeqCst);
     }
-    /// Makes `create`, `save`, `touch` and `delete` fail (or succeed again).
+    /// Makes every write (`create`, `save`, `touch`, `retire`, `delete`,
+    /// `admit`) fail (or succeed again).
     pub fn fail_writes(&self, on: bool) {
         self.fail_writes.store(on, Ordering::SeqCst);
     }
@@ -152,15 +195,55 @@ impl Store for FailingStore {
         self.check(&self.fail_writes)?;
         self.inner.save(record, expected).await
     }
-    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn touch(
+        &self,
+        key: &StoreKey,
+        expected: Version,
+        expires_at: OffsetDateTime,
+    ) -> Result<Touched, StoreError> {
         self.check(&self.fail_writes)?;
-        self.inner.touch(key, expires_at).await
+        self.inner.touch(key, expected, expires_at).await
+    }
+    async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
+        self.check(&self.fail_writes)?;
+        self.inner.retire(key, expected).await
     }
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.check(&self.fail_writes)?;
         self.inner.delete(key).await
     }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        self.check(&self.fail_writes)?;
+        self.inner.delete_expired().await
+    }
     fn user_index(&self) -> Option<&dyn UserIndex> {
-        self.inner.user_index()
+        self.inner.user_index().map(|_| self as &dyn UserIndex)
+    }
+    fn admin(&self) -> Option<&dyn StoreAdmin> {
+        self.inner.admin()
+    }
+}
+
+#[async_trait]
+impl UserIndex for FailingStore {
+    async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
+        self.check(&self.fail_reads)?;
+        match self.inner.user_index() {
+            Some(i) => i.user_records(user).await,
+            None => Ok(Vec::new()),
+        }
+    }
+    async fn admit(
+        &self,
+        record: &Record,
+        expected: Option<Version>,
+        login_at: OffsetDateTime,
+        cap: Cap,
+    ) -> Result<Admission, StoreError> {
+        self.check(&self.fail_writes)?;
+        match self.inner.user_index() {
+            Some(i) => i.admit(record, expected, login_at, cap).await,
+            None => Err(StoreError::Malformed("the store has no user index")),
+        }
     }
 }
