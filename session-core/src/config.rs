@@ -572,7 +572,10 @@ impl SessionConfigBuilder {
                 "set an idle timeout, an absolute timeout, or both",
             ));
         }
-        for d in [self.idle_timeout, self.absolute_timeout].into_iter().flatten() {
+        for d in [self.idle_timeout, self.absolute_timeout]
+            .into_iter()
+            .flatten()
+        {
             match crate::expiry::check_window(d) {
                 Ok(()) => {}
                 Err(crate::expiry::ExpiryError::NotPositive) => {

@@ -116,7 +116,9 @@ impl Driver {
                 Reply::Deleted
             }
             Call::Admit(r, v, at, cap) => match s.user_index() {
-                Some(index) => Reply::Admitted(self.timed("admit", index.admit(&r, v, at, cap)).await?),
+                Some(index) => {
+                    Reply::Admitted(self.timed("admit", index.admit(&r, v, at, cap)).await?)
+                }
                 None => return Err(StoreError::Malformed("the store has no user index")),
             },
         })

@@ -157,24 +157,24 @@ mod users;
 pub mod testing;
 
 pub use async_trait::async_trait;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ConfigError, FailureResponse, IdGenerator, SameSite, Secure, SessionCap, SessionConfig,
     SessionConfigBuilder, TouchPolicy, Transport, Unset,
 };
 pub use cookie::Verdict;
 pub use decision::{CookieAction, Decision, StoreAction, decide};
-pub use events::{Event, EventHook, EventKind};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::SessionError;
+pub use events::{Event, EventHook, EventKind};
 pub use expiry::{Expiry, ExpiryError, Lifetime};
 pub use id::{IdError, SessionId, StoreKey};
 pub use keys::{Key, KeyError, KeyMatch, Keys};
 pub use manager::{RequestMeta, ResponseHeader, SessionManager};
 pub use memory::MemoryStore;
 pub use session::Session;
-pub use users::SessionInfo;
 pub use state::{Change, DataError, DecodeError, State};
 pub use store::{
     Admission, Cap, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
     UserIndex, Version,
 };
+pub use users::SessionInfo;

@@ -28,9 +28,7 @@ use crate::events::EventKind;
 use crate::expiry::Lifetime;
 use crate::id::{SessionId, StoreKey};
 use crate::state::State;
-use crate::store::{
-    Admission, Cap, Created, Record, Retired, Saved, StoreError, Touched, Version,
-};
+use crate::store::{Admission, Cap, Created, Record, Retired, Saved, StoreError, Touched, Version};
 
 /// How many fresh ids a create tries before giving up on collisions.
 const CREATE_ATTEMPTS: u32 = 8;
@@ -235,10 +233,7 @@ impl Lifecycle {
     /// fresh one without a store call.
     pub(crate) fn begin_reload(&mut self, config: &SessionConfig, now: OffsetDateTime) {
         let stored = match &self.state {
-            Some(s) => s
-                .rotate_from
-                .map(|(id, _)| id)
-                .or(s.version.map(|_| s.id)),
+            Some(s) => s.rotate_from.map(|(id, _)| id).or(s.version.map(|_| s.id)),
             None => match self.verdict {
                 Verdict::Valid { id, .. } => Some(id),
                 _ => None,
@@ -273,10 +268,7 @@ impl Lifecycle {
     /// is written afterwards).
     pub(crate) fn destroy(&mut self, config: &SessionConfig, now: OffsetDateTime) {
         let stored = match &self.state {
-            Some(s) => s
-                .rotate_from
-                .map(|(id, _)| id)
-                .or(s.version.map(|_| s.id)),
+            Some(s) => s.rotate_from.map(|(id, _)| id).or(s.version.map(|_| s.id)),
             None => match self.verdict {
                 Verdict::Valid { id, .. } => Some(id),
                 _ => None,

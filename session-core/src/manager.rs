@@ -100,7 +100,10 @@ impl SessionManager {
     /// a request holding it concurrently can never store its data again.
     pub async fn revoke(&self, user: &str, handle: &str) -> Result<bool, SessionError> {
         let sessions = self.user_sessions(user).await?;
-        let found: Vec<_> = sessions.into_iter().filter(|s| s.handle == handle).collect();
+        let found: Vec<_> = sessions
+            .into_iter()
+            .filter(|s| s.handle == handle)
+            .collect();
         Ok(users::revoke(&self.inner, user, &found).await? > 0)
     }
 

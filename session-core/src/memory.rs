@@ -356,8 +356,7 @@ impl MemoryStore {
             .filter_map(|k| {
                 let shard = self.shard(&k);
                 let e = shard.map.get(&k)?;
-                (e.expires_at > now && e.user.as_deref() == Some(user))
-                    .then_some((e.login_at, k))
+                (e.expires_at > now && e.user.as_deref() == Some(user)).then_some((e.login_at, k))
             })
             .collect()
     }
@@ -458,8 +457,8 @@ impl UserIndex for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::SessionId;
     use crate::clock::ManualClock;
+    use crate::id::SessionId;
     use time::Duration;
 
     fn record(expires_at: OffsetDateTime) -> Record {

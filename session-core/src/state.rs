@@ -373,8 +373,16 @@ impl State {
             changes: Vec::with_capacity(self.changes.len()),
             ..fresh
         };
+        // The limit holds for the result, not for each step of the replay:
+        // a request that set a large value and removed it again replays.
         for change in &self.changes {
-            next.apply(change.clone(), limit)?;
+            next.apply(change.clone(), usize::MAX)?;
+        }
+        if next.payload_len > limit {
+            return Err(DataError::PayloadTooLarge {
+                size: next.payload_len,
+                limit,
+            });
         }
         if let Some((old, _)) = self.rotate_from {
             // Still rotating away from the record just reloaded.

@@ -10,6 +10,7 @@
 //! });
 //! ```
 
+mod exactness;
 pub mod http;
 pub mod store;
 mod wrappers;
@@ -39,10 +40,21 @@ pub fn namespace(case: &str) -> String {
 /// Expands the store conformance suite into one `#[tokio::test]` per case.
 /// The argument is a closure from a fresh namespace (`String`) to a future
 /// of the store under test; each case gets its own namespace.
+///
+/// A store that does not keep a rule yet lists its cases after
+/// `known_failures:`; each of them still runs, and reports on stderr
+/// whether the failure reproduced, without failing the test run:
+///
+/// ```ignore
+/// session_core::store_conformance_tests!(make, known_failures: [concurrent_logins_keep_the_cap]);
+/// ```
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($make:expr) => {
-        $crate::__store_cases!($make;
+        $crate::store_conformance_tests!($make, known_failures: []);
+    };
+    ($make:expr, known_failures: [$($known:ident),* $(,)?]) => {
+        $crate::__store_cases!($make; [$($known),*];
             load_missing_returns_none,
             create_then_load_round_trips,
             create_never_overwrites,
@@ -52,7 +64,11 @@ macro_rules! store_conformance_tests {
             save_with_stale_version_writes_nothing,
             save_of_missing_record_is_gone,
             touch_moves_only_the_expiry,
+            touch_after_a_write_moves_on_and_writes_nothing,
             touch_of_missing_record_creates_nothing,
+            retire_at_loaded_version_deletes,
+            retire_after_a_write_moves_on_and_keeps_the_record,
+            payloads_are_opaque_bytes,
             delete_is_idempotent,
             delete_expired_leaves_no_expired_record,
             empty_and_maximum_payloads_round_trip,
@@ -67,6 +83,18 @@ macro_rules! store_conformance_tests {
             user_index_never_lists_expired_deleted_or_moved,
             revoke_others_is_immediate,
             session_cap_revokes_oldest_or_refuses,
+            rotation_after_logout_never_resurrects,
+            rotation_after_revoke_all_never_resurrects,
+            rotation_after_revoke_others_never_resurrects,
+            rotation_keeps_a_concurrent_write,
+            touch_never_undoes_a_shorter_expiry,
+            label_survives_a_conflicting_save,
+            reload_discards_a_pending_rotation,
+            failed_replay_keeps_the_change_log,
+            unbounded_or_empty_idle_windows_are_refused,
+            admit_applies_the_cap,
+            concurrent_logins_keep_the_cap,
+            admin_counts_and_clears,
         );
     };
 }
@@ -74,16 +102,41 @@ macro_rules! store_conformance_tests {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __store_cases {
-    ($make:expr; $($case:ident),* $(,)?) => {
+    ($make:expr; $known:tt; $($case:ident),* $(,)?) => {
         $(
             #[::session_core::testing::tokio::test(flavor = "multi_thread", worker_threads = 2, crate = "::session_core::testing::tokio")]
             async fn $case() {
                 let namespace = $crate::testing::namespace(stringify!($case));
                 let store = ($make)(namespace).await;
-                $crate::testing::store::$case(::std::sync::Arc::new(store)).await;
+                let case = $crate::testing::store::$case(::std::sync::Arc::new(store));
+                let known: &[&str] = &$crate::__names!$known;
+                if known.contains(&stringify!($case)) {
+                    $crate::testing::known_failure(stringify!($case), case).await;
+                } else {
+                    case.await;
+                }
             }
         )*
     };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __names {
+    ($($name:ident),*) => {
+        [$(stringify!($name)),*]
+    };
+}
+
+/// Runs a case this store is known to fail: reports whether the failure
+/// reproduced, and never fails the run.
+#[doc(hidden)]
+pub async fn known_failure(case: &str, run: impl std::future::Future<Output = ()>) {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+        Ok(()) => eprintln!("known failure {case}: passed this time"),
+        Err(_) => eprintln!("known failure {case}: reproduced"),
+    }
 }
 
 /// Expands the HTTP scenario suite into one test per scenario, for one

@@ -8,8 +8,10 @@ use time::{Duration, OffsetDateTime};
 
 use crate::clock::{Clock, SystemClock};
 use crate::manager::RequestMeta;
-use crate::store::{Created, Record, Saved, Store, Version};
+use crate::store::{Created, Record, Retired, Saved, Store, Touched, Version};
 use crate::{SessionConfig, SessionId, SessionManager};
+
+pub use super::exactness::*;
 
 /// The payload limit the payload cases use (the default config's).
 pub const MAX_PAYLOAD: usize = 64 * 1024;
@@ -121,11 +123,16 @@ pub async fn expired_records_are_never_loaded(store: Arc<dyn Store>) {
         store.save(&next, Version::FIRST).await.unwrap(),
         Saved::Gone
     );
-    assert!(
-        !store
-            .touch(&r.key, now() + Duration::hours(1))
+    assert_eq!(
+        store
+            .touch(&r.key, Version::FIRST, now() + Duration::hours(1))
             .await
-            .unwrap()
+            .unwrap(),
+        Touched::Gone
+    );
+    assert_eq!(
+        store.retire(&r.key, Version::FIRST).await.unwrap(),
+        Retired::Gone
     );
     assert_eq!(store.load(&r.key).await.unwrap(), None);
 }
@@ -173,23 +180,112 @@ pub async fn save_of_missing_record_is_gone(store: Arc<dyn Store>) {
     assert_eq!(store.load(&r.key).await.unwrap(), None);
 }
 
-/// `touch` changes the expiry only.
+/// `touch` at the loaded version changes the expiry only (not the
+/// version).
 pub async fn touch_moves_only_the_expiry(store: Arc<dyn Store>) {
     let r = record(Duration::hours(1), b"keep");
     store.create(&r).await.unwrap();
     let later = now() + Duration::hours(5);
-    assert!(store.touch(&r.key, later).await.unwrap());
+    assert_eq!(
+        store.touch(&r.key, Version::FIRST, later).await.unwrap(),
+        Touched::Ok
+    );
     let got = store.load(&r.key).await.unwrap().expect("record");
     assert_same_instant(got.expires_at, later);
     assert_eq!(got.payload, b"keep");
     assert_eq!(got.version, Version::FIRST);
 }
 
-/// `touch` of a missing record returns false and creates nothing.
+/// `touch` at a version the record has moved past writes nothing and says
+/// so.
+pub async fn touch_after_a_write_moves_on_and_writes_nothing(store: Arc<dyn Store>) {
+    let r = record(Duration::hours(1), b"v1");
+    store.create(&r).await.unwrap();
+    let mut next = r.clone();
+    next.version = Version(2);
+    next.payload = b"v2".to_vec();
+    next.expires_at = now() + Duration::minutes(10);
+    assert_eq!(store.save(&next, Version::FIRST).await.unwrap(), Saved::Ok);
+    assert_eq!(
+        store
+            .touch(&r.key, Version::FIRST, now() + Duration::hours(5))
+            .await
+            .unwrap(),
+        Touched::MovedOn
+    );
+    let got = store.load(&r.key).await.unwrap().expect("record");
+    assert_same_instant(got.expires_at, next.expires_at);
+    assert_eq!(got.version, Version(2));
+}
+
+/// `touch` of a missing record is `Gone` and creates nothing.
 pub async fn touch_of_missing_record_creates_nothing(store: Arc<dyn Store>) {
     let key = SessionId::random().hashed_key();
-    assert!(!store.touch(&key, now() + Duration::hours(1)).await.unwrap());
+    assert_eq!(
+        store
+            .touch(&key, Version::FIRST, now() + Duration::hours(1))
+            .await
+            .unwrap(),
+        Touched::Gone
+    );
     assert_eq!(store.load(&key).await.unwrap(), None);
+}
+
+/// `retire` at the loaded version deletes the record (and its index
+/// entry).
+pub async fn retire_at_loaded_version_deletes(store: Arc<dyn Store>) {
+    let mut r = record(Duration::hours(1), br#"{"f":1,"c":0,"d":{}}"#);
+    let user = format!("u{}", &SessionId::random().to_string()[..12]);
+    r.user = Some(user.clone());
+    store.create(&r).await.unwrap();
+    assert_eq!(
+        store.retire(&r.key, Version::FIRST).await.unwrap(),
+        Retired::Ok
+    );
+    assert_eq!(store.load(&r.key).await.unwrap(), None);
+    if let Some(index) = store.user_index() {
+        assert!(index.user_records(&user).await.unwrap().is_empty());
+    }
+    assert_eq!(
+        store.retire(&r.key, Version::FIRST).await.unwrap(),
+        Retired::Gone
+    );
+}
+
+/// `retire` at a version the record has moved past deletes nothing.
+pub async fn retire_after_a_write_moves_on_and_keeps_the_record(store: Arc<dyn Store>) {
+    let r = record(Duration::hours(1), b"v1");
+    store.create(&r).await.unwrap();
+    let mut next = r.clone();
+    next.version = Version(2);
+    next.payload = b"v2".to_vec();
+    assert_eq!(store.save(&next, Version::FIRST).await.unwrap(), Saved::Ok);
+    assert_eq!(
+        store.retire(&r.key, Version::FIRST).await.unwrap(),
+        Retired::MovedOn
+    );
+    let got = store.load(&r.key).await.unwrap().expect("record");
+    assert_eq!(got.payload, b"v2");
+    assert_eq!(store.retire(&r.key, Version(2)).await.unwrap(), Retired::Ok);
+}
+
+/// Payloads are opaque bytes: not UTF-8, not JSON, NUL bytes included.
+pub async fn payloads_are_opaque_bytes(store: Arc<dyn Store>) {
+    let bytes: Vec<u8> = (0..=255u8).chain([0xff, 0xfe, 0x00, 0xc3]).collect();
+    let r = record(Duration::hours(1), &bytes);
+    assert_eq!(store.create(&r).await.unwrap(), Created::Ok);
+    assert_eq!(
+        store.load(&r.key).await.unwrap().expect("record").payload,
+        bytes
+    );
+    let mut next = r.clone();
+    next.version = Version(2);
+    next.payload = bytes.iter().rev().copied().collect();
+    assert_eq!(store.save(&next, Version::FIRST).await.unwrap(), Saved::Ok);
+    assert_eq!(
+        store.load(&r.key).await.unwrap().expect("record").payload,
+        next.payload
+    );
 }
 
 /// `delete` removes the record and may be repeated.
