@@ -20,7 +20,7 @@
 
 use time::OffsetDateTime;
 
-use crate::config::SessionConfig;
+use crate::config::{SessionCap, SessionConfig};
 use crate::cookie::Verdict;
 use crate::decision::{CookieAction, Decision, StoreAction, decide};
 use crate::error::SessionError;
@@ -260,6 +260,24 @@ impl Lifecycle {
             s.id = new_id;
             s.force_save = true;
         }
+    }
+
+    /// Ties the (loaded) session to `user`. Returns whether the session
+    /// must be flushed at once: under [`SessionCap::RefuseLogin`] the
+    /// login is admitted (or refused) before the handler goes on.
+    pub(crate) fn set_user(&mut self, user: String, config: &SessionConfig) -> bool {
+        let Some(s) = self.state.as_mut() else {
+            return false;
+        };
+        if s.user.as_deref() == Some(user.as_str()) {
+            return false;
+        }
+        if !s.user_changed {
+            s.prev_user = s.user.take();
+        }
+        s.user = Some(user);
+        s.user_changed = true;
+        matches!(config.max_per_user, Some((_, SessionCap::RefuseLogin)))
     }
 
     /// Ends the session (logout): its stored record, if any, is deleted

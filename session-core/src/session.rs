@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::config::{SessionCap, SessionConfig};
+use crate::config::SessionConfig;
 use crate::cookie::{self, Verdict};
 use crate::decision::CookieAction;
 use crate::driver::Driver;
@@ -303,25 +303,13 @@ impl Session {
     /// Ties the session to a user (typically right after `regenerate` at
     /// login), so the store's user index can list and revoke the user's
     /// sessions. The login time is the commit of this call: the end of the
-    /// request, or at once under [`SessionCap::RefuseLogin`], where the
+    /// request, or at once under [`SessionCap::RefuseLogin`](crate::SessionCap::RefuseLogin), where the
     /// session is written right away so that the cap's verdict is atomic
     /// and reaches the handler: [`SessionError::TooManySessions`] when the
     /// user has no room left (the session then keeps its previous user).
     pub async fn set_user(&self, user: impl Into<String>) -> Result<(), SessionError> {
-        let user = user.into();
         let mut lc = self.loaded().await?;
-        let Some(s) = lc.state_mut() else {
-            return Err(SessionError::IdCollision);
-        };
-        if s.user.as_deref() == Some(user.as_str()) {
-            return Ok(());
-        }
-        if !s.user_changed {
-            s.prev_user = s.user.take();
-        }
-        s.user = Some(user);
-        s.user_changed = true;
-        if let Some((_, SessionCap::RefuseLogin)) = self.config().max_per_user {
+        if lc.set_user(user.into(), self.config()) {
             lc.begin_flush();
             self.drive(&mut lc).await?;
         }

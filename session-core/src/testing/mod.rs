@@ -12,6 +12,7 @@
 
 mod exactness;
 pub mod http;
+pub mod simulation;
 pub mod store;
 mod wrappers;
 
