@@ -41,6 +41,12 @@ commands:
       the dev profile, reusing the test matrix's build (CI: --quick --dev).
       --fuzz SECS: first the three cargo-fuzz targets, SECS seconds each,
       side by side (needs cargo-fuzz); --only fuzz: just them (600 s).
+  simulate [--seeds N] [--first SEED]
+      The deterministic simulation of concurrent requests (session-core,
+      release build): every interleaving of every pair of requests, then N
+      seeded schedules of three requests (default 1,000,000) from SEED
+      (default 0). A failure prints its seed and scheduler choices, which
+      replay it exactly (--first SEED --seeds 1).
   help
       This text.
 ";
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
             }
         },
         Some("e2e") => e2e::run(),
+        Some("simulate") => simulate(&args[1..]),
         Some("reliability") => reliability::run(&args[1..]),
         Some("bench") => match bench::Options::parse(&args[1..]) {
             Ok(options) => bench::run(&options),
@@ -72,5 +79,41 @@ fn main() -> ExitCode {
             eprintln!("error: unknown command {other:?}\n\n{HELP}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `cargo xtask simulate`: the simulation test with many seeds, in release.
+fn simulate(args: &[String]) -> ExitCode {
+    let mut seeds = "1000000".to_owned();
+    let mut first = "0".to_owned();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.next()) {
+            ("--seeds", Some(n)) if n.parse::<u64>().is_ok() => seeds.clone_from(n),
+            ("--first", Some(n)) if n.parse::<u64>().is_ok() => first.clone_from(n),
+            _ => {
+                eprintln!("usage: cargo xtask simulate [--seeds N] [--first SEED]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "session-core",
+            "--all-features",
+            "--test",
+            "simulation",
+            "--",
+            "--nocapture",
+        ])
+        .env("SIMULATE_SEEDS", &seeds)
+        .env("SIMULATE_FIRST_SEED", &first)
+        .status();
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
     }
 }

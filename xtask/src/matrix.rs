@@ -368,6 +368,30 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         }
     }
 
+    let mut simulation: Option<(Outcome, String)> = None;
+    if options.other() {
+        println!("== deterministic simulation of concurrent requests");
+        let args = strings(&[
+            "-p",
+            "session-core",
+            "--all-features",
+            "--test",
+            "simulation",
+            "--",
+            "--nocapture",
+        ]);
+        let o = cargo_test(&args, &env, "simulation");
+        let log = std::fs::read_to_string(root().join("target/xtask-logs/simulation.log"))
+            .unwrap_or_default();
+        let explored = log
+            .lines()
+            .find(|l| l.starts_with("simulation: "))
+            .map(|l| l.trim_start_matches("simulation: ").to_owned())
+            .unwrap_or_else(|| "no schedule count printed".into());
+        println!("  {explored}");
+        simulation = Some((o, explored));
+    }
+
     let mut others: Vec<(String, Outcome)> = Vec::new();
     if options.other() {
         println!("== other tests (unit, adapter, fault, examples, doctests)");
@@ -384,7 +408,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
                 "--examples",
             ]);
             for t in test_targets(package) {
-                let is_cell = t == "scenarios";
+                let is_cell = t == "scenarios" || (package == "session-core" && t == "simulation");
                 let is_conf = CONFORMANCE
                     .iter()
                     .any(|(_, p, tt)| *p == package && *tt == t);
@@ -429,6 +453,10 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         }
         println!();
     }
+    if let Some((o, explored)) = &simulation {
+        ok &= o.ok();
+        println!("{:<w$}{:<w$}{explored}", "simulation", o.cell());
+    }
     if !others.is_empty() {
         println!();
         println!("other tests (unit, adapter, fault, doctests)");
@@ -448,6 +476,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         .iter()
         .flat_map(|(_, r)| r.iter())
         .chain(conformance.iter())
+        .chain(simulation.iter().map(|(o, _)| o))
         .chain(others.iter().map(|(_, o)| o))
         .map(|o| match o {
             Outcome::NotBuilt => 0,
@@ -460,6 +489,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         .iter()
         .flat_map(|(_, r)| r.iter())
         .chain(conformance.iter())
+        .chain(simulation.iter().map(|(o, _)| o))
         .chain(others.iter().map(|(_, o)| o))
         .map(|o| match o {
             Outcome::Fail { failed, .. } => *failed,
