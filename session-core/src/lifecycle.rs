@@ -486,7 +486,7 @@ impl Lifecycle {
         };
         match (pending, reply) {
             (Pending::Load(id), Reply::Loaded(record)) => {
-                let state = self.from_record(id, record, now);
+                let state = self.read_record(id, record, now);
                 self.state = Some(state.unwrap_or_else(|| Self::fresh(config, now)));
                 self.finish(Ok(()));
             }
@@ -509,7 +509,7 @@ impl Lifecycle {
                 self.vanish(config, now, EventKind::RotationRefused)
             }
             (Pending::Rebase(id), Reply::Loaded(record)) => {
-                match self.from_record(id, record, now) {
+                match self.read_record(id, record, now) {
                     Some(fresh) => {
                         let Some(s) = self.state.as_mut() else {
                             return self.finish(Ok(()));
@@ -702,7 +702,7 @@ impl Lifecycle {
 
     /// The state of a loaded record, or `None` when there is no live,
     /// readable one.
-    fn from_record(
+    fn read_record(
         &mut self,
         id: SessionId,
         record: Option<Record>,
@@ -725,5 +725,467 @@ impl Lifecycle {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The transition table: every (phase, store answer) row of `handle`,
+    //! with the call or outcome that follows.
+
+    use super::*;
+    use crate::keys::KeyMatch;
+    use serde_json::json;
+    use time::Duration;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
+    const A: SessionId = SessionId::from_bytes([1; 32]);
+
+    fn config(cap: Option<(usize, SessionCap)>) -> SessionConfig {
+        let b = SessionConfig::builder()
+            .key([1u8; 32])
+            .max_conflict_retries(2)
+            .touch_policy(crate::TouchPolicy::Always);
+        match cap {
+            Some((max, policy)) => b.max_sessions_per_user(max, policy),
+            None => b,
+        }
+        .build()
+        .unwrap()
+    }
+
+    fn record(c: &SessionConfig, version: u64, data: serde_json::Value) -> Record {
+        let mut s = State::fresh(A, Lifetime::from_config(c, NOW), NOW - Duration::minutes(5));
+        for (k, v) in data.as_object().unwrap() {
+            s.apply(crate::state::Change::Set(k.clone(), v.clone()), usize::MAX)
+                .unwrap();
+        }
+        Record {
+            key: c.store_key(&A),
+            version: Version(version),
+            expires_at: NOW + Duration::minutes(10),
+            payload: s.encode(),
+            user: None,
+        }
+    }
+
+    /// A request holding stored session A at version 3, loaded.
+    fn loaded(c: &SessionConfig, has_index: bool) -> Lifecycle {
+        let mut lc = Lifecycle::new(
+            Verdict::Valid {
+                id: A,
+                key: KeyMatch::Current,
+            },
+            has_index,
+            true,
+        );
+        lc.begin_load(c, NOW);
+        assert!(matches!(lc.poll(c, NOW), Step::Call(Call::Load(_))));
+        lc.handle(
+            Ok(Reply::Loaded(Some(record(c, 3, json!({"k": 1}))))),
+            c,
+            NOW,
+        );
+        assert!(matches!(lc.poll(c, NOW), Step::Done(Ok(()))));
+        lc
+    }
+
+    fn write(lc: &mut Lifecycle, c: &SessionConfig) {
+        lc.state_mut()
+            .unwrap()
+            .apply(crate::state::Change::Set("x".into(), json!(2)), usize::MAX)
+            .unwrap();
+        lc.begin_flush();
+        let _ = c;
+    }
+
+    /// What comes next, as a short word: the call's name or the outcome.
+    fn next(lc: &mut Lifecycle, c: &SessionConfig) -> String {
+        match lc.poll(c, NOW) {
+            Step::Call(Call::Load(_)) => "load".into(),
+            Step::Call(Call::Create(r)) => format!("create v{}", r.version.0),
+            Step::Call(Call::Save(r, v)) => format!("save v{}->v{}", v.0, r.version.0),
+            Step::Call(Call::Touch(_, v, _)) => format!("touch v{}", v.0),
+            Step::Call(Call::Retire(_, v)) => format!("retire v{}", v.0),
+            Step::Call(Call::Delete(_)) => "delete".into(),
+            Step::Call(Call::Admit(_, v, _, cap)) => {
+                format!("admit {:?} {:?}", v.map(|v| v.0), cap.policy)
+            }
+            Step::Done(Ok(())) => {
+                let cookie = match lc.take_cookie() {
+                    None => "no cookie",
+                    Some((_, CookieAction::Set { .. }, _)) => "set cookie",
+                    Some((_, CookieAction::Remove, _)) => "remove cookie",
+                    Some((_, CookieAction::Nothing, _)) => "no cookie",
+                };
+                let fresh = lc.state().is_some_and(|s| s.version.is_none());
+                format!("done, {cookie}{}", if fresh { ", fresh" } else { "" })
+            }
+            Step::Done(Err(e)) => format!("error: {e}"),
+        }
+    }
+
+    fn answer(lc: &mut Lifecycle, c: &SessionConfig, reply: Reply) {
+        lc.handle(Ok(reply), c, NOW);
+    }
+
+    #[test]
+    fn transition_table() {
+        let c = config(None);
+        type Row<'a> = (
+            &'static str,
+            Box<dyn Fn() -> (Lifecycle, SessionConfig) + 'a>,
+            Vec<Reply>,
+            &'static str,
+        );
+        let saving = |c: SessionConfig| {
+            let mut lc = loaded(&c, true);
+            write(&mut lc, &c);
+            (lc, c)
+        };
+        let touching = |c: SessionConfig| {
+            let mut lc = loaded(&c, true);
+            lc.begin_flush();
+            (lc, c)
+        };
+        let rotating = |c: SessionConfig| {
+            let mut lc = loaded(&c, true);
+            lc.regenerate(SessionId::from_bytes([2; 32]));
+            lc.begin_flush();
+            (lc, c)
+        };
+        let login = |c: SessionConfig| {
+            let mut lc = loaded(&c, true);
+            lc.regenerate(SessionId::from_bytes([2; 32]));
+            let _ = lc.set_user("ada".into(), &c);
+            lc.begin_flush();
+            (lc, c)
+        };
+        let cc = c.clone();
+        let rows: Vec<Row<'_>> = vec![
+            (
+                "save ok",
+                Box::new({
+                    let c = cc.clone();
+                    move || saving(c.clone())
+                }),
+                vec![Reply::Saved(Saved::Ok)],
+                "done, set cookie",
+            ),
+            (
+                "save conflict reloads",
+                Box::new({
+                    let c = cc.clone();
+                    move || saving(c.clone())
+                }),
+                vec![Reply::Saved(Saved::Conflict)],
+                "load",
+            ),
+            (
+                "save conflict replays on the fresh version",
+                Box::new({
+                    let c = cc.clone();
+                    move || saving(c.clone())
+                }),
+                vec![
+                    Reply::Saved(Saved::Conflict),
+                    Reply::Loaded(Some(record(&cc, 4, json!({"k": 9})))),
+                ],
+                "save v4->v5",
+            ),
+            (
+                "save conflict, record gone on reload",
+                Box::new({
+                    let c = cc.clone();
+                    move || saving(c.clone())
+                }),
+                vec![Reply::Saved(Saved::Conflict), Reply::Loaded(None)],
+                "done, remove cookie, fresh",
+            ),
+            (
+                "save gone",
+                Box::new({
+                    let c = cc.clone();
+                    move || saving(c.clone())
+                }),
+                vec![Reply::Saved(Saved::Gone)],
+                "done, remove cookie, fresh",
+            ),
+            (
+                "conflicts past the bound",
+                Box::new({
+                    let c = cc.clone();
+                    move || saving(c.clone())
+                }),
+                vec![
+                    Reply::Saved(Saved::Conflict),
+                    Reply::Loaded(Some(record(&cc, 4, json!({})))),
+                    Reply::Saved(Saved::Conflict),
+                    Reply::Loaded(Some(record(&cc, 5, json!({})))),
+                    Reply::Saved(Saved::Conflict),
+                ],
+                "error: session save conflicted 3 times",
+            ),
+            (
+                "touch ok",
+                Box::new({
+                    let c = cc.clone();
+                    move || touching(c.clone())
+                }),
+                vec![Reply::Touched(Touched::Ok)],
+                "done, set cookie",
+            ),
+            (
+                "touch moved on: no unstored expiry",
+                Box::new({
+                    let c = cc.clone();
+                    move || touching(c.clone())
+                }),
+                vec![Reply::Touched(Touched::MovedOn)],
+                "done, no cookie",
+            ),
+            (
+                "touch gone",
+                Box::new({
+                    let c = cc.clone();
+                    move || touching(c.clone())
+                }),
+                vec![Reply::Touched(Touched::Gone)],
+                "done, remove cookie, fresh",
+            ),
+            (
+                "rotation: retire first",
+                Box::new({
+                    let c = cc.clone();
+                    move || rotating(c.clone())
+                }),
+                vec![],
+                "retire v3",
+            ),
+            (
+                "rotation: retired, then create",
+                Box::new({
+                    let c = cc.clone();
+                    move || rotating(c.clone())
+                }),
+                vec![Reply::Retired(Retired::Ok)],
+                "create v1",
+            ),
+            (
+                "rotation: created",
+                Box::new({
+                    let c = cc.clone();
+                    move || rotating(c.clone())
+                }),
+                vec![Reply::Retired(Retired::Ok), Reply::Created(Created::Ok)],
+                "done, set cookie",
+            ),
+            (
+                "rotation: moved on reloads",
+                Box::new({
+                    let c = cc.clone();
+                    move || rotating(c.clone())
+                }),
+                vec![Reply::Retired(Retired::MovedOn)],
+                "load",
+            ),
+            (
+                "rotation: moved on, retire the fresh version",
+                Box::new({
+                    let c = cc.clone();
+                    move || rotating(c.clone())
+                }),
+                vec![
+                    Reply::Retired(Retired::MovedOn),
+                    Reply::Loaded(Some(record(&cc, 4, json!({"n": 2})))),
+                ],
+                "retire v4",
+            ),
+            (
+                "rotation: gone never resurrects",
+                Box::new({
+                    let c = cc.clone();
+                    move || rotating(c.clone())
+                }),
+                vec![Reply::Retired(Retired::Gone)],
+                "done, remove cookie, fresh",
+            ),
+            (
+                "rotation: collision takes a new id",
+                Box::new({
+                    let c = cc.clone();
+                    move || rotating(c.clone())
+                }),
+                vec![
+                    Reply::Retired(Retired::Ok),
+                    Reply::Created(Created::Collision),
+                ],
+                "create v1",
+            ),
+            (
+                "rotation: 8 collisions",
+                Box::new({
+                    let c = cc.clone();
+                    move || rotating(c.clone())
+                }),
+                std::iter::once(Reply::Retired(Retired::Ok))
+                    .chain((0..8).map(|_| Reply::Created(Created::Collision)))
+                    .collect(),
+                "error: could not find an unused session id",
+            ),
+            (
+                "login without a cap is a plain write",
+                Box::new({
+                    let c = cc.clone();
+                    move || login(c.clone())
+                }),
+                vec![Reply::Retired(Retired::Ok)],
+                "create v1",
+            ),
+            (
+                "login under a cap is admitted",
+                Box::new(|| login(config(Some((1, SessionCap::RevokeOldest))))),
+                vec![Reply::Retired(Retired::Ok)],
+                "admit None RevokeOldest",
+            ),
+            (
+                "login admitted",
+                Box::new(|| login(config(Some((1, SessionCap::RevokeOldest))))),
+                vec![
+                    Reply::Retired(Retired::Ok),
+                    Reply::Admitted(Admission::Admitted { revoked: 2 }),
+                ],
+                "done, set cookie",
+            ),
+            (
+                "login refused",
+                Box::new(|| login(config(Some((1, SessionCap::RefuseLogin))))),
+                vec![
+                    Reply::Retired(Retired::Ok),
+                    Reply::Admitted(Admission::Refused { live: 1 }),
+                ],
+                "error: the user already has 1 sessions",
+            ),
+            (
+                "login conflict reloads",
+                Box::new(|| {
+                    let c = config(Some((1, SessionCap::RefuseLogin)));
+                    let mut lc = loaded(&c, true);
+                    let _ = lc.set_user("ada".into(), &c);
+                    lc.begin_flush();
+                    (lc, c)
+                }),
+                vec![Reply::Admitted(Admission::Conflict)],
+                "load",
+            ),
+            (
+                "login under a cap without an index",
+                Box::new(|| {
+                    let c = config(Some((1, SessionCap::RefuseLogin)));
+                    let mut lc = loaded(&c, false);
+                    let _ = lc.set_user("ada".into(), &c);
+                    lc.begin_flush();
+                    (lc, c)
+                }),
+                vec![],
+                "error: the session store has no user index",
+            ),
+            (
+                "destroy deletes first",
+                Box::new({
+                    let c = cc.clone();
+                    move || {
+                        let mut lc = loaded(&c, true);
+                        lc.destroy(&c, NOW);
+                        lc.begin_flush();
+                        (lc, c.clone())
+                    }
+                }),
+                vec![],
+                "delete",
+            ),
+            (
+                "destroy: deleted, cookie removed",
+                Box::new({
+                    let c = cc.clone();
+                    move || {
+                        let mut lc = loaded(&c, true);
+                        lc.destroy(&c, NOW);
+                        lc.begin_flush();
+                        (lc, c.clone())
+                    }
+                }),
+                vec![Reply::Deleted],
+                "done, remove cookie, fresh",
+            ),
+            (
+                "a store error fails the flush",
+                Box::new({
+                    let c = cc.clone();
+                    move || saving(c.clone())
+                }),
+                vec![],
+                "save v3->v4",
+            ),
+        ];
+        for (name, setup, replies, want) in rows {
+            let (mut lc, c) = setup();
+            for reply in replies {
+                let _ = lc.poll(&c, NOW);
+                answer(&mut lc, &c, reply);
+            }
+            assert_eq!(next(&mut lc, &c), want, "row: {name}");
+        }
+        // A store error: the flush fails, the change log stays.
+        let (mut lc, c) = saving(cc.clone());
+        let _ = lc.poll(&c, NOW);
+        lc.handle(Err(StoreError::Timeout), &c, NOW);
+        assert_eq!(next(&mut lc, &c), "error: session store failed");
+        assert!(lc.failed());
+        assert!(lc.state().unwrap().is_modified());
+        let _ = c;
+    }
+
+    #[test]
+    fn loading() {
+        let c = config(None);
+        let start = || {
+            let mut lc = Lifecycle::new(
+                Verdict::Valid {
+                    id: A,
+                    key: KeyMatch::Current,
+                },
+                true,
+                true,
+            );
+            lc.begin_load(&c, NOW);
+            assert_eq!(next(&mut lc, &c), "load");
+            lc
+        };
+        let mut expired = record(&c, 3, json!({}));
+        expired.expires_at = NOW - Duration::seconds(1);
+        let mut garbage = record(&c, 3, json!({}));
+        garbage.payload = b"\xff not a payload".to_vec();
+        for (name, reply, want_stored) in [
+            ("live record", Some(record(&c, 3, json!({"k": 1}))), true),
+            ("no record", None, false),
+            ("expired record", Some(expired), false),
+            ("undecodable record", Some(garbage), false),
+        ] {
+            let mut lc = start();
+            answer(&mut lc, &c, Reply::Loaded(reply));
+            assert!(matches!(lc.poll(&c, NOW), Step::Done(Ok(()))), "{name}");
+            assert_eq!(lc.state().unwrap().version.is_some(), want_stored, "{name}");
+        }
+        // No valid cookie: a fresh session without a store call.
+        let mut lc = Lifecycle::new(Verdict::Invalid, true, true);
+        lc.begin_load(&c, NOW);
+        assert_eq!(next(&mut lc, &c), "done, no cookie, fresh");
+        // Reload after regenerate reloads the original id.
+        let mut lc = loaded(&c, true);
+        lc.regenerate(SessionId::from_bytes([2; 32]));
+        lc.begin_reload(&c, NOW);
+        assert_eq!(next(&mut lc, &c), "load");
     }
 }

@@ -97,21 +97,22 @@ fn simulate(args: &[String]) -> ExitCode {
             }
         }
     }
-    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "test",
-            "--release",
-            "-p",
-            "session-core",
-            "--all-features",
-            "--test",
-            "simulation",
-            "--",
-            "--nocapture",
-        ])
-        .env("SIMULATE_SEEDS", &seeds)
-        .env("SIMULATE_FIRST_SEED", &first)
-        .status();
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "session-core",
+                "--all-features",
+                "--test",
+                "simulation",
+                "--",
+                "--nocapture",
+            ])
+            .env("SIMULATE_SEEDS", &seeds)
+            .env("SIMULATE_FIRST_SEED", &first)
+            .status();
     match status {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
