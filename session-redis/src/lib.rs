@@ -94,8 +94,9 @@
 //!   session id by default, so a dump of Redis yields no live cookie. The
 //!   braces are a Cluster hash tag: everything of one session hashes to one
 //!   slot.
-//! - value: the record's version in decimal, `:`, then the payload bytes as
-//!   the core encoded them (JSON), for example `3:{"f":1,...}`; for a
+//! - value: the record's version in decimal, `:`, then the payload bytes
+//!   unchanged (opaque: any bytes, not necessarily UTF-8; today the core
+//!   writes JSON), for example `3:{"f":1,...}`; for a
 //!   session tied to a user (`Session::set_user`), the version, `u`, the
 //!   user's length in bytes, `:`, the user, `:`, then the payload, for
 //!   example `3u3:ada:{"f":1,...}`. Values written before the user index
@@ -107,19 +108,25 @@
 //!
 //! and one sorted set per user with sessions, the user index (see below):
 //! key `{prefix}user:{<user>}`, members the store keys of the user's
-//! sessions.
+//! sessions; for users who logged in under a per-user cap
+//! ([`UserIndex::admit`](session_core::UserIndex::admit)), one more sorted
+//! set of login times, `{prefix}user:{<user>}:login`.
 //!
 //! Every call is one `EVALSHA` of a small Lua script that names exactly
-//! one key, so it runs atomically on the one node that owns the key:
+//! one key (`ENROL`: the user's two keys, on one hash tag), so it runs
+//! atomically on the one node that owns the key:
 //!
 //! | store call | Redis | round trips |
 //! | --- | --- | --- |
 //! | `load` | `GET` + `PEXPIRETIME` | 1 |
 //! | `create` | `SET key value NX PXAT expires_at` | 1; 2 with a user (`LINK` first) |
 //! | `save` | compare the version, then `SET ... PXAT` | 1; 3 when it must `LINK` first, +1 `ZREM` when the user changed from another |
-//! | `touch` | `PEXPIREAT` if the key exists | 1; 3 when it must `LINK` first |
+//! | `touch` | compare the version, then `PEXPIREAT` | 1; 3 when it must `LINK` first |
+//! | `retire` | compare the version, then `DEL`, answering whose it was | 1; 2 with a user (`ZREM`) |
 //! | `delete` | `GET` + `DEL`, answering whose it was | 1; 2 with a user (`ZREM`) |
 //! | `user_records` | `LIST`, then one `load` per entry, sent together | 1 + N commands, 2 round trips of latency |
+//! | `admit` | `user_records`, `ENROL` (`LINK` + login time), `create` or `save`, then `delete` per revoked session | 3 + N commands (+2 per revoked session); not yet atomic per user (issue 15) |
+//! | `count`, `clear` ([`StoreAdmin`](session_core::StoreAdmin)) | `SCAN` of the prefix on every master (+ `DEL` per page for `clear`) | O(keys in the database / 1000) |
 //!
 //! The scripts run with `EVALSHA`; when Redis does not have a script (after
 //! a restart or `SCRIPT FLUSH`) the client loads it and retries, once per
@@ -135,15 +142,15 @@
 //! | new session | 1 (create) |
 //! | read that extends the idle window | 2 (load + touch) |
 //! | logout, anonymous / logged in | 1 / 2 (delete, + `ZREM`) |
-//! | `regenerate` | 3 (load + create + delete of the old id) |
-//! | login: `regenerate` + `set_user`, from an anonymous session | 4 (load + `LINK` + create + delete) |
+//! | `regenerate` | 3 (load + retire of the old id + create) |
+//! | login: `regenerate` + `set_user`, from an anonymous session | 4 (load + retire + `LINK` + create) |
 //! | login without a prior session | 2 (`LINK` + create) |
 //! | `set_user` without `regenerate` | 4 (load + save + `LINK` + save) |
 //! | a logged-in write or touch whose expiry enters a later hour | +2 (`LINK` + the write again), at most once an hour per session |
 //! | "your devices" with N sessions | 2 + N (load + `LIST` + N loads sent together: 3 round trips of latency) |
 //! | "log out other devices", N sessions | 2 + N + 2 per revoked session (load + `LIST` + N loads + delete and `ZREM` each) |
 //! | `Session::revoke` of one of 3 sessions, after listing them | 11 (the handler's listing, one more to check the handle, `DEL`, `ZREM`) |
-//! | login beyond a per-user cap (revoke oldest), cap 2 | 8 (`LINK` + create + `LIST` + 3 loads + delete + `ZREM`) |
+//! | login beyond a per-user cap (revoke oldest), cap 2 | 7 (admit: `LIST` + 2 loads + `ENROL` + create + delete + `ZREM`) |
 //!
 //! `load` never returns a record whose expiry has passed by the
 //! application's clock, even if Redis (on its clock) still holds it.
@@ -184,10 +191,26 @@
 //!   user's set, then loads every entry with the ordinary `load`, all
 //!   requests sent at once. An expired session is never listed: `load`
 //!   filters it, on the application's clock.
+//! - `admit` (a login under a per-user cap) lists the user's sessions as
+//!   `user_records` does, refuses the login there under
+//!   [`SessionCap::RefuseLogin`](session_core::SessionCap) when the user
+//!   has `max` others, then runs `ENROL` on the user's slot (the `LINK`, and
+//!   the login time in a sorted set beside the index,
+//!   `{prefix}user:{<user>}:login`, score = login time in ms, expiring no
+//!   earlier than the index; login times of sessions no longer indexed are
+//!   dropped there), writes the session (`create`, or `save` from the
+//!   expected version), and under `RevokeOldest` deletes the user's other
+//!   sessions beyond `max - 1`, oldest login first (sessions with no login
+//!   time, written without `admit`, count as the oldest). These steps are
+//!   each atomic but **not yet atomic per user together** (issue 15):
+//!   simultaneous logins of one user can exceed a `RefuseLogin` cap or
+//!   revoke more than needed. A user id that is empty or starts with `}`
+//!   has no login set (its two keys would not share a hash tag); its
+//!   victims are chosen by expiry alone.
 //!
 //! On a Redis Cluster the user's set hashes by the user (its hash tag) and
 //! each session by its own key, so they usually live on different nodes;
-//! no script spans two keys. That is why the index is kept with separate
+//! no script spans a session and an index. That is why the index is kept with separate
 //! commands in the order above (index first when adding, session first
 //! when removing) instead of one atomic script, and why a listing's loads
 //! go to the nodes of their own slots. A user id containing `}` still
@@ -221,8 +244,11 @@
 //! links the user index first: 3 commands instead of 1); `Always` (rolling sessions) touches on every
 //! request that loads the session; `Never` lets the idle window count from
 //! the last write. The absolute deadline is part of `expires_at`, so no
-//! touch moves a key's expiry past it. A `touch` of a session that has
-//! expired or was deleted in between finds no key and creates nothing.
+//! touch moves a key's expiry past it. A `touch` is a compare-and-swap on
+//! the version the request loaded: a session written in between (its
+//! version moved on) keeps the expiry that write gave it, and one that has
+//! expired or was deleted in between is not found; neither creates nor
+//! changes anything.
 //!
 //! # Redis Cluster
 //!
@@ -232,8 +258,9 @@
 //! `from_cluster_connection` take a client or connection you configured
 //! yourself (TLS, credentials; leave reads on the masters: replicas lag,
 //! and a lagging read would hand out stale sessions). Every command names
-//! one key, so it goes to one node in one round trip, exactly as on a single
-//! server; sessions spread evenly over the masters by their hashed keys,
+//! one key (or two on one hash tag), so it goes to one node in one round
+//! trip, exactly as on a single server (except the operator calls of
+//! [`StoreAdmin`](session_core::StoreAdmin), which `SCAN` every master); sessions spread evenly over the masters by their hashed keys,
 //! and each user's index lives on its user's slot (see "User index").
 //!
 //! ```ignore
@@ -267,6 +294,7 @@
 //! persistence (`appendonly yes`) if a restart must not log everyone out.
 //! Either way the store never serves a record past its expiry.
 
+mod admin;
 mod conn;
 mod error;
 mod index;

@@ -1,7 +1,7 @@
 //! The Lua scripts behind every store call. Each script names exactly one
-//! key, so each runs on one node of a Cluster, atomically, in one round
-//! trip (`EVALSHA`; the client loads a script the server lacks and
-//! retries).
+//! key (`ENROL`: two keys on one hash tag, the user's), so each runs on one
+//! node of a Cluster, atomically, in one round trip (`EVALSHA`; the client
+//! loads a script the server lacks and retries).
 //!
 //! A session value is `<version>:<payload>` (no user) or
 //! `<version>u<len>:<user>:<payload>` (`len` = the user's length in bytes);
@@ -81,19 +81,43 @@ return 2",
     )
 });
 
-/// Moves the expiry of a live key. ARGV: new expiry (ms), `=<user>` when
-/// the caller has already linked that user for this expiry (else empty),
-/// the index grid (ms).
-/// Returns 0 no key, 1 moved, `{user}` link first (nothing written).
+/// Moves the expiry of a live key if its stored version is the expected
+/// one (compare-and-swap; the value, version included, is left alone).
+/// ARGV: expected version (decimal), new expiry (ms), `=<user>` when the
+/// caller has already linked that user for this expiry (else empty), the
+/// index grid (ms).
+/// Returns 0 no key, 1 moved, 2 the version differs (nothing written),
+/// -1 unreadable stored value, `{user}` link first (nothing written).
 pub(crate) static TOUCH: LazyLock<Script> = LazyLock::new(|| {
     with_helpers(
         r"local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
+local ver = string.match(v, '^(%d+)[:u]')
+if not ver then return -1 end
+if ver ~= ARGV[1] then return 2 end
 local u = user_of(v)
-if u and ARGV[2] ~= '=' .. u and not covered(KEYS[1], ARGV[1], ARGV[3]) then
+if u and ARGV[3] ~= '=' .. u and not covered(KEYS[1], ARGV[2], ARGV[4]) then
   return {u}
 end
-return redis.call('PEXPIREAT', KEYS[1], ARGV[1])",
+return redis.call('PEXPIREAT', KEYS[1], ARGV[2])",
+    )
+});
+
+/// Compare-and-delete: deletes the key if its stored version is the
+/// expected one. ARGV: expected version (decimal).
+/// Returns 0 no key, 2 the version differs (nothing deleted), -1
+/// unreadable stored value, 1 deleted (no user), `{user}` deleted.
+pub(crate) static RETIRE: LazyLock<Script> = LazyLock::new(|| {
+    with_helpers(
+        r"local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local ver = string.match(v, '^(%d+)[:u]')
+if not ver then return -1 end
+if ver ~= ARGV[1] then return 2 end
+redis.call('DEL', KEYS[1])
+local u = user_of(v)
+if u then return {u} end
+return 1",
     )
 });
 
@@ -136,5 +160,40 @@ pub(crate) static LIST: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)",
+    )
+});
+
+/// A login (`UserIndex::admit`): `LINK` on the user's index (KEYS[1]), then
+/// the login time of the session in the user's login set (KEYS[2], a
+/// sorted set on the same hash tag, so the same slot: member = store key,
+/// score = login time in ms). Login times of sessions no longer in the
+/// index are dropped; the login set expires no earlier than the index.
+/// ARGV: store key, bound (ms), drop-before instant (ms), login time (ms).
+/// Returns the login set after that, `{member, score, ...}`.
+pub(crate) static ENROL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local t = redis.call('PEXPIRETIME', KEYS[1])
+if t == -1 or (t >= 0 and t < tonumber(ARGV[2])) then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+  t = tonumber(ARGV[2])
+end
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+local logins = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+local out = {}
+for i = 1, #logins, 2 do
+  if redis.call('ZSCORE', KEYS[1], logins[i]) then
+    out[#out + 1] = logins[i]
+    out[#out + 1] = logins[i + 1]
+  else
+    redis.call('ZREM', KEYS[2], logins[i])
+  end
+end
+if t > 0 then
+  local l = redis.call('PEXPIRETIME', KEYS[2])
+  if l ~= -2 and l < t then redis.call('PEXPIREAT', KEYS[2], t) end
+end
+return out",
     )
 });

@@ -8,12 +8,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisResult, Value};
-use session_core::{Created, Record, Saved, Store, StoreError, StoreKey, UserIndex, Version};
+use session_core::{
+    Created, Record, Retired, Saved, Store, StoreAdmin, StoreError, StoreKey, Touched, UserIndex,
+    Version,
+};
 use time::OffsetDateTime;
 
 use crate::conn::Conn;
 use crate::error::from_redis;
-use crate::scripts::{CREATE, DELETE, LOAD, SAVE, TOUCH};
+use crate::scripts::{CREATE, DELETE, LOAD, RETIRE, SAVE, TOUCH};
 
 /// The key prefix used unless [`RedisStore::with_prefix`] sets another.
 pub const DEFAULT_PREFIX: &str = "session:";
@@ -162,6 +165,21 @@ impl RedisStore {
         out
     }
 
+    /// The Redis key of a user's login times (see [`UserIndex::admit`]):
+    /// `{prefix}user:{<user>}:login`, on the same hash tag as the user's
+    /// index, so one script can update both on a Cluster. `None` when the
+    /// hash tag of the index would be empty (a user that is empty or starts
+    /// with `}`: Redis then hashes the whole key, and the two keys would
+    /// live on different slots); such users' logins keep no login time.
+    pub fn login_key(&self, user: &str) -> Option<String> {
+        if user.is_empty() || user.starts_with('}') {
+            return None;
+        }
+        let mut out = self.user_key(user);
+        out.push_str(":login");
+        Some(out)
+    }
+
     /// Runs one call against Redis under the per-call timeout.
     pub(crate) async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
@@ -306,8 +324,155 @@ impl Store for RedisStore {
     /// record with a user first adds it to the user's index (`LINK`, one
     /// more round trip), so a live record is never missing from its index.
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
+        self.create_record(record, false).await
+    }
+
+    /// One round trip: `EVALSHA` of a compare-and-swap script (`GET`, then
+    /// `SET ... PXAT` when the version matches). When the record's user is
+    /// new, or its expiry leaves the cell of the index grid the user's
+    /// index entry covers, the script writes nothing and asks for a `LINK`
+    /// first (then runs again); when the user changed from another, the
+    /// old user's entry is removed afterwards (`ZREM`).
+    async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
+        self.save_record(record, expected, false).await
+    }
+
+    /// One round trip: `EVALSHA` of a compare-and-swap script doing
+    /// `PEXPIREAT key expires_at` when the key exists and its value carries
+    /// the expected version (the value itself, version included, is left
+    /// alone). For a session with a user whose new expiry leaves the cell of
+    /// the index grid its index entry covers, the script first asks for a
+    /// `LINK` (then runs again). A key Redis has expired is [`Touched::Gone`].
+    async fn touch(
+        &self,
+        key: &StoreKey,
+        expected: Version,
+        expires_at: OffsetDateTime,
+    ) -> Result<Touched, StoreError> {
+        let rkey = self.redis_key(key);
+        let ms = unix_ms(expires_at);
+        let expected = expected.0.to_string();
+        let mut linked = String::new();
+        // The user can change between the attempts only through a
+        // concurrent save, which changes the version too (the next attempt
+        // then reports MovedOn); a few rounds are plenty.
+        for _ in 0..4 {
+            let (rkey, expected, linked_arg) = (&rkey, &expected, &linked);
+            let reply: Value = self
+                .run(|mut c| async move {
+                    TOUCH
+                        .key(rkey)
+                        .arg(expected)
+                        .arg(ms)
+                        .arg(linked_arg)
+                        .arg(INDEX_GRID_MS)
+                        .invoke_async(&mut c)
+                        .await
+                })
+                .await?;
+            match reply {
+                Value::Int(0) => return Ok(Touched::Gone),
+                Value::Int(1) => return Ok(Touched::Ok),
+                Value::Int(2) => return Ok(Touched::MovedOn),
+                Value::Int(-1) => return Err(BAD_VALUE),
+                Value::Array(items) => match items.as_slice() {
+                    [Value::BulkString(user)] => {
+                        let user = String::from_utf8_lossy(user).into_owned();
+                        self.link(&user, key, ms).await?;
+                        linked = format!("={user}");
+                    }
+                    _ => {
+                        return Err(StoreError::Malformed(
+                            "unexpected reply to the touch script",
+                        ));
+                    }
+                },
+                _ => {
+                    return Err(StoreError::Malformed(
+                        "unexpected reply to the touch script",
+                    ));
+                }
+            }
+        }
+        Err(StoreError::Malformed(
+            "the session's user kept changing during touch",
+        ))
+    }
+
+    /// One round trip: `EVALSHA` of a compare-and-delete script (`GET`,
+    /// then `DEL` when the version matches), which answers whose the record
+    /// was; for a record with a user, one more (`ZREM` from the user's
+    /// index).
+    async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
+        let rkey = self.redis_key(key);
+        let expected = expected.0.to_string();
+        let (rkey, expected) = (&rkey, &expected);
+        let reply: Value = self
+            .run(|mut c| async move { RETIRE.key(rkey).arg(expected).invoke_async(&mut c).await })
+            .await?;
+        match reply {
+            Value::Int(0) => Ok(Retired::Gone),
+            Value::Int(1) => Ok(Retired::Ok),
+            Value::Int(2) => Ok(Retired::MovedOn),
+            Value::Int(-1) => Err(BAD_VALUE),
+            Value::Array(items) => match items.as_slice() {
+                [Value::BulkString(user)] => {
+                    self.unlink(&String::from_utf8_lossy(user), key).await;
+                    Ok(Retired::Ok)
+                }
+                _ => Err(StoreError::Malformed(
+                    "unexpected reply to the retire script",
+                )),
+            },
+            _ => Err(StoreError::Malformed(
+                "unexpected reply to the retire script",
+            )),
+        }
+    }
+
+    /// One round trip: `EVALSHA` of a script doing `GET` + `DEL`, which
+    /// answers whose the record was; for a record with a user, one more
+    /// (`ZREM` from the user's index).
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let rkey = self.redis_key(key);
+        let reply: Value = self
+            .run(|mut c| async move { DELETE.key(&rkey).invoke_async(&mut c).await })
+            .await?;
+        if let Value::Array(items) = reply
+            && let [Value::BulkString(user)] = items.as_slice()
+        {
+            self.unlink(&String::from_utf8_lossy(user), key).await;
+        }
+        Ok(())
+    }
+
+    /// Nothing to do: Redis expires records natively, and index entries
+    /// leave with their bounds. Always `Ok(0)`, without a round trip.
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    fn user_index(&self) -> Option<&dyn UserIndex> {
+        Some(self)
+    }
+
+    fn admin(&self) -> Option<&dyn StoreAdmin> {
+        Some(self)
+    }
+}
+
+impl RedisStore {
+    /// `create`; `linked` when the caller has already added the record to
+    /// its user's index for this expiry (`admit`).
+    pub(crate) async fn create_record(
+        &self,
+        record: &Record,
+        linked: bool,
+    ) -> Result<Created, StoreError> {
         let ms = unix_ms(record.expires_at);
-        if let Some(user) = &record.user {
+        if let Some(user) = &record.user
+            && !linked
+        {
             self.link(user, &record.key, ms).await?;
         }
         let rkey = self.redis_key(&record.key);
@@ -332,19 +497,20 @@ impl Store for RedisStore {
         })
     }
 
-    /// One round trip: `EVALSHA` of a compare-and-swap script (`GET`, then
-    /// `SET ... PXAT` when the version matches). When the record's user is
-    /// new, or its expiry leaves the cell of the index grid the user's
-    /// index entry covers, the script writes nothing and asks for a `LINK`
-    /// first (then runs again); when the user changed from another, the
-    /// old user's entry is removed afterwards (`ZREM`).
-    async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
+    /// `save`; `linked` when the caller has already added the record to
+    /// its user's index for this expiry (`admit`).
+    pub(crate) async fn save_record(
+        &self,
+        record: &Record,
+        expected: Version,
+        linked: bool,
+    ) -> Result<Saved, StoreError> {
         let rkey = self.redis_key(&record.key);
         let value = encode(record.version, record.user.as_deref(), &record.payload);
         let ms = unix_ms(record.expires_at);
         let expected = expected.0.to_string();
         let (rkey, value, expected) = (&rkey, &value, &expected);
-        let mut linked = false;
+        let mut linked = linked;
         loop {
             let outcome: Value = self
                 .run(|mut c| async move {
@@ -384,80 +550,6 @@ impl Store for RedisStore {
                 _ => Err(StoreError::Malformed("unexpected reply to the save script")),
             };
         }
-    }
-
-    /// One round trip: `EVALSHA` of a script doing `PEXPIREAT key
-    /// expires_at` when the key exists (0 on a missing or expired key,
-    /// which is `false`). For a session with a user whose new expiry leaves
-    /// the cell of the index grid its index entry covers, the script first
-    /// asks for a `LINK` (then runs again).
-    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
-        let rkey = self.redis_key(key);
-        let ms = unix_ms(expires_at);
-        let mut linked = String::new();
-        // The user can change between the attempts only through a
-        // concurrent save that links the new user itself; a few rounds are
-        // plenty.
-        for _ in 0..4 {
-            let (rkey, linked_arg) = (&rkey, &linked);
-            let reply: Value = self
-                .run(|mut c| async move {
-                    TOUCH
-                        .key(rkey)
-                        .arg(ms)
-                        .arg(linked_arg)
-                        .arg(INDEX_GRID_MS)
-                        .invoke_async(&mut c)
-                        .await
-                })
-                .await?;
-            match reply {
-                Value::Int(n) => return Ok(n == 1),
-                Value::Array(items) => match items.as_slice() {
-                    [Value::BulkString(user)] => {
-                        let user = String::from_utf8_lossy(user).into_owned();
-                        self.link(&user, key, ms).await?;
-                        linked = format!("={user}");
-                    }
-                    _ => {
-                        return Err(StoreError::Malformed(
-                            "unexpected reply to the touch script",
-                        ));
-                    }
-                },
-                _ => {
-                    return Err(StoreError::Malformed(
-                        "unexpected reply to the touch script",
-                    ));
-                }
-            }
-        }
-        Err(StoreError::Malformed(
-            "the session's user kept changing during touch",
-        ))
-    }
-
-    /// One round trip: `EVALSHA` of a script doing `GET` + `DEL`, which
-    /// answers whose the record was; for a record with a user, one more
-    /// (`ZREM` from the user's index).
-    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        let rkey = self.redis_key(key);
-        let reply: Value = self
-            .run(|mut c| async move { DELETE.key(&rkey).invoke_async(&mut c).await })
-            .await?;
-        if let Value::Array(items) = reply
-            && let [Value::BulkString(user)] = items.as_slice()
-        {
-            self.unlink(&String::from_utf8_lossy(user), key).await;
-        }
-        Ok(())
-    }
-
-    // `delete_expired` keeps the default (nothing to do): Redis expires
-    // records natively, and index entries leave with their bounds.
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
     }
 }
 

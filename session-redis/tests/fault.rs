@@ -42,8 +42,13 @@ async fn all_calls_fail(store: &RedisStore, r: &Record) -> Vec<StoreError> {
     expect_err!("save", store.save(&next, Version::FIRST));
     expect_err!(
         "touch",
-        store.touch(&r.key, OffsetDateTime::now_utc() + Duration::hours(2))
+        store.touch(
+            &r.key,
+            Version::FIRST,
+            OffsetDateTime::now_utc() + Duration::hours(2)
+        )
     );
+    expect_err!("retire", store.retire(&r.key, Version::FIRST));
     expect_err!("delete", store.delete(&r.key));
     errors
 }
@@ -61,7 +66,7 @@ async fn killed_server_gives_errors_and_restarted_server_is_used_again() {
 
     server.kill();
     let errors = all_calls_fail(&store, &r).await;
-    assert_eq!(errors.len(), 5);
+    assert_eq!(errors.len(), 6);
     for e in &errors {
         eprintln!("while down: {e:?}");
         // Typed: a backend error carrying the client's cause, or a timeout.

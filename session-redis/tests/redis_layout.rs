@@ -4,7 +4,7 @@
 mod common;
 
 use redis::AsyncCommands;
-use session_core::{Created, Record, Saved, SessionId, Store, StoreError, Version};
+use session_core::{Created, Record, Saved, SessionId, Store, StoreError, Touched, Version};
 use session_redis::RedisStore;
 use time::{Duration, OffsetDateTime};
 
@@ -55,7 +55,10 @@ async fn records_are_plain_strings_with_native_expiry() {
     assert_eq!(at, ms(r.expires_at));
 
     let later = r.expires_at + Duration::hours(3);
-    assert!(store.touch(&r.key, later).await.unwrap());
+    assert_eq!(
+        store.touch(&r.key, Version::FIRST, later).await.unwrap(),
+        Touched::Ok
+    );
     let at: i64 = redis::cmd("PEXPIRETIME")
         .arg(&key)
         .query_async(&mut con)
@@ -112,7 +115,7 @@ async fn past_expiries_leave_no_live_record() {
     let live = record(Duration::hours(1), b"x");
     store.create(&live).await.unwrap();
     store
-        .touch(&live.key, OffsetDateTime::UNIX_EPOCH)
+        .touch(&live.key, Version::FIRST, OffsetDateTime::UNIX_EPOCH)
         .await
         .unwrap();
     assert_eq!(store.load(&live.key).await.unwrap(), None);
@@ -305,13 +308,19 @@ async fn a_user_is_kept_in_the_value_and_indexed_in_a_sorted_set() {
     let cell_end =
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(bound(r.expires_at)) * 1_000_000)
             .unwrap();
-    assert!(store.touch(&r.key, cell_end).await.unwrap());
+    assert_eq!(
+        store.touch(&r.key, Version::FIRST, cell_end).await.unwrap(),
+        Touched::Ok
+    );
     assert_eq!(
         score(&mut con, &set, r.key.as_str()).await,
         Some(bound(r.expires_at))
     );
     let later = r.expires_at + Duration::hours(5);
-    assert!(store.touch(&r.key, later).await.unwrap());
+    assert_eq!(
+        store.touch(&r.key, Version::FIRST, later).await.unwrap(),
+        Touched::Ok
+    );
     assert_eq!(pexpiretime(&mut con, &key).await, ms(later));
     assert_eq!(
         score(&mut con, &set, r.key.as_str()).await,
@@ -436,4 +445,66 @@ async fn stale_index_entries_are_skipped_and_leave_with_their_bound() {
     assert_eq!(listed.iter().map(|r| r.key).collect::<Vec<_>>(), [mine.key]);
     let n: u64 = con.zcard(&set).await.unwrap();
     assert_eq!(n, 5, "only the entry past its bound is dropped");
+}
+
+#[tokio::test]
+async fn logins_under_a_cap_keep_their_time_beside_the_index_and_clear_removes_all() {
+    use session_core::{Admission, Cap, SessionCap};
+    let store = store("login_times").await;
+    let index = store.user_index().unwrap();
+    let mut con = raw().await;
+    let t0 = OffsetDateTime::now_utc();
+    let cap = Cap {
+        max: 2,
+        policy: SessionCap::RevokeOldest,
+    };
+    let mut records = Vec::new();
+    // Login times out of creation order: the second record is the oldest
+    // login, so it is the one the third login revokes.
+    for offset in [10, 0, 20] {
+        let mut r = record(Duration::hours(1), b"x");
+        r.user = Some("ada".to_owned());
+        let admitted = index
+            .admit(&r, None, t0 + Duration::seconds(offset), cap)
+            .await
+            .unwrap();
+        records.push((r, admitted));
+    }
+    assert_eq!(records[2].1, Admission::Admitted { revoked: 1 });
+    assert_eq!(store.load(&records[1].0.key).await.unwrap(), None);
+    assert!(store.load(&records[0].0.key).await.unwrap().is_some());
+    let logins = store.login_key("ada").expect("a login set");
+    assert_eq!(logins, format!("{}user:{{ada}}:login", store.prefix()));
+    let kind: String = redis::cmd("TYPE")
+        .arg(&logins)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(kind, "zset");
+    assert_eq!(
+        score(&mut con, &logins, records[2].0.key.as_str()).await,
+        Some(ms(t0 + Duration::seconds(20)))
+    );
+    assert!(
+        pexpiretime(&mut con, &logins).await >= pexpiretime(&mut con, &store.user_key("ada")).await,
+        "the login set lives as long as the index"
+    );
+    assert_eq!(store.login_key(""), None);
+    assert_eq!(store.login_key("}x"), None);
+
+    let admin = store
+        .admin()
+        .expect("RedisStore has the operator capability");
+    assert_eq!(admin.count().await.unwrap(), 2);
+    assert_eq!(admin.clear().await.unwrap(), 2);
+    let exists: u64 = con
+        .exists(&[
+            store.redis_key(&records[0].0.key),
+            store.user_key("ada"),
+            logins,
+        ])
+        .await
+        .unwrap();
+    assert_eq!(exists, 0, "clear leaves no session, index or login key");
+    assert_eq!(admin.count().await.unwrap(), 0);
 }

@@ -200,7 +200,7 @@ async fn round_trips_per_request_kind() {
             ("set", 1),
             ("del", 1)
         ]),
-        "regenerate: load + create (new id) + delete (old id)"
+        "regenerate: load + retire (old id: GET + DEL inside) + create (new id)"
     );
 
     // The user index. Every expiry below is about now + 24 h; keep the
@@ -229,7 +229,7 @@ async fn round_trips_per_request_kind() {
             ("set", 1),
             ("del", 1)
         ]),
-        "login from an anonymous session: load + LINK + create + delete (old id, no user)"
+        "login from an anonymous session: load + retire (old id, no user) + LINK + create"
     );
     let (login_fresh, phone) = measure(&url, &m, None, login("ada")).await;
     let phone = phone.expect("login sets a cookie");
@@ -355,11 +355,16 @@ async fn round_trips_per_request_kind() {
     let key = id.hashed_key();
     let record = store.load(&key).await.unwrap().expect("bob's record");
     let before = commandstats(&url).await;
-    assert!(
+    assert_eq!(
         store
-            .touch(&key, record.expires_at + time::Duration::hours(2))
+            .touch(
+                &key,
+                record.version,
+                record.expires_at + time::Duration::hours(2)
+            )
             .await
-            .unwrap()
+            .unwrap(),
+        session_core::Touched::Ok
     );
     let user_touch_far = delta(&before, &commandstats(&url).await);
     assert_eq!(
@@ -433,8 +438,9 @@ async fn round_trips_per_request_kind() {
         ("revoke others (1 of 2)", &revoke_others, 6),
         ("logout, logged in", &logout, 2),
         ("set_user without regenerate", &set_user, 4),
-        // LINK + create + LIST + 3 loads + delete + ZREM.
-        ("login beyond a cap of 2", &login_cap, 8),
+        // admit: LIST + 2 loads (the user's other sessions) + ENROL (LINK
+        // and the login time) + create + delete + ZREM of the oldest.
+        ("login beyond a cap of 2", &login_cap, 7),
     ];
     for (kind, d, expected) in table {
         let mut cmds: Vec<_> = d.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -467,8 +473,30 @@ async fn warm_up(store: &RedisStore) {
         assert_eq!(s.user().await.unwrap().as_deref(), Some("warm"));
     })
     .await;
+    // A regenerate: retire (compare-and-delete) + create.
+    let cookie = request(&m, Some(&cookie), |s| async move {
+        s.regenerate().await.unwrap();
+    })
+    .await
+    .expect("cookie");
     request(&m, Some(&cookie), |s| async move {
         assert_eq!(s.devices().await.unwrap().len(), 1);
+        s.destroy().await.unwrap();
+    })
+    .await;
+    // A login under a cap: admit (ENROL).
+    let capped = SessionConfig::builder()
+        .key([9u8; 32])
+        .max_sessions_per_user(2, session_core::SessionCap::RevokeOldest)
+        .build()
+        .unwrap();
+    let cm = SessionManager::new(capped, store.clone());
+    let cookie = request(&cm, None, |s| async move {
+        s.set_user("warm").await.unwrap();
+    })
+    .await
+    .expect("cookie");
+    request(&cm, Some(&cookie), |s| async move {
         s.destroy().await.unwrap();
     })
     .await;
