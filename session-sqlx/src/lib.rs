@@ -180,6 +180,7 @@
 // Without a database feature the crate is empty; keep that warning-free.
 #![cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
 
+mod admit;
 mod cleanup;
 mod error;
 mod migration;

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    Clock, Created, Record, Saved, Store, StoreError, StoreKey, SystemClock, UserIndex, Version,
+    Admission, Cap, Clock, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError,
+    StoreKey, SystemClock, Touched, UserIndex, Version,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Executor, Row};
@@ -44,6 +45,9 @@ struct Queries {
     create: String,
     save: String,
     touch: String,
+    retire: String,
+    count: String,
+    clear: String,
     delete: String,
     delete_expired: String,
     user_records: String,
@@ -76,7 +80,23 @@ impl Queries {
                  SELECT (SELECT count(*) FROM upd) AS updated, \
                  EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $7) AS live"
             ),
-            touch: format!("UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > $3"),
+            touch: format!(
+                "WITH upd AS (UPDATE {t} SET expires_at = $3 WHERE id = $1 AND version = $2 \
+                 AND expires_at > $4 RETURNING 1) \
+                 SELECT (SELECT count(*) FROM upd) AS updated, \
+                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $4) AS live"
+            ),
+            retire: format!(
+                "WITH del AS (DELETE FROM {t} WHERE id = $1 AND version = $2 \
+                 AND expires_at > $3 RETURNING 1) \
+                 SELECT (SELECT count(*) FROM del) AS deleted, \
+                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $3) AS live"
+            ),
+            count: format!("SELECT count(*) FROM {t} WHERE expires_at > $1"),
+            clear: format!(
+                "WITH del AS (DELETE FROM {t} RETURNING expires_at) \
+                 SELECT count(*) FILTER (WHERE expires_at > $1) FROM del"
+            ),
             delete: format!("DELETE FROM {t} WHERE id = $1"),
             // One batch; rows locked by another cleaner are skipped.
             delete_expired: format!(
@@ -326,15 +346,31 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
-        let done = sqlx::query(&self.sql.touch)
-            .bind(key.as_str())
-            .bind(expires_at)
-            .bind(self.clock.now())
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(done.rows_affected() == 1)
+    async fn touch(
+        &self,
+        key: &StoreKey,
+        expected: Version,
+        expires_at: OffsetDateTime,
+    ) -> Result<Touched, StoreError> {
+        let (done, live) = self
+            .cas(&self.sql.touch, key, expected, Some(expires_at))
+            .await?;
+        Ok(match (done, live) {
+            (true, _) => Touched::Ok,
+            (_, true) => Touched::MovedOn,
+            (_, false) => Touched::Gone,
+        })
+    }
+
+    /// One statement: a compare-and-delete and, in the same snapshot,
+    /// whether a live row was there.
+    async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
+        let (done, live) = self.cas(&self.sql.retire, key, expected, None).await?;
+        Ok(match (done, live) {
+            (true, _) => Retired::Ok,
+            (_, true) => Retired::MovedOn,
+            (_, false) => Retired::Gone,
+        })
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
@@ -369,10 +405,78 @@ impl Store for PostgresStore {
     fn user_index(&self) -> Option<&dyn UserIndex> {
         Some(self)
     }
+
+    fn admin(&self) -> Option<&dyn StoreAdmin> {
+        Some(self)
+    }
+}
+
+impl PostgresStore {
+    /// Runs a versioned statement (touch or retire): (changed a row, a live
+    /// row was there).
+    async fn cas(
+        &self,
+        sql: &str,
+        key: &StoreKey,
+        expected: Version,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<(bool, bool), StoreError> {
+        let q = sqlx::query(sql)
+            .bind(key.as_str())
+            .bind(version_to_db(expected)?);
+        let q = match expires_at {
+            Some(at) => q.bind(at),
+            None => q,
+        };
+        let row = q
+            .bind(self.clock.now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let done: i64 = row.try_get(0).map_err(store_error)?;
+        let live: bool = row.try_get(1).map_err(store_error)?;
+        Ok((done == 1, live))
+    }
+}
+
+#[async_trait]
+impl StoreAdmin for PostgresStore {
+    /// One `SELECT count(*)` over the live rows (a sequential scan of the
+    /// table).
+    async fn count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(&self.sql.count)
+            .bind(self.clock.now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// One `DELETE` of every row (the user index is a column, so it goes
+    /// with them); returns how many were live.
+    async fn clear(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(&self.sql.clear)
+            .bind(self.clock.now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
 }
 
 #[async_trait]
 impl UserIndex for PostgresStore {
+    /// See `admit_in_order`: not yet atomic per user.
+    async fn admit(
+        &self,
+        record: &Record,
+        expected: Option<Version>,
+        _login_at: OffsetDateTime,
+        cap: Cap,
+    ) -> Result<Admission, StoreError> {
+        crate::admit::admit_in_order(self, record, expected, cap).await
+    }
+
     /// One `SELECT` of the user's live rows, through the partial index on
     /// `user_id`.
     async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {

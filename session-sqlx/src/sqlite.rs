@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    Clock, Created, Record, Saved, Store, StoreError, StoreKey, SystemClock, UserIndex, Version,
+    Admission, Cap, Clock, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError,
+    StoreKey, SystemClock, Touched, UserIndex, Version,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -47,6 +48,9 @@ struct Queries {
     save: String,
     live: String,
     touch: String,
+    retire: String,
+    count: String,
+    clear: String,
     delete: String,
     delete_expired: String,
     user_records: String,
@@ -76,7 +80,12 @@ impl Queries {
             ),
             // Only after a save changed nothing: Conflict or Gone?
             live: format!("SELECT EXISTS (SELECT 1 FROM {t} WHERE id = ?1 AND expires_at > ?2)"),
-            touch: format!("UPDATE {t} SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?3"),
+            touch: format!(
+                "UPDATE {t} SET expires_at = ?3 WHERE id = ?1 AND version = ?2 AND expires_at > ?4"
+            ),
+            retire: format!("DELETE FROM {t} WHERE id = ?1 AND version = ?2 AND expires_at > ?3"),
+            count: format!("SELECT count(*) FROM {t} WHERE expires_at > ?1"),
+            clear: format!("DELETE FROM {t}"),
             delete: format!("DELETE FROM {t} WHERE id = ?1"),
             delete_expired: format!(
                 "DELETE FROM {t} WHERE rowid IN \
@@ -370,15 +379,48 @@ impl Store for SqliteStore {
         Ok(if live { Saved::Conflict } else { Saved::Gone })
     }
 
-    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn touch(
+        &self,
+        key: &StoreKey,
+        expected: Version,
+        expires_at: OffsetDateTime,
+    ) -> Result<Touched, StoreError> {
+        let now = self.now_ms();
         let done = sqlx::query(&self.sql.touch)
             .bind(key.as_str())
+            .bind(version_to_db(expected)?)
             .bind(to_millis(expires_at))
-            .bind(self.now_ms())
+            .bind(now)
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 1 {
+            return Ok(Touched::Ok);
+        }
+        Ok(if self.is_live(key, now).await? {
+            Touched::MovedOn
+        } else {
+            Touched::Gone
+        })
+    }
+
+    async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
+        let now = self.now_ms();
+        let done = sqlx::query(&self.sql.retire)
+            .bind(key.as_str())
+            .bind(version_to_db(expected)?)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        if done.rows_affected() == 1 {
+            return Ok(Retired::Ok);
+        }
+        Ok(if self.is_live(key, now).await? {
+            Retired::MovedOn
+        } else {
+            Retired::Gone
+        })
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
@@ -414,10 +456,62 @@ impl Store for SqliteStore {
     fn user_index(&self) -> Option<&dyn UserIndex> {
         Some(self)
     }
+
+    fn admin(&self) -> Option<&dyn StoreAdmin> {
+        Some(self)
+    }
+}
+
+impl SqliteStore {
+    /// Whether a live row has `key` (after a versioned statement changed
+    /// nothing: moved on or gone?).
+    async fn is_live(&self, key: &StoreKey, now: i64) -> Result<bool, StoreError> {
+        sqlx::query_scalar(&self.sql.live)
+            .bind(key.as_str())
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+}
+
+#[async_trait]
+impl StoreAdmin for SqliteStore {
+    /// One `SELECT count(*)` over the live rows (a scan of the table).
+    async fn count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(&self.sql.count)
+            .bind(self.now_ms())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Counts the live rows, then one `DELETE` of every row; the count is
+    /// approximate if sessions are written in between.
+    async fn clear(&self) -> Result<u64, StoreError> {
+        let n = self.count().await?;
+        sqlx::query(&self.sql.clear)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(n)
+    }
 }
 
 #[async_trait]
 impl UserIndex for SqliteStore {
+    /// See `admit_in_order`: not yet atomic per user.
+    async fn admit(
+        &self,
+        record: &Record,
+        expected: Option<Version>,
+        _login_at: OffsetDateTime,
+        cap: Cap,
+    ) -> Result<Admission, StoreError> {
+        crate::admit::admit_in_order(self, record, expected, cap).await
+    }
+
     /// One `SELECT` of the user's live rows, through the partial index on
     /// `user_id`.
     async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {

@@ -123,7 +123,11 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
         let key = r.key.to_owned();
         tokio::spawn(async move {
             store
-                .touch(&key, OffsetDateTime::now_utc() + time::Duration::hours(2))
+                .touch(
+                    &key,
+                    Version::FIRST,
+                    OffsetDateTime::now_utc() + time::Duration::hours(2),
+                )
                 .await
         })
     };
@@ -160,11 +164,16 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
         store.save(&next, Version::FIRST).await.expect("save"),
         Saved::Ok
     );
-    assert!(
+    assert_eq!(
         store
-            .touch(&r.key, OffsetDateTime::now_utc() + time::Duration::hours(2))
+            .touch(
+                &r.key,
+                next.version,
+                OffsetDateTime::now_utc() + time::Duration::hours(2)
+            )
             .await
-            .expect("touch")
+            .expect("touch"),
+        session_core::Touched::Ok
     );
     drop_schema(&store).await;
 }

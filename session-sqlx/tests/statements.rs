@@ -77,14 +77,32 @@ impl Store for Indexed {
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
         self.counting.save(record, expected).await
     }
-    async fn touch(&self, key: &StoreKey, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
-        self.counting.touch(key, expires_at).await
+    async fn touch(
+        &self,
+        key: &StoreKey,
+        expected: Version,
+        expires_at: OffsetDateTime,
+    ) -> Result<session_core::Touched, StoreError> {
+        self.counting.touch(key, expected, expires_at).await
+    }
+    async fn retire(
+        &self,
+        key: &StoreKey,
+        expected: Version,
+    ) -> Result<session_core::Retired, StoreError> {
+        self.counting.retire(key, expected).await
     }
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.counting.delete(key).await
     }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        self.counting.delete_expired().await
+    }
     fn user_index(&self) -> Option<&dyn UserIndex> {
         self.inner.user_index()
+    }
+    fn admin(&self) -> Option<&dyn session_core::StoreAdmin> {
+        self.inner.admin()
     }
 }
 

@@ -121,11 +121,12 @@ pub async fn user_column_follows_every_method(store: &dyn session_core::Store) {
     assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
     let loaded = store.load(&r.key).await.expect("load").expect("record");
     assert_eq!(loaded.user.as_deref(), Some(user.as_str()));
-    assert!(
+    assert_eq!(
         store
-            .touch(&r.key, r.expires_at + time::Duration::hours(1))
+            .touch(&r.key, r.version, r.expires_at + time::Duration::hours(1))
             .await
-            .expect("touch")
+            .expect("touch"),
+        session_core::Touched::Ok
     );
     let loaded = store.load(&r.key).await.expect("load").expect("record");
     assert_eq!(loaded.user.as_deref(), Some(user.as_str()), "touch kept it");
