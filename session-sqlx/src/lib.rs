@@ -92,9 +92,10 @@
 //! |---|---|
 //! | `0001_create_sessions` | the schema (PostgreSQL), the table and an index on `expires_at`, if missing |
 //! | `0002_user_id` | a nullable `user_id TEXT` column and a partial index `<table>_user_id_idx ON (user_id) WHERE user_id IS NOT NULL` (the [user index](#sessions-per-user)) |
+//! | `0003_login_at` | a nullable `login_at` column (`TIMESTAMPTZ`; SQLite: Unix ms `INTEGER`), no index: the login time [`admit`](session_core::UserIndex::admit) writes, which orders the sessions a per-user cap revokes |
 //!
-//! Every migration is idempotent: 0001 by `IF NOT EXISTS`, 0002 because it
-//! runs only while the table has no `user_id` column (SQLite has no
+//! Every migration is idempotent: 0001 by `IF NOT EXISTS`, 0002 and 0003
+//! because each runs only while the table lacks its column (SQLite has no
 //! `ADD COLUMN IF NOT EXISTS`, and on PostgreSQL even a no-op `ALTER TABLE`
 //! would take an `ACCESS EXCLUSIVE` lock, queueing every request behind
 //! it). Several instances starting at once are safe: on PostgreSQL all
@@ -108,7 +109,10 @@
 //! partial index once, which only scans the table since no row has a user
 //! yet. Instances of the previous version keep working against the
 //! upgraded table during a rolling deploy (they never name `user_id`; a
-//! session one of them saves keeps its user).
+//! session one of them saves keeps its user). The same holds for
+//! `login_at` (0003): rows written before it, or by an instance that does
+//! not know it, have none and count as the oldest logins; the new code
+//! needs the column, so run `migrate` before it serves requests.
 //!
 //! # Sessions per user
 //!
@@ -124,11 +128,35 @@
 //! deletes them, and a revoked (deleted) session is gone at once for every
 //! instance.
 //!
+//! [`UserIndex::admit`](session_core::UserIndex::admit) (a login under a
+//! per-user cap) is, for now, three steps in order and **not yet atomic
+//! per user** (issue 15: one transaction per user): a `SELECT` of the
+//! user's other live rows, oldest `login_at` first (rows without one, then
+//! by expiry); under `RefuseLogin` with `max` or more of them, nothing
+//! else; otherwise the record's `INSERT` (or its compare-and-swap save)
+//! with its `login_at`, then under `RevokeOldest` one `DELETE` per row
+//! beyond the cap. Sequential logins keep the cap exactly; simultaneous
+//! logins of one user can both pass a `RefuseLogin` count, or both revoke.
+//! A plain `save` keeps a row's `login_at` while its user stays the same
+//! (and clears it when another user takes the row).
+//!
+//! # Operator calls
+//!
+//! Both stores implement [`StoreAdmin`](session_core::StoreAdmin)
+//! (`store.admin()`): `count` is one
+//! `SELECT count(*) ... WHERE expires_at > $now`, O(live rows); `clear` deletes every row (the user index and
+//! login times are columns, so they go with them) and returns how many were
+//! live: on PostgreSQL one `WITH del AS (DELETE ... RETURNING) SELECT`
+//! statement, on SQLite a count and a `DELETE` in one `BEGIN IMMEDIATE`
+//! transaction. `clear` is O(rows) and holds its locks (PostgreSQL: every
+//! row; SQLite: the write lock) until it commits; it is for operators and
+//! tests, not request paths.
 //! # Statements per request
 //!
 //! Every [`Store`](session_core::Store) method is one SQL statement, so a
 //! request costs (measured from sqlx's statement log by
-//! `tests/statements.rs`, identical on both databases):
+//! `tests/statements.rs`; PostgreSQL's compare-and-swap statements are
+//! `WITH ... SELECT`, see below):
 //!
 //! | request | statements |
 //! |---|---|
@@ -136,19 +164,21 @@
 //! | new session | 1 `INSERT` (insert-if-absent: `ON CONFLICT DO UPDATE ... WHERE expired`) |
 //! | read-only | 1 `SELECT` |
 //! | write to an existing session | `SELECT` + `UPDATE` (compare-and-swap on the version) |
-//! | read past the touch threshold | `SELECT` + `UPDATE` of `expires_at` |
-//! | regenerate | `SELECT` + `INSERT` + `DELETE` |
+//! | read past the touch threshold | `SELECT` + `UPDATE` of `expires_at` (compare-and-swap on the version) |
+//! | regenerate | `SELECT` + `DELETE` (retire: compare-and-delete of the old id) + `INSERT` |
 //! | destroy | 1 `DELETE` |
-//! | login (`regenerate` + `set_user`) | `SELECT` + `INSERT` (with `user_id`) + `DELETE` |
+//! | login (`regenerate` + `set_user`) | `SELECT` + `DELETE` (retire) + `INSERT` (with `user_id`) |
 //! | "your devices" (`devices`) | `SELECT` (the session) + `SELECT` (the user's live rows) |
 //! | revoke one device (`revoke`) | `SELECT` + listing `SELECT` + `DELETE` |
 //! | revoke *n* other devices (`revoke_others`) | `SELECT` + listing `SELECT` + *n* × `DELETE` |
-//! | login of a new visitor, per-user cap, revoke oldest | `INSERT` + listing `SELECT` + `DELETE` per session over the cap |
-//! | login of a new visitor, per-user cap, refused | listing `SELECT` |
+//! | login of a new visitor, per-user cap, revoke oldest | `SELECT` (the user's other rows by login time) + `INSERT` (with `login_at`) + `DELETE` per session over the cap |
+//! | login of a new visitor, per-user cap, refused | `SELECT` |
 //!
-//! On PostgreSQL the compare-and-swap `UPDATE` is wrapped in one
-//! `WITH ... SELECT` statement that also tells `Conflict` from `Gone`; on
-//! SQLite a `save` that loses a race adds one `SELECT` for that answer.
+//! On PostgreSQL each compare-and-swap (`save`'s and `touch`'s `UPDATE`,
+//! `retire`'s `DELETE`) is wrapped in one `WITH ... SELECT` statement that
+//! also tells a lost race (`Conflict`, `MovedOn`) from a missing row
+//! (`Gone`), in the same snapshot; on SQLite a compare-and-swap that
+//! changes nothing adds one `SELECT` for that answer.
 //! The revoke rows are what `session-core` asks for (it lists the user's
 //! sessions again before each revocation, to check the handle belongs to
 //! the user); each store call is still one statement.

@@ -12,6 +12,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Executor, Row};
 use time::OffsetDateTime;
 
+use crate::admit::Logins;
 use crate::cleanup::{self, CleanupHandle};
 use crate::error::{Error, key_from_db, store_error, version_from_db, version_to_db};
 use crate::migration::Migration;
@@ -26,6 +27,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: include_str!("../migrations/postgres/0002_user_id.sql"),
         adds_column: Some("user_id"),
+    },
+    Migration {
+        sql: include_str!("../migrations/postgres/0003_login_at.sql"),
+        adds_column: Some("login_at"),
     },
 ];
 
@@ -51,6 +56,7 @@ struct Queries {
     delete: String,
     delete_expired: String,
     user_records: String,
+    other_logins: String,
 }
 
 impl Queries {
@@ -63,20 +69,24 @@ impl Queries {
             ),
             // Insert-if-absent that also takes over an expired row: the
             // conditional DO UPDATE affects 0 rows when a live row exists.
+            // $7: the login time (`admit`), NULL for a plain create.
             create: format!(
-                "INSERT INTO {t} AS s (id, version, expires_at, payload, user_id) \
-                 VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO {t} AS s (id, version, expires_at, payload, user_id, login_at) \
+                 VALUES ($1, $2, $3, $4, $5, $7) \
                  ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
                  expires_at = EXCLUDED.expires_at, payload = EXCLUDED.payload, \
-                 user_id = EXCLUDED.user_id \
+                 user_id = EXCLUDED.user_id, login_at = EXCLUDED.login_at \
                  WHERE s.expires_at <= $6"
             ),
             // Compare-and-swap and the Conflict / Gone verdict in one
             // statement: the outer SELECT sees the row as it was before the
-            // UPDATE (same snapshot).
+            // UPDATE (same snapshot). $8: the login time (`admit`), or NULL:
+            // the row keeps its login time while its user stays the same.
             save: format!(
                 "WITH upd AS (UPDATE {t} SET version = $3, expires_at = $4, payload = $5, \
-                 user_id = $6 WHERE id = $1 AND version = $2 AND expires_at > $7 RETURNING 1) \
+                 user_id = $6, login_at = CASE WHEN $8::timestamptz IS NOT NULL THEN $8 \
+                 WHEN user_id IS DISTINCT FROM $6 THEN NULL ELSE login_at END \
+                 WHERE id = $1 AND version = $2 AND expires_at > $7 RETURNING 1) \
                  SELECT (SELECT count(*) FROM upd) AS updated, \
                  EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $7) AS live"
             ),
@@ -108,6 +118,11 @@ impl Queries {
                 "SELECT id, version, expires_at, payload FROM {t} \
                  WHERE user_id = $1 AND expires_at > $2"
             ),
+            // The cap's victims, oldest login first (no login time first).
+            other_logins: format!(
+                "SELECT id FROM {t} WHERE user_id = $1 AND expires_at > $2 AND id <> $3 \
+                 ORDER BY login_at ASC NULLS FIRST, expires_at, id"
+            ),
             schema,
             table,
         }
@@ -118,9 +133,11 @@ impl Queries {
 ///
 /// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
 /// `version BIGINT`, `expires_at TIMESTAMPTZ` (indexed), `payload BYTEA`
-/// and `user_id TEXT` (nullable, indexed where not null: the
-/// [`UserIndex`]). Every [`Store`] and [`UserIndex`] method is one SQL
-/// statement. Expiry is judged by the application's clock (`now` is a bound
+/// (opaque bytes), `user_id TEXT` (nullable, indexed where not null: the
+/// [`UserIndex`]) and `login_at TIMESTAMPTZ` (nullable: the login time
+/// [`UserIndex::admit`] writes). Every [`Store`] and
+/// [`UserIndex::user_records`] method is one SQL statement; `admit` is one
+/// per step (see there). Expiry is judged by the application's clock (`now` is a bound
 /// parameter), the same clock that computed `expires_at`, never by the
 /// database server's clock.
 ///
@@ -308,42 +325,11 @@ impl Store for PostgresStore {
     }
 
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        let done = sqlx::query(&self.sql.create)
-            .bind(record.key.as_str())
-            .bind(version_to_db(record.version)?)
-            .bind(record.expires_at)
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
-            .bind(self.clock.now())
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(if done.rows_affected() == 1 {
-            Created::Ok
-        } else {
-            Created::Collision
-        })
+        self.create_at(record, None).await
     }
 
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-        let row = sqlx::query(&self.sql.save)
-            .bind(record.key.as_str())
-            .bind(version_to_db(expected)?)
-            .bind(version_to_db(record.version)?)
-            .bind(record.expires_at)
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
-            .bind(self.clock.now())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        let updated: i64 = row.try_get(0).map_err(store_error)?;
-        let live: bool = row.try_get(1).map_err(store_error)?;
-        Ok(match (updated, live) {
-            (1, _) => Saved::Ok,
-            (_, true) => Saved::Conflict,
-            (_, false) => Saved::Gone,
-        })
+        self.save_at(record, expected, None).await
     }
 
     async fn touch(
@@ -412,6 +398,58 @@ impl Store for PostgresStore {
 }
 
 impl PostgresStore {
+    /// `create`, with the login time when `admit` writes it.
+    async fn create_at(
+        &self,
+        record: &Record,
+        login_at: Option<OffsetDateTime>,
+    ) -> Result<Created, StoreError> {
+        let done = sqlx::query(&self.sql.create)
+            .bind(record.key.as_str())
+            .bind(version_to_db(record.version)?)
+            .bind(record.expires_at)
+            .bind(&record.payload)
+            .bind(record.user.as_deref())
+            .bind(self.clock.now())
+            .bind(login_at)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(if done.rows_affected() == 1 {
+            Created::Ok
+        } else {
+            Created::Collision
+        })
+    }
+
+    /// `save`, with the login time when `admit` writes it.
+    async fn save_at(
+        &self,
+        record: &Record,
+        expected: Version,
+        login_at: Option<OffsetDateTime>,
+    ) -> Result<Saved, StoreError> {
+        let row = sqlx::query(&self.sql.save)
+            .bind(record.key.as_str())
+            .bind(version_to_db(expected)?)
+            .bind(version_to_db(record.version)?)
+            .bind(record.expires_at)
+            .bind(&record.payload)
+            .bind(record.user.as_deref())
+            .bind(self.clock.now())
+            .bind(login_at)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let updated: i64 = row.try_get(0).map_err(store_error)?;
+        let live: bool = row.try_get(1).map_err(store_error)?;
+        Ok(match (updated, live) {
+            (1, _) => Saved::Ok,
+            (_, true) => Saved::Conflict,
+            (_, false) => Saved::Gone,
+        })
+    }
+
     /// Runs a versioned statement (touch or retire): (changed a row, a live
     /// row was there).
     async fn cas(
@@ -441,8 +479,8 @@ impl PostgresStore {
 
 #[async_trait]
 impl StoreAdmin for PostgresStore {
-    /// One `SELECT count(*)` over the live rows (a sequential scan of the
-    /// table).
+    /// One `SELECT count(*)` over the live rows: O(live rows) (through the
+    /// `expires_at` index, or a sequential scan, as the planner decides).
     async fn count(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(&self.sql.count)
             .bind(self.clock.now())
@@ -453,7 +491,9 @@ impl StoreAdmin for PostgresStore {
     }
 
     /// One `DELETE` of every row (the user index is a column, so it goes
-    /// with them); returns how many were live.
+    /// with them); returns how many were live. O(rows), in one
+    /// transaction: it locks every row until it commits (concurrent writes
+    /// to those sessions wait), and leaves dead tuples for autovacuum.
     async fn clear(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(&self.sql.clear)
             .bind(self.clock.now())
@@ -465,16 +505,57 @@ impl StoreAdmin for PostgresStore {
 }
 
 #[async_trait]
+impl Logins for PostgresStore {
+    async fn other_logins(
+        &self,
+        user: &str,
+        except: &StoreKey,
+    ) -> Result<Vec<StoreKey>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(&self.sql.other_logins)
+            .bind(user)
+            .bind(self.clock.now())
+            .bind(except.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        ids.iter().map(|id| key_from_db(id)).collect()
+    }
+
+    async fn create_login(
+        &self,
+        record: &Record,
+        login_at: OffsetDateTime,
+    ) -> Result<Created, StoreError> {
+        self.create_at(record, Some(login_at)).await
+    }
+
+    async fn save_login(
+        &self,
+        record: &Record,
+        expected: Version,
+        login_at: OffsetDateTime,
+    ) -> Result<Saved, StoreError> {
+        self.save_at(record, expected, Some(login_at)).await
+    }
+}
+
+#[async_trait]
 impl UserIndex for PostgresStore {
-    /// See `admit_in_order`: not yet atomic per user.
+    /// In order, **not yet atomic per user** (issue 15): one `SELECT` of
+    /// the user's other live rows, oldest `login_at` first (rows without
+    /// one first, then by expiry); with `RefuseLogin` and `cap.max` or more
+    /// of them, nothing more; else the `INSERT` (or the save's statement)
+    /// of the record with its `login_at`, then with `RevokeOldest` one
+    /// `DELETE` per session beyond the cap. Two simultaneous logins of one
+    /// user can both pass a `RefuseLogin` count, or both revoke.
     async fn admit(
         &self,
         record: &Record,
         expected: Option<Version>,
-        _login_at: OffsetDateTime,
+        login_at: OffsetDateTime,
         cap: Cap,
     ) -> Result<Admission, StoreError> {
-        crate::admit::admit_in_order(self, record, expected, cap).await
+        crate::admit::admit_in_order(self, record, expected, login_at, cap).await
     }
 
     /// One `SELECT` of the user's live rows, through the partial index on

@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 use sqlx::{Executor, Row};
 use time::OffsetDateTime;
 
+use crate::admit::Logins;
 use crate::cleanup::{self, CleanupHandle};
 use crate::error::{Error, key_from_db, store_error, version_from_db, version_to_db};
 use crate::migration::Migration;
@@ -30,6 +31,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: include_str!("../migrations/sqlite/0002_user_id.sql"),
         adds_column: Some("user_id"),
+    },
+    Migration {
+        sql: include_str!("../migrations/sqlite/0003_login_at.sql"),
+        adds_column: Some("login_at"),
     },
 ];
 
@@ -54,6 +59,7 @@ struct Queries {
     delete: String,
     delete_expired: String,
     user_records: String,
+    other_logins: String,
 }
 
 impl Queries {
@@ -66,16 +72,21 @@ impl Queries {
             ),
             // Insert-if-absent that also takes over an expired row: the
             // conditional DO UPDATE changes 0 rows when a live row exists.
+            // ?7: the login time (`admit`), NULL for a plain create.
             create: format!(
-                "INSERT INTO {t} AS s (id, version, expires_at, payload, user_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                "INSERT INTO {t} AS s (id, version, expires_at, payload, user_id, login_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?7) \
                  ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
                  expires_at = excluded.expires_at, payload = excluded.payload, \
-                 user_id = excluded.user_id \
+                 user_id = excluded.user_id, login_at = excluded.login_at \
                  WHERE s.expires_at <= ?6"
             ),
+            // ?8: the login time (`admit`), or NULL: the row keeps its login
+            // time while its user stays the same (`IS`: NULL-safe equality).
             save: format!(
-                "UPDATE {t} SET version = ?3, expires_at = ?4, payload = ?5, user_id = ?6 \
+                "UPDATE {t} SET version = ?3, expires_at = ?4, payload = ?5, user_id = ?6, \
+                 login_at = CASE WHEN ?8 IS NOT NULL THEN ?8 \
+                 WHEN user_id IS ?6 THEN login_at ELSE NULL END \
                  WHERE id = ?1 AND version = ?2 AND expires_at > ?7"
             ),
             // Only after a save changed nothing: Conflict or Gone?
@@ -95,6 +106,12 @@ impl Queries {
             user_records: format!(
                 "SELECT id, version, expires_at, payload FROM {t} \
                  WHERE user_id = ?1 AND expires_at > ?2"
+            ),
+            // The cap's victims, oldest login first (SQLite sorts NULL, no
+            // login time, first).
+            other_logins: format!(
+                "SELECT id FROM {t} WHERE user_id = ?1 AND expires_at > ?2 AND id <> ?3 \
+                 ORDER BY login_at, expires_at, id"
             ),
             table,
         }
@@ -117,10 +134,13 @@ fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
 ///
 /// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
 /// `version INTEGER`, `expires_at INTEGER` (Unix milliseconds, indexed),
-/// `payload BLOB` and `user_id TEXT` (nullable, indexed where not null: the
-/// [`UserIndex`]). Every [`Store`] and [`UserIndex`] method is one SQL
-/// statement, except a `save` that changed nothing, which asks a second
-/// question (Conflict or Gone?). Expiry is judged by the application's
+/// `payload BLOB` (opaque bytes), `user_id TEXT` (nullable, indexed where
+/// not null: the [`UserIndex`]) and `login_at INTEGER` (Unix milliseconds,
+/// nullable: the login time [`UserIndex::admit`] writes). Every [`Store`]
+/// and [`UserIndex::user_records`] method is one SQL statement, except a
+/// compare-and-swap (`save`, `touch`, `retire`) that changed nothing,
+/// which asks a second question (lost race or gone?); `admit` is one per
+/// step (see there). Expiry is judged by the application's
 /// clock.
 ///
 /// [`SqliteStore::connect`] sets WAL journal mode, `synchronous = NORMAL`
@@ -337,46 +357,11 @@ impl Store for SqliteStore {
     }
 
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        let done = sqlx::query(&self.sql.create)
-            .bind(record.key.as_str())
-            .bind(version_to_db(record.version)?)
-            .bind(to_millis(record.expires_at))
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
-            .bind(self.now_ms())
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(if done.rows_affected() == 1 {
-            Created::Ok
-        } else {
-            Created::Collision
-        })
+        self.create_at(record, None).await
     }
 
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-        let now = self.now_ms();
-        let done = sqlx::query(&self.sql.save)
-            .bind(record.key.as_str())
-            .bind(version_to_db(expected)?)
-            .bind(version_to_db(record.version)?)
-            .bind(to_millis(record.expires_at))
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        if done.rows_affected() == 1 {
-            return Ok(Saved::Ok);
-        }
-        let live: bool = sqlx::query_scalar(&self.sql.live)
-            .bind(record.key.as_str())
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(if live { Saved::Conflict } else { Saved::Gone })
+        self.save_at(record, expected, None).await
     }
 
     async fn touch(
@@ -463,6 +448,60 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
+    /// `create`, with the login time when `admit` writes it.
+    async fn create_at(
+        &self,
+        record: &Record,
+        login_at: Option<OffsetDateTime>,
+    ) -> Result<Created, StoreError> {
+        let done = sqlx::query(&self.sql.create)
+            .bind(record.key.as_str())
+            .bind(version_to_db(record.version)?)
+            .bind(to_millis(record.expires_at))
+            .bind(&record.payload)
+            .bind(record.user.as_deref())
+            .bind(self.now_ms())
+            .bind(login_at.map(to_millis))
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(if done.rows_affected() == 1 {
+            Created::Ok
+        } else {
+            Created::Collision
+        })
+    }
+
+    /// `save`, with the login time when `admit` writes it.
+    async fn save_at(
+        &self,
+        record: &Record,
+        expected: Version,
+        login_at: Option<OffsetDateTime>,
+    ) -> Result<Saved, StoreError> {
+        let now = self.now_ms();
+        let done = sqlx::query(&self.sql.save)
+            .bind(record.key.as_str())
+            .bind(version_to_db(expected)?)
+            .bind(version_to_db(record.version)?)
+            .bind(to_millis(record.expires_at))
+            .bind(&record.payload)
+            .bind(record.user.as_deref())
+            .bind(now)
+            .bind(login_at.map(to_millis))
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        if done.rows_affected() == 1 {
+            return Ok(Saved::Ok);
+        }
+        Ok(if self.is_live(&record.key, now).await? {
+            Saved::Conflict
+        } else {
+            Saved::Gone
+        })
+    }
+
     /// Whether a live row has `key` (after a versioned statement changed
     /// nothing: moved on or gone?).
     async fn is_live(&self, key: &StoreKey, now: i64) -> Result<bool, StoreError> {
@@ -477,7 +516,8 @@ impl SqliteStore {
 
 #[async_trait]
 impl StoreAdmin for SqliteStore {
-    /// One `SELECT count(*)` over the live rows (a scan of the table).
+    /// One `SELECT count(*)` over the live rows: O(live rows), through the
+    /// `expires_at` index.
     async fn count(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(&self.sql.count)
             .bind(self.now_ms())
@@ -487,29 +527,82 @@ impl StoreAdmin for SqliteStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// Counts the live rows, then one `DELETE` of every row; the count is
-    /// approximate if sessions are written in between.
+    /// In one `BEGIN IMMEDIATE` transaction: the `count` of live rows, then
+    /// one `DELETE` of every row (the user index is a column, so it goes
+    /// with them). O(rows); the write lock is held throughout, so other
+    /// writers wait (busy timeout) for that long.
     async fn clear(&self) -> Result<u64, StoreError> {
-        let n = self.count().await?;
-        sqlx::query(&self.sql.clear)
-            .execute(&self.pool)
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
-        Ok(n)
+        let n: i64 = sqlx::query_scalar(&self.sql.count)
+            .bind(self.now_ms())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query(&self.sql.clear)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl Logins for SqliteStore {
+    async fn other_logins(
+        &self,
+        user: &str,
+        except: &StoreKey,
+    ) -> Result<Vec<StoreKey>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(&self.sql.other_logins)
+            .bind(user)
+            .bind(self.now_ms())
+            .bind(except.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        ids.iter().map(|id| key_from_db(id)).collect()
+    }
+
+    async fn create_login(
+        &self,
+        record: &Record,
+        login_at: OffsetDateTime,
+    ) -> Result<Created, StoreError> {
+        self.create_at(record, Some(login_at)).await
+    }
+
+    async fn save_login(
+        &self,
+        record: &Record,
+        expected: Version,
+        login_at: OffsetDateTime,
+    ) -> Result<Saved, StoreError> {
+        self.save_at(record, expected, Some(login_at)).await
     }
 }
 
 #[async_trait]
 impl UserIndex for SqliteStore {
-    /// See `admit_in_order`: not yet atomic per user.
+    /// In order, **not yet atomic per user** (issue 15): one `SELECT` of
+    /// the user's other live rows, oldest `login_at` first (rows without
+    /// one first, then by expiry); with `RefuseLogin` and `cap.max` or more
+    /// of them, nothing more; else the `INSERT` (or the save's `UPDATE`)
+    /// of the record with its `login_at`, then with `RevokeOldest` one
+    /// `DELETE` per session beyond the cap. Two simultaneous logins of one
+    /// user can both pass a `RefuseLogin` count, or both revoke.
     async fn admit(
         &self,
         record: &Record,
         expected: Option<Version>,
-        _login_at: OffsetDateTime,
+        login_at: OffsetDateTime,
         cap: Cap,
     ) -> Result<Admission, StoreError> {
-        crate::admit::admit_in_order(self, record, expected, cap).await
+        crate::admit::admit_in_order(self, record, expected, login_at, cap).await
     }
 
     /// One `SELECT` of the user's live rows, through the partial index on

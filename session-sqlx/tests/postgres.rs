@@ -214,6 +214,13 @@ async fn user_column_follows_every_method() {
     drop_schema(&store).await;
 }
 
+#[tokio::test]
+async fn admit_revokes_the_oldest_login() {
+    let store = pg_store(namespace("pg_login_at")).await;
+    common::admit_revokes_the_oldest_login(&store).await;
+    drop_schema(&store).await;
+}
+
 /// The table as the previous version (migration 0001 only) created it.
 async fn create_previous_version_table(store: &PostgresStore) {
     let schema = format!("\"{}\"", store.schema());
@@ -288,6 +295,19 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
         columns,
         [("user_id".to_owned(), "text".to_owned(), "YES".to_owned())]
     );
+    let login_at: Vec<(String, String)> = sqlx::query_as(
+        "SELECT data_type::text, is_nullable::text FROM information_schema.columns \
+         WHERE table_schema = $1 AND table_name = 'sessions' AND column_name = 'login_at'",
+    )
+    .bind(&ns)
+    .fetch_all(store.pool())
+    .await
+    .expect("columns");
+    assert_eq!(
+        login_at,
+        [("timestamp with time zone".to_owned(), "YES".to_owned())],
+        "migration 0003"
+    );
     let index: Option<String> = sqlx::query_scalar(
         "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'sessions_user_id_idx'",
     )
@@ -332,6 +352,7 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let listed = index.user_records("ada").await.expect("list");
     assert_eq!(listed.iter().map(|r| r.key).collect::<Vec<_>>(), [key]);
     common::user_column_follows_every_method(&stores[3]).await;
+    common::admit_revokes_the_oldest_login(&stores[0]).await;
     drop_schema(store).await;
 }
 

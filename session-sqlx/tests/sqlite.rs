@@ -355,6 +355,14 @@ async fn user_column_follows_every_method() {
     common::user_column_follows_every_method(&memory).await;
 }
 
+#[tokio::test]
+async fn admit_revokes_the_oldest_login() {
+    let store = sqlite_store(namespace("sqlite_login_at")).await;
+    common::admit_revokes_the_oldest_login(&store).await;
+    let memory = memory_store().await;
+    common::admit_revokes_the_oldest_login(&memory).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let path = sqlite_path(&namespace("sqlite_upgrade_0001"));
@@ -416,6 +424,17 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     .await
     .expect("columns");
     assert_eq!(columns, [("user_id".to_owned(), "TEXT".to_owned(), 0)]);
+    let login_at: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT name, type, \"notnull\" FROM pragma_table_info('sessions') WHERE name = 'login_at'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("columns");
+    assert_eq!(
+        login_at,
+        [("login_at".to_owned(), "INTEGER".to_owned(), 0)],
+        "migration 0003"
+    );
     let index: Option<String> = sqlx::query_scalar(
         "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'sessions_user_id_idx'",
     )
@@ -457,4 +476,5 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let listed = index.user_records("ada").await.expect("list");
     assert_eq!(listed.iter().map(|r| r.key).collect::<Vec<_>>(), [key]);
     common::user_column_follows_every_method(&stores[3]).await;
+    common::admit_revokes_the_oldest_login(&stores[0]).await;
 }

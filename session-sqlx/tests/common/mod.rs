@@ -152,3 +152,99 @@ pub async fn user_column_follows_every_method(store: &dyn session_core::Store) {
     let loaded = store.load(&r.key).await.expect("load").expect("record");
     assert_eq!((loaded.user, loaded.version), (None, Version(3)));
 }
+
+/// `UserIndex::admit` revokes by login time (the `login_at` column), not by
+/// expiry: a row written without `admit` (no login time) counts as the
+/// oldest, and a plain `save` keeps a row's login time.
+pub async fn admit_revokes_the_oldest_login(store: &dyn session_core::Store) {
+    use session_core::{Admission, Cap, Created, Record, Saved, SessionCap, SessionId, Version};
+    use time::Duration;
+    let index = store
+        .user_index()
+        .expect("the SQL stores have a user index");
+    let user = format!("u{}", &SessionId::random().to_string()[..12]);
+    let now = time::OffsetDateTime::now_utc();
+    let record = |expires_in: Duration| Record {
+        key: SessionId::random().hashed_key(),
+        version: Version::FIRST,
+        expires_at: now + expires_in,
+        payload: b"{}".to_vec(),
+        user: Some(user.clone()),
+    };
+    let cap = Cap {
+        max: 3,
+        policy: SessionCap::RevokeOldest,
+    };
+    let plain = record(Duration::hours(4));
+    assert_eq!(store.create(&plain).await.expect("create"), Created::Ok);
+    // Login order a, b, c; expiry order the other way round.
+    let (a, b, c) = (
+        record(Duration::hours(3)),
+        record(Duration::hours(2)),
+        record(Duration::hours(1)),
+    );
+    for (i, r) in [&a, &b].into_iter().enumerate() {
+        assert_eq!(
+            index
+                .admit(r, None, now + Duration::seconds(i as i64 + 1), cap)
+                .await
+                .expect("admit"),
+            Admission::Admitted { revoked: 0 }
+        );
+    }
+    assert_eq!(
+        index
+            .admit(&c, None, now + Duration::seconds(3), cap)
+            .await
+            .expect("admit"),
+        Admission::Admitted { revoked: 1 }
+    );
+    assert_eq!(
+        store.load(&plain.key).await.expect("load"),
+        None,
+        "the row without a login time is the oldest"
+    );
+    // A plain save keeps a's login time.
+    let mut a2 = a.clone();
+    a2.version = Version(2);
+    assert_eq!(
+        store.save(&a2, Version::FIRST).await.expect("save"),
+        Saved::Ok
+    );
+    let refuse = Cap {
+        max: 3,
+        policy: SessionCap::RefuseLogin,
+    };
+    let d = record(Duration::hours(5));
+    assert_eq!(
+        index
+            .admit(&d, None, now + Duration::seconds(4), refuse)
+            .await
+            .expect("admit"),
+        Admission::Refused { live: 3 }
+    );
+    assert_eq!(store.load(&d.key).await.expect("load"), None);
+    assert_eq!(
+        index
+            .admit(&d, None, now + Duration::seconds(4), cap)
+            .await
+            .expect("admit"),
+        Admission::Admitted { revoked: 1 }
+    );
+    assert_eq!(
+        store.load(&a.key).await.expect("load"),
+        None,
+        "the oldest login goes, though it expires last"
+    );
+    let mut left: Vec<_> = index
+        .user_records(&user)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    left.sort();
+    let mut want = vec![b.key, c.key, d.key];
+    want.sort();
+    assert_eq!(left, want);
+}

@@ -1,0 +1,11 @@
+-- session-sqlx, PostgreSQL migration 3: the login time of a session written
+-- by UserIndex::admit (a login under a per-user cap), which orders the
+-- sessions the cap revokes, oldest login first. A nullable column and no
+-- index: admit reads it only among one user's rows, found through the
+-- user_id index.
+-- {table} (schema-qualified) is a validated, double-quoted identifier
+-- filled in by the crate; the statement is idempotent, and the crate runs
+-- this file only while the table has no login_at column (checked under the
+-- same advisory lock, in the same transaction). Existing rows keep
+-- login_at NULL: a session without a login time counts as the oldest.
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS login_at TIMESTAMPTZ;

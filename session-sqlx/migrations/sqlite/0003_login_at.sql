@@ -1,0 +1,11 @@
+-- session-sqlx, SQLite migration 3: the login time of a session written by
+-- UserIndex::admit (a login under a per-user cap), which orders the
+-- sessions the cap revokes, oldest login first. A nullable column (Unix
+-- time in milliseconds) and no index: admit reads it only among one user's
+-- rows, found through the user_id index.
+-- {table} is a validated, double-quoted identifier filled in by the crate.
+-- SQLite has no ADD COLUMN IF NOT EXISTS: the crate runs this file only when
+-- pragma_table_info shows no login_at column, checked inside the same
+-- BEGIN IMMEDIATE transaction. Existing rows keep login_at NULL: a session
+-- without a login time counts as the oldest.
+ALTER TABLE {table} ADD COLUMN login_at INTEGER;
