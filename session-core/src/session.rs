@@ -76,11 +76,15 @@ impl Session {
     /// asks for and hands the answer back. No decision is made here.
     async fn drive(&self, lc: &mut Lifecycle) -> Result<(), SessionError> {
         let d = &*self.inner.driver;
+        // One instant per operation: the expiry a write stores and the
+        // cookie's Max-Age are computed from the same `now`, whatever the
+        // store's latency.
+        let now = d.clock.now();
         loop {
-            match lc.poll(&d.config, d.clock.now()) {
+            match lc.poll(&d.config, now) {
                 Step::Call(call) => {
                     let reply = d.perform(call).await;
-                    lc.handle(reply, &d.config, d.clock.now());
+                    lc.handle(reply, &d.config, now);
                 }
                 Step::Done(result) => {
                     for note in lc.take_events() {
