@@ -1,5 +1,5 @@
 //! `Session`: the handle handlers use, in the spirit of `req.session`, and
-//! the async driver of the pure [`Lifecycle`]: a loop that performs the
+//! the async driver of the pure `Lifecycle` (`lifecycle.rs`): a loop that performs the
 //! store calls the lifecycle asks for.
 
 use std::fmt;

@@ -1,7 +1,7 @@
 //! A deterministic simulation of concurrent requests (in the spirit of
 //! FoundationDB's and TigerBeetle's simulation testing). The sans-IO
 //! lifecycle makes it cheap: each simulated request is a
-//! [`Lifecycle`](crate::lifecycle) driven by hand, and a seeded scheduler
+//! `Lifecycle` (`lifecycle.rs`) driven by hand, and a seeded scheduler
 //! decides which request performs its next store call, so every
 //! interleaving of store calls is reachable and replays exactly from its
 //! seed. The same schedule runs against [`MemoryStore`] and against a
