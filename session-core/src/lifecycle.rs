@@ -141,6 +141,26 @@ pub(crate) struct Lifecycle {
     collisions: u32,
     failed: bool,
     events: Vec<Note>,
+    /// The store key of the last id asked for: deriving one hashes the id
+    /// (SHA-256), and a request asks for the same id's key at load and
+    /// again at flush.
+    last_key: Option<(SessionId, StoreKey)>,
+}
+
+/// The store key of `id`, through the one-entry cache `last`.
+fn key_of(
+    last: &mut Option<(SessionId, StoreKey)>,
+    config: &SessionConfig,
+    id: &SessionId,
+) -> StoreKey {
+    match last {
+        Some((cached, key)) if cached == id => *key,
+        _ => {
+            let key = config.store_key(id);
+            *last = Some((*id, key));
+            key
+        }
+    }
 }
 
 impl Lifecycle {
@@ -161,6 +181,7 @@ impl Lifecycle {
             collisions: 0,
             failed: false,
             events: Vec::new(),
+            last_key: None,
         }
     }
 
@@ -293,7 +314,8 @@ impl Lifecycle {
             },
         };
         if let Some(id) = stored {
-            self.deletes.push(config.store_key(&id));
+            let key = key_of(&mut self.last_key, config, &id);
+            self.deletes.push(key);
             self.destroyed = true;
         }
         let mut fresh = Self::fresh(config, now);
@@ -338,8 +360,14 @@ impl Lifecycle {
                     "lifecycle polled while a call was in flight",
                 ))));
             }
-            Phase::Load(id) => (Call::Load(config.store_key(&id)), Pending::Load(id)),
-            Phase::Rebase(id) => (Call::Load(config.store_key(&id)), Pending::Rebase(id)),
+            Phase::Load(id) => (
+                Call::Load(key_of(&mut self.last_key, config, &id)),
+                Pending::Load(id),
+            ),
+            Phase::Rebase(id) => (
+                Call::Load(key_of(&mut self.last_key, config, &id)),
+                Pending::Rebase(id),
+            ),
             Phase::Deletes => match self.deletes.first() {
                 Some(key) => (Call::Delete(*key), Pending::Delete),
                 None => {
@@ -349,7 +377,7 @@ impl Lifecycle {
             },
             Phase::Retire => match self.state.as_ref().and_then(|s| s.rotate_from) {
                 Some((old, version)) => (
-                    Call::Retire(config.store_key(&old), version),
+                    Call::Retire(key_of(&mut self.last_key, config, &old), version),
                     Pending::Retire,
                 ),
                 None => {
@@ -377,7 +405,6 @@ impl Lifecycle {
             return Ok(None);
         };
         let mut decision = decide(self.verdict, Some(&*s), config, now);
-        let key = config.store_key(&s.id);
         let login = s.user_changed && s.user.is_some();
         let record_version = match decision.store {
             StoreAction::Create { expires_at } => Some((Version::FIRST, None, expires_at)),
@@ -398,6 +425,7 @@ impl Lifecycle {
                 let Some(version) = s.version else {
                     return Ok(None);
                 };
+                let key = key_of(&mut self.last_key, config, &s.id);
                 let call = Call::Touch(key, version, expires_at);
                 return Ok(Some((
                     call,
@@ -411,6 +439,7 @@ impl Lifecycle {
                 let Some(version) = s.version else {
                     return Ok(None);
                 };
+                let key = key_of(&mut self.last_key, config, &s.id);
                 return Ok(Some((
                     Call::Retire(key, version),
                     Pending::Write {
@@ -437,7 +466,7 @@ impl Lifecycle {
         }
         let login_at = s.login_at.unwrap_or(now);
         let record = Record {
-            key,
+            key: key_of(&mut self.last_key, config, &s.id),
             version,
             expires_at,
             payload: s.encode(),

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_lock::{Mutex, MutexGuard};
+use futures_util::lock::{Mutex, MutexGuard};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -74,12 +74,11 @@ impl Session {
 
     /// Runs the lifecycle until it is done: performs each store call it
     /// asks for and hands the answer back. No decision is made here.
-    async fn drive(&self, lc: &mut Lifecycle) -> Result<(), SessionError> {
+    /// `now`: one instant per operation, so the expiry a write stores and
+    /// the cookie's Max-Age are computed from the same instant, whatever
+    /// the store's latency.
+    async fn drive(&self, lc: &mut Lifecycle, now: OffsetDateTime) -> Result<(), SessionError> {
         let d = &*self.inner.driver;
-        // One instant per operation: the expiry a write stores and the
-        // cookie's Max-Age are computed from the same `now`, whatever the
-        // store's latency.
-        let now = d.clock.now();
         loop {
             match lc.poll(&d.config, now) {
                 Step::Call(call) => {
@@ -105,8 +104,9 @@ impl Session {
     async fn loaded(&self) -> Result<MutexGuard<'_, Lifecycle>, SessionError> {
         let mut lc = self.inner.lifecycle.lock().await;
         if lc.state().is_none() {
-            lc.begin_load(self.config(), self.now());
-            self.drive(&mut lc).await?;
+            let now = self.now();
+            lc.begin_load(self.config(), now);
+            self.drive(&mut lc, now).await?;
         }
         Ok(lc)
     }
@@ -257,8 +257,9 @@ impl Session {
     /// empty session. A `destroy` is not undone.
     pub async fn reload(&self) -> Result<bool, SessionError> {
         let mut lc = self.inner.lifecycle.lock().await;
-        lc.begin_reload(self.config(), self.now());
-        self.drive(&mut lc).await?;
+        let now = self.now();
+        lc.begin_reload(self.config(), now);
+        self.drive(&mut lc, now).await?;
         Ok(lc.state().is_some_and(|s| s.version.is_some()))
     }
 
@@ -268,7 +269,7 @@ impl Session {
     pub async fn save(&self) -> Result<(), SessionError> {
         let mut lc = self.loaded().await?;
         lc.begin_flush();
-        self.drive(&mut lc).await
+        self.drive(&mut lc, self.now()).await
     }
 
     /// When the session expires (as of now, counting this request's
@@ -315,7 +316,7 @@ impl Session {
         let mut lc = self.loaded().await?;
         if lc.set_user(user.into(), self.config()) {
             lc.begin_flush();
-            self.drive(&mut lc).await?;
+            self.drive(&mut lc, self.now()).await?;
         }
         Ok(())
     }
@@ -402,7 +403,7 @@ impl Session {
     pub(crate) async fn finish(&self) -> Result<Option<String>, SessionError> {
         let mut lc = self.inner.lifecycle.lock().await;
         lc.begin_flush();
-        self.drive(&mut lc).await?;
+        self.drive(&mut lc, self.now()).await?;
         let Some((id, action, now)) = lc.take_cookie() else {
             return Ok(None);
         };
