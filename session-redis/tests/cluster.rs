@@ -18,12 +18,8 @@ async fn cluster_store(namespace: String) -> RedisStore {
         .with_prefix(format!("{namespace}:"))
 }
 
-// `admit` is not yet atomic per user (issue 15): simultaneous logins can
-// exceed a `RefuseLogin` cap or revoke more sessions than needed.
-session_core::store_conformance_tests!(
-    cluster_store,
-    known_failures: [concurrent_logins_keep_the_cap]
-);
+// No known failures: every case of the suite passes on the cluster too.
+session_core::store_conformance_tests!(cluster_store);
 
 /// The HTTP scenario suite on the cluster.
 mod http {
