@@ -528,3 +528,95 @@ async fn logins_under_a_cap_keep_their_time_in_the_index_and_clear_removes_all()
     assert_eq!(exists, 0, "clear leaves no session or index");
     assert_eq!(admin.count().await.unwrap(), 0);
 }
+
+/// The counting rules of a login under a cap, on hand-made admission
+/// records: a pending login within its lease counts as live though its
+/// record is not written yet; a pending one past its lease whose record
+/// does not exist is left out and revoked (it can never confirm); a
+/// revoked key is never admitted again.
+#[tokio::test]
+async fn pending_logins_count_by_their_lease_and_revoked_ones_never_return() {
+    use session_core::{Admission, Cap, SessionCap};
+    let store = store("admission_states").await;
+    let index = store.user_index().unwrap();
+    let mut con = raw().await;
+    let set = store.user_key("ada");
+    let now_ms = ms(OffsetDateTime::now_utc());
+    let bound = now_ms + 7_200_000;
+    // Two logins in flight elsewhere: `fresh` within its lease, `lapsed`
+    // past it; neither has written its record.
+    let fresh = record(Duration::hours(1), b"x").key;
+    let lapsed = record(Duration::hours(1), b"x").key;
+    for (key, lease) in [(fresh, now_ms + 60_000), (lapsed, now_ms - 1_000)] {
+        let k = key.as_str();
+        let _: () = con.zadd(&set, k, bound).await.unwrap();
+        let meta = format!("{k}:{now_ms}:p:{lease}:other");
+        let _: () = con
+            .zadd(&set, meta, 4_503_599_627_370_496i64)
+            .await
+            .unwrap();
+    }
+    let refuse = Cap {
+        max: 1,
+        policy: SessionCap::RefuseLogin,
+    };
+    let mut mine = record(Duration::hours(1), b"x");
+    mine.user = Some("ada".to_owned());
+    assert_eq!(
+        index
+            .admit(&mine, None, OffsetDateTime::now_utc(), refuse)
+            .await
+            .unwrap(),
+        Admission::Refused { live: 1 },
+        "the login within its lease counts, the lapsed one does not"
+    );
+    assert_eq!(
+        store.load(&mine.key).await.unwrap(),
+        None,
+        "refused: written"
+    );
+    let members: Vec<String> = con.zrange(&set, 0, -1).await.unwrap();
+    assert!(
+        members
+            .iter()
+            .any(|m| m.starts_with(&format!("{}:", lapsed.as_str())) && m.contains(":r:")),
+        "the lapsed login is revoked: {members:?}"
+    );
+    assert!(
+        !members.iter().any(|m| m.starts_with(mine.key.as_str())),
+        "a refused login is not listed: {members:?}"
+    );
+    // Under RevokeOldest the login in flight is the victim...
+    let revoke = Cap {
+        max: 1,
+        policy: SessionCap::RevokeOldest,
+    };
+    assert_eq!(
+        index
+            .admit(&mine, None, OffsetDateTime::now_utc(), revoke)
+            .await
+            .unwrap(),
+        Admission::Admitted { revoked: 1 }
+    );
+    assert!(store.load(&mine.key).await.unwrap().is_some());
+    // ...and when it writes its record and tries again, it is gone.
+    let mut late = record(Duration::hours(1), b"x");
+    late.key = fresh;
+    late.user = Some("ada".to_owned());
+    assert_eq!(
+        index
+            .admit(&late, None, OffsetDateTime::now_utc(), revoke)
+            .await
+            .unwrap(),
+        Admission::Gone
+    );
+    assert_eq!(store.load(&fresh).await.unwrap(), None);
+    let listed: Vec<_> = index
+        .user_records("ada")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(listed, [mine.key]);
+}
