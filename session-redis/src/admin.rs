@@ -33,8 +33,7 @@ impl RedisStore {
         p
     }
 
-    /// The pattern of this store's user index and login-time keys:
-    /// `{prefix}user:{*`.
+    /// The pattern of this store's user index keys: `{prefix}user:{*`.
     fn user_pattern(&self) -> Vec<u8> {
         let mut p = glob_literal(self.prefix());
         p.extend_from_slice(b"user:{*");
@@ -89,11 +88,23 @@ impl RedisStore {
 /// about 1000 keys, `MATCH` on the store's prefix): O(keys in the
 /// database, all prefixes) work on the server, spread over
 /// O(keys / 1000) round trips per node, each under the per-call timeout;
-/// Redis stays responsive in between (unlike `KEYS`). On a Cluster every
-/// master is walked in turn. `count` keeps an 8-byte hash per session
-/// seen (SCAN may repeat a key). Neither is atomic: sessions written during the
-/// walk may or may not be seen. Meant for operators and tests, not for
-/// request paths.
+/// Redis stays responsive in between (unlike `KEYS`). On a Cluster the
+/// masters are found with one `PING` routed to all of them, and each is
+/// walked in turn (replicas hold copies, so they are skipped). Meant for
+/// operators and tests, not for request paths.
+///
+/// Semantics: exact on an idle store; approximate while writes go on.
+/// Neither call is atomic: a session created, deleted or expiring during
+/// the walk may or may not be seen, and on a Cluster being resharded a key
+/// moving between masters may be missed or seen twice (`count` counts a
+/// key seen twice once: it keeps an 8-byte hash per session key, since
+/// `SCAN` may repeat keys).
+///
+/// Index keys: `count` counts session keys only (`{prefix}{*`), never the
+/// user indexes; `clear` deletes the session keys, then every user index
+/// (`{prefix}user:{*`, which also matches the login-time sets of versions
+/// before issue 15). A login running during `clear` can leave its session,
+/// or its index entry, behind; stop traffic first for an empty store.
 ///
 /// A prefix that is another store's prefix followed by `{` or `user:{`
 /// would make the two stores' keys indistinguishable here.
@@ -106,8 +117,8 @@ impl StoreAdmin for RedisStore {
     }
 
     /// `DEL` of every session key (`{prefix}{*`), a `SCAN` page at a time,
-    /// then of every user index and login-time key (`{prefix}user:{*`).
-    /// Returns how many session keys existed when deleted.
+    /// then of every user index (`{prefix}user:{*`). Returns how many
+    /// session keys existed when deleted.
     async fn clear(&self) -> Result<u64, StoreError> {
         let n = self.walk(&self.session_pattern(), true).await?;
         self.walk(&self.user_pattern(), true).await?;

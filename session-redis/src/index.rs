@@ -1,22 +1,21 @@
 //! The user index: a sorted set per user, `{prefix}user:{<user>}`, whose
 //! members are the store keys of the user's sessions, each scored with the
 //! instant (ms) until which it must stay: its session's expiry rounded up
-//! to the index grid. See the crate docs, "User index". Beside it, for
-//! [`UserIndex::admit`], a sorted set of login times per user,
-//! `{prefix}user:{<user>}:login`.
-
-use std::collections::HashMap;
+//! to the index grid. See the crate docs, "User index". In the same sorted
+//! set, for [`UserIndex::admit`], one admission record per session admitted
+//! under a cap (its login time and state; see the crate docs, "Logins under
+//! a cap").
 
 use async_trait::async_trait;
 use futures_util::future::join_all;
 use redis::Value;
 use session_core::{
-    Admission, Cap, Created, Record, Saved, SessionCap, Store, StoreError, StoreKey, UserIndex,
-    Version,
+    Admission, Cap, Created, Record, Saved, SessionCap, SessionId, Store, StoreError, StoreKey,
+    UserIndex, Version,
 };
 use time::OffsetDateTime;
 
-use crate::scripts::{ENROL, LINK, LIST};
+use crate::scripts::{ABORT, ADMIT, CONFIRM, LINK, LIST, UNLINK};
 use crate::store::{RedisStore, index_bound, now, unix_ms};
 
 /// Entries whose score is at or before this instant (ms) are dropped: a
@@ -55,7 +54,7 @@ impl RedisStore {
         .map(drop)
     }
 
-    /// Removes `key` from `user`'s index (`ZREM`), after the session write
+    /// Removes `key` from `user`'s index (`UNLINK`, a `ZREM`), after the session write
     /// that made the entry stale. A failure only leaves an extra entry
     /// (skipped by listings, gone with its bound), so it is logged, not
     /// returned: the session write itself succeeded.
@@ -64,10 +63,10 @@ impl RedisStore {
         let (ukey, member) = (&ukey, key.as_str());
         let done = self
             .run(|mut c| async move {
-                redis::cmd("ZREM")
-                    .arg(ukey)
+                UNLINK
+                    .key(ukey)
                     .arg(member)
-                    .query_async::<i64>(&mut c)
+                    .invoke_async::<i64>(&mut c)
                     .await
             })
             .await;
@@ -82,81 +81,177 @@ impl RedisStore {
     }
 }
 
+/// The reply of [`ADMIT`].
+enum Decision {
+    /// The new key was revoked by another login: nothing written.
+    Gone,
+    /// [`SessionCap::RefuseLogin`]: so many other live sessions; nothing
+    /// written.
+    Refused(usize),
+    /// Listed as pending; these victims are marked revoked.
+    Admitted(Vec<StoreKey>),
+    /// Liveness reports needed: the other entries and their tokens.
+    Roster(Vec<(String, String)>),
+}
+
+fn bad_admit() -> StoreError {
+    StoreError::Malformed("unexpected reply to the admit script")
+}
+
+fn text(v: &Value) -> Result<String, StoreError> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).map_err(|_| bad_admit()),
+        Value::SimpleString(s) => Ok(s.clone()),
+        _ => Err(bad_admit()),
+    }
+}
+
+fn decision(reply: Vec<Value>) -> Result<Decision, StoreError> {
+    let (head, rest) = reply.split_first().ok_or_else(bad_admit)?;
+    match head {
+        Value::Int(0) => Ok(Decision::Gone),
+        Value::Int(1) => match rest {
+            [Value::Int(live)] => Ok(Decision::Refused(
+                usize::try_from(*live).map_err(|_| bad_admit())?,
+            )),
+            _ => Err(bad_admit()),
+        },
+        Value::Int(2) => rest
+            .iter()
+            .map(|v| StoreKey::from_stored(&text(v)?).ok_or_else(bad_admit))
+            .collect::<Result<_, _>>()
+            .map(Decision::Admitted),
+        Value::Int(3) => rest
+            .chunks(2)
+            .map(|pair| match pair {
+                [k, t] => Ok((text(k)?, text(t)?)),
+                _ => Err(bad_admit()),
+            })
+            .collect::<Result<_, _>>()
+            .map(Decision::Roster),
+        _ => Err(bad_admit()),
+    }
+}
+
+/// A login's nonce: tells its own pending admission from another request's
+/// admission of the same key.
+fn nonce() -> String {
+    SessionId::random().to_string().chars().take(16).collect()
+}
+
 impl RedisStore {
-    /// Links `key` to `user`'s index until at least `expires_ms` (as
-    /// [`link`](Self::link)) and records its login time, `login_ms`, in the
-    /// user's login set, in one script on the user's slot (`ENROL`).
-    /// Returns the login times of the user's indexed sessions (the new one
-    /// included). Without a login set for this user (see
-    /// [`RedisStore::login_key`]), only links, and returns no login times.
-    async fn enrol(
+    /// How long a pending admission counts as live without a record: three
+    /// per-call timeouts, and at least a second. The steps between the
+    /// decision and the write (one call) fit well inside it.
+    fn lease_ms(&self) -> u64 {
+        u64::try_from(self.timeout().as_millis().saturating_mul(3))
+            .unwrap_or(u64::MAX)
+            .max(1_000)
+    }
+
+    /// One run of [`ADMIT`] on the user's index.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide(
         &self,
-        user: &str,
-        key: &StoreKey,
-        expires_ms: i64,
+        ukey: &str,
+        record: &Record,
         login_ms: i64,
-    ) -> Result<HashMap<String, i64>, StoreError> {
-        let Some(logins) = self.login_key(user) else {
-            self.link(user, key, expires_ms).await?;
-            return Ok(HashMap::new());
+        cap: Cap,
+        nonce: &str,
+        reports: Option<&[(String, String)]>,
+    ) -> Result<Decision, StoreError> {
+        let bound = index_bound(unix_ms(record.expires_at));
+        let before = passed_before();
+        let lease = self.lease_ms();
+        let policy = match cap.policy {
+            SessionCap::RefuseLogin => "refuse",
+            SessionCap::RevokeOldest => "revoke",
         };
-        let ukey = self.user_key(user);
-        let member = key.as_str();
-        let bound = index_bound(expires_ms);
-        let now = passed_before();
-        let (ukey, logins) = (&ukey, &logins);
+        let key = record.key.as_str();
         let reply: Vec<Value> = self
             .run(|mut c| async move {
-                ENROL
-                    .key(ukey)
-                    .key(logins)
-                    .arg(member)
+                let mut inv = ADMIT.key(ukey);
+                inv.arg(key)
                     .arg(bound)
-                    .arg(now)
+                    .arg(before)
                     .arg(login_ms)
-                    .invoke_async(&mut c)
-                    .await
+                    .arg(cap.max)
+                    .arg(policy)
+                    .arg(lease)
+                    .arg(nonce)
+                    .arg(if reports.is_some() { "1" } else { "0" });
+                for (k, token) in reports.unwrap_or_default() {
+                    inv.arg(k).arg(token);
+                }
+                inv.invoke_async(&mut c).await
             })
             .await?;
-        let mut out = HashMap::with_capacity(reply.len() / 2);
-        for pair in reply.chunks(2) {
-            if let [member, score] = pair {
-                let member: String = redis::from_redis_value(member.clone())
-                    .map_err(|_| StoreError::Malformed("unexpected reply to the enrol script"))?;
-                let score: f64 = redis::from_redis_value(score.clone())
-                    .map_err(|_| StoreError::Malformed("unexpected reply to the enrol script"))?;
-                out.insert(member, score as i64);
-            }
-        }
-        Ok(out)
+        decision(reply)
+    }
+
+    /// Runs [`CONFIRM`] or [`ABORT`] (`script`) for `key` and `nonce` on
+    /// the user's index: 1 or 0.
+    async fn settle(
+        &self,
+        script: &redis::Script,
+        ukey: &str,
+        key: &StoreKey,
+        nonce: &str,
+    ) -> Result<i64, StoreError> {
+        let key = key.as_str();
+        self.run(|mut c| async move {
+            script
+                .key(ukey)
+                .arg(key)
+                .arg(nonce)
+                .invoke_async(&mut c)
+                .await
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl UserIndex for RedisStore {
-    /// A login, in steps that are each atomic but **not yet atomic per
-    /// user as a whole** (issue 15): two logins of one user at the same
-    /// moment can both pass a [`SessionCap::RefuseLogin`] cap, or revoke
-    /// more sessions than needed. Sequential logins keep the cap exactly.
+    /// A login under a cap, atomic per user with no lock: the choice of
+    /// victims (or the refusal) is one script on the user's index
+    /// (`ADMIT`), and the steps that touch other slots are ordered so that
+    /// every invariant holds between any two of them. See the crate docs,
+    /// "Logins under a cap", for the states of an entry and why each order
+    /// is safe when the request is dropped between two steps.
     ///
-    /// 1. `user_records` of the user (`LIST` + one `load` per entry, sent
-    ///    together): the user's other live sessions; with
-    ///    [`SessionCap::RefuseLogin`] and `cap.max` or more of them, the
-    ///    login is refused here and nothing is written.
-    /// 2. `ENROL` (one script on the user's slot): the record's `LINK` and
-    ///    its login time (ms) in the user's login set,
-    ///    `{prefix}user:{<user>}:login`, which answers the login times of
-    ///    the user's indexed sessions.
+    /// 1. `ADMIT` on the user's index (one script, the user's slot): count
+    ///    the user's other sessions (an entry pending within its lease
+    ///    counts as live; every other entry of unknown liveness counts as
+    ///    live too). When the login fits the cap even so, the decision is
+    ///    made here; when refusing or revoking would depend on an entry of
+    ///    unknown liveness, the script writes nothing and answers the
+    ///    entries with their tokens.
+    /// 2. Only then: one `load` of each such entry, all sent at once, and
+    ///    `ADMIT` again with the entries found not live (each at the token
+    ///    it had when listed, so an entry that changed since is counted).
+    ///    The script refuses ([`SessionCap::RefuseLogin`], nothing written),
+    ///    or marks the victims revoked (oldest login first; revoked entries
+    ///    first, entries without a login time next) and lists the login as
+    ///    *pending*, with its login time and a nonce.
     /// 3. The record's `create` or `save` (compare-and-swap), already
-    ///    linked: one `EVALSHA` (+1 `ZREM` when a save moves the session
-    ///    from another user).
-    /// 4. With [`SessionCap::RevokeOldest`], a `delete` (`EVALSHA` +
-    ///    `ZREM`) of each other session beyond `cap.max - 1`, oldest login
-    ///    first; sessions without a login time (written without `admit`, or
-    ///    whose login set expired) count as the oldest, then by expiry.
+    ///    listed (+1 `ZREM` when a save moves the session from another
+    ///    user). On a collision, conflict or gone, `ABORT` marks the
+    ///    pending entry aborted (it then counts by loading) and the outcome
+    ///    is returned; the victims stay alive, marked revoked.
+    /// 4. `CONFIRM` on the user's index: the pending entry becomes
+    ///    confirmed, unless a later login revoked it meanwhile; then this
+    ///    login deletes its own record and returns [`Admission::Gone`] (the
+    ///    lifecycle ends the session: a fresh one and a removal cookie).
+    /// 5. A `delete` (`EVALSHA` + `ZREM`) of each victim, all sent at once.
     ///
-    /// Round trips: 4 + 2 per revoked session (the loads of step 1 go out
-    /// together).
+    /// Round trips: 3 when the login fits the cap (`ADMIT`, the write,
+    /// `CONFIRM`); beyond the cap, 4 + 2 of latency for the loads and the
+    /// deletes (`ADMIT`, N loads together, `ADMIT`, the write, `CONFIRM`,
+    /// then `EVALSHA` + `ZREM` per victim, the victims together). The one
+    /// round trip more than before issue 15 is `CONFIRM`: without it a
+    /// login revoked between its decision and its write would stay live,
+    /// uncounted, and the cap would not hold.
     async fn admit(
         &self,
         record: &Record,
@@ -167,52 +262,76 @@ impl UserIndex for RedisStore {
         let Some(user) = record.user.as_deref() else {
             return Err(StoreError::Malformed("a login record has no user"));
         };
-        let others: Vec<Record> = self
-            .user_records(user)
-            .await?
-            .into_iter()
-            .filter(|r| r.key != record.key)
-            .collect();
-        if cap.policy == SessionCap::RefuseLogin && others.len() >= cap.max {
-            return Ok(Admission::Refused { live: others.len() });
-        }
-        let logins = self
-            .enrol(
-                user,
-                &record.key,
-                unix_ms(record.expires_at),
-                unix_ms(login_at),
-            )
+        let ukey = self.user_key(user);
+        let nonce = nonce();
+        let login_ms = unix_ms(login_at);
+        let mut decided = self
+            .decide(&ukey, record, login_ms, cap, &nonce, None)
             .await?;
-        match expected {
+        if let Decision::Roster(roster) = &decided {
+            let loaded = join_all(roster.iter().map(|(k, _)| async move {
+                match StoreKey::from_stored(k) {
+                    Some(key) => self.load(&key).await,
+                    None => Ok(None),
+                }
+            }))
+            .await;
+            let mut dead = Vec::new();
+            for ((k, token), r) in roster.iter().zip(loaded) {
+                match r {
+                    Ok(Some(r)) if r.user.as_deref() == Some(user) => {}
+                    Ok(_) | Err(StoreError::Malformed(_)) => dead.push((k.clone(), token.clone())),
+                    Err(e) => return Err(e),
+                }
+            }
+            decided = self
+                .decide(&ukey, record, login_ms, cap, &nonce, Some(&dead))
+                .await?;
+        }
+        let victims = match decided {
+            Decision::Gone => return Ok(Admission::Gone),
+            Decision::Refused(live) => return Ok(Admission::Refused { live }),
+            Decision::Admitted(victims) => victims,
+            Decision::Roster(_) => return Err(bad_admit()),
+        };
+        let failed = match expected {
             None => match self.create_record(record, true).await? {
-                Created::Ok => {}
-                Created::Collision => return Ok(Admission::Collision),
+                Created::Ok => None,
+                Created::Collision => Some(Admission::Collision),
             },
             Some(v) => match self.save_record(record, v, true).await? {
-                Saved::Ok => {}
-                Saved::Conflict => return Ok(Admission::Conflict),
-                Saved::Gone => return Ok(Admission::Gone),
+                Saved::Ok => None,
+                Saved::Conflict => Some(Admission::Conflict),
+                Saved::Gone => Some(Admission::Gone),
             },
+        };
+        if let Some(failed) = failed {
+            // Best effort: a pending entry left as it is counts as live
+            // only until its lease passes.
+            if let Err(error) = self.settle(&ABORT, &ukey, &record.key, &nonce).await {
+                tracing::warn!(
+                    target: "session",
+                    store = "redis",
+                    %error,
+                    "could not abort a failed login's admission; it counts as live until its lease passes"
+                );
+            }
+            return Ok(failed);
         }
-        let excess = (others.len() + 1).saturating_sub(cap.max.max(1));
-        if cap.policy != SessionCap::RevokeOldest || excess == 0 {
-            return Ok(Admission::Admitted { revoked: 0 });
+        let stands = self.settle(&CONFIRM, &ukey, &record.key, &nonce).await? == 1;
+        let deleted = join_all(victims.iter().map(|k| self.delete(k))).await;
+        if !stands {
+            self.delete(&record.key).await?;
         }
-        let mut victims: Vec<(i64, OffsetDateTime, StoreKey)> = others
-            .iter()
-            .map(|r| {
-                let login = logins.get(r.key.as_str()).copied().unwrap_or(i64::MIN);
-                (login, r.expires_at, r.key)
-            })
-            .collect();
-        victims.sort_by(|a, b| (a.0, a.1, a.2.as_str()).cmp(&(b.0, b.1, b.2.as_str())));
-        let mut revoked = 0;
-        for (_, _, key) in victims.into_iter().take(excess) {
-            self.delete(&key).await?;
-            revoked += 1;
+        for d in deleted {
+            d?;
         }
-        Ok(Admission::Admitted { revoked })
+        if !stands {
+            return Ok(Admission::Gone);
+        }
+        Ok(Admission::Admitted {
+            revoked: victims.len(),
+        })
     }
 
     /// One round trip for the index (`EVALSHA`: drop the entries whose

@@ -108,24 +108,24 @@
 //!
 //! and one sorted set per user with sessions, the user index (see below):
 //! key `{prefix}user:{<user>}`, members the store keys of the user's
-//! sessions; for users who logged in under a per-user cap
-//! ([`UserIndex::admit`](session_core::UserIndex::admit)), one more sorted
-//! set of login times, `{prefix}user:{<user>}:login`.
+//! sessions; for sessions admitted under a per-user cap
+//! ([`UserIndex::admit`](session_core::UserIndex::admit)), one more member
+//! each in the same set, its admission record (login time and state; see
+//! "Logins under a cap").
 //!
 //! Every call is one `EVALSHA` of a small Lua script that names exactly
-//! one key (`ENROL`: the user's two keys, on one hash tag), so it runs
-//! atomically on the one node that owns the key:
+//! one key, so it runs atomically on the one node that owns the key:
 //!
 //! | store call | Redis | round trips |
 //! | --- | --- | --- |
 //! | `load` | `GET` + `PEXPIRETIME` | 1 |
 //! | `create` | `SET key value NX PXAT expires_at` | 1; 2 with a user (`LINK` first) |
-//! | `save` | compare the version, then `SET ... PXAT` | 1; 3 when it must `LINK` first, +1 `ZREM` when the user changed from another |
+//! | `save` | compare the version, then `SET ... PXAT` | 1; 3 when it must `LINK` first, +1 `UNLINK` when the user changed from another |
 //! | `touch` | compare the version, then `PEXPIREAT` | 1; 3 when it must `LINK` first |
-//! | `retire` | compare the version, then `DEL`, answering whose it was | 1; 2 with a user (`ZREM`) |
-//! | `delete` | `GET` + `DEL`, answering whose it was | 1; 2 with a user (`ZREM`) |
+//! | `retire` | compare the version, then `DEL`, answering whose it was | 1; 2 with a user (`UNLINK`) |
+//! | `delete` | `GET` + `DEL`, answering whose it was | 1; 2 with a user (`UNLINK`) |
 //! | `user_records` | `LIST`, then one `load` per entry, sent together | 1 + N commands, 2 round trips of latency |
-//! | `admit` | `user_records`, `ENROL` (`LINK` + login time), `create` or `save`, then `delete` per revoked session | 3 + N commands (+2 per revoked session); not yet atomic per user (issue 15) |
+//! | `admit` | `ADMIT` (the decision, atomic per user), `create` or `save`, `CONFIRM`; beyond the cap first `ADMIT` answers the roster, one `load` per entry (together), `ADMIT` again; then `delete` per victim (together) | 3 within the cap; 4 + N beyond it (+2 per victim, 2 round trips of latency for all) |
 //! | `count`, `clear` ([`StoreAdmin`](session_core::StoreAdmin)) | `SCAN` of the prefix on every master (+ `DEL` per page for `clear`) | O(keys in the database / 1000) |
 //!
 //! The scripts run with `EVALSHA`; when Redis does not have a script (after
@@ -141,16 +141,18 @@
 //! | write (logged in or not) | 2 (load + save) |
 //! | new session | 1 (create) |
 //! | read that extends the idle window | 2 (load + touch) |
-//! | logout, anonymous / logged in | 1 / 2 (delete, + `ZREM`) |
+//! | logout, anonymous / logged in | 1 / 2 (delete, + `UNLINK`) |
 //! | `regenerate` | 3 (load + retire of the old id + create) |
 //! | login: `regenerate` + `set_user`, from an anonymous session | 4 (load + retire + `LINK` + create) |
 //! | login without a prior session | 2 (`LINK` + create) |
 //! | `set_user` without `regenerate` | 4 (load + save + `LINK` + save) |
 //! | a logged-in write or touch whose expiry enters a later hour | +2 (`LINK` + the write again), at most once an hour per session |
 //! | "your devices" with N sessions | 2 + N (load + `LIST` + N loads sent together: 3 round trips of latency) |
-//! | "log out other devices", N sessions | 2 + N + 2 per revoked session (load + `LIST` + N loads + delete and `ZREM` each) |
-//! | `Session::revoke` of one of 3 sessions, after listing them | 11 (the handler's listing, one more to check the handle, `DEL`, `ZREM`) |
-//! | login beyond a per-user cap (revoke oldest), cap 2 | 7 (admit: `LIST` + 2 loads + `ENROL` + create + delete + `ZREM`) |
+//! | "log out other devices", N sessions | 2 + N + 2 per revoked session (load + `LIST` + N loads + delete and `UNLINK` each) |
+//! | `Session::revoke` of one of 3 sessions, after listing them | 11 (the handler's listing, one more to check the handle, `DEL`, `UNLINK`) |
+//! | login under a per-user cap, within it | 3 (admit: `ADMIT` + create + `CONFIRM`; was 3 before issue 15: `LIST` + `ENROL` + create) |
+//! | login beyond a per-user cap (revoke oldest), cap 2 | 8 (admit: `ADMIT` + 2 loads + `ADMIT` + create + `CONFIRM` + delete + `UNLINK`; was 7 before issue 15: `CONFIRM` is the one more, see "Logins under a cap") |
+//! | id rotation of a logged-in session, no cap / under a cap | 5 (load + retire + `UNLINK` + `LINK` + create) / 6 (load + retire + `UNLINK` + `ADMIT` + create + `CONFIRM`; 6 before issue 15 too) |
 //!
 //! `load` never returns a record whose expiry has passed by the
 //! application's clock, even if Redis (on its clock) still holds it.
@@ -178,7 +180,7 @@
 //!   the link first; at most once an hour per active session). So a live
 //!   session is never missing from its user's index, nor outlived by its
 //!   entry, even if a call fails or is cancelled halfway.
-//! - An entry is removed (`ZREM`) **after** the write that made it stale:
+//! - An entry is removed (`UNLINK`, a `ZREM`) **after** the write that made it stale:
 //!   a delete (the delete script answers whose the record was, so an
 //!   anonymous delete stays one round trip) or a save that moved the
 //!   session to another user. When that removal fails, or a call is
@@ -191,22 +193,8 @@
 //!   user's set, then loads every entry with the ordinary `load`, all
 //!   requests sent at once. An expired session is never listed: `load`
 //!   filters it, on the application's clock.
-//! - `admit` (a login under a per-user cap) lists the user's sessions as
-//!   `user_records` does, refuses the login there under
-//!   [`SessionCap::RefuseLogin`](session_core::SessionCap) when the user
-//!   has `max` others, then runs `ENROL` on the user's slot (the `LINK`, and
-//!   the login time in a sorted set beside the index,
-//!   `{prefix}user:{<user>}:login`, score = login time in ms, expiring no
-//!   earlier than the index; login times of sessions no longer indexed are
-//!   dropped there), writes the session (`create`, or `save` from the
-//!   expected version), and under `RevokeOldest` deletes the user's other
-//!   sessions beyond `max - 1`, oldest login first (sessions with no login
-//!   time, written without `admit`, count as the oldest). These steps are
-//!   each atomic but **not yet atomic per user together** (issue 15):
-//!   simultaneous logins of one user can exceed a `RefuseLogin` cap or
-//!   revoke more than needed. A user id that is empty or starts with `}`
-//!   has no login set (its two keys would not share a hash tag); its
-//!   victims are chosen by expiry alone.
+//! - `admit` (a login under a per-user cap) is atomic per user without a
+//!   lock: see "Logins under a cap" below.
 //!
 //! On a Redis Cluster the user's set hashes by the user (its hash tag) and
 //! each session by its own key, so they usually live on different nodes;
@@ -214,7 +202,98 @@
 //! commands in the order above (index first when adding, session first
 //! when removing) instead of one atomic script, and why a listing's loads
 //! go to the nodes of their own slots. A user id containing `}` still
-//! works: the hash tag then ends at that brace.
+//! works: the hash tag then ends at that brace (and an empty user, or one
+//! starting with `}`, hashes the whole key: still one key per script).
+//!
+//! # Logins under a cap
+//!
+//! [`UserIndex::admit`](session_core::UserIndex::admit) writes a login
+//! under a per-user cap. The choice it makes (refuse the login, or which
+//! sessions to revoke) is atomic per user: one script, `ADMIT`, on the
+//! user's index alone, so logins of one user are decided one after the
+//! other by the node that owns the user's slot, on a single server and on a
+//! Cluster alike. No lock is taken, so nothing waits and no lease of a lock
+//! can lapse under a slow holder.
+//!
+//! Beside its entry, every session admitted under a cap has an *admission
+//! record* in the same sorted set (member
+//! `<store key>:<login ms>:<state>:<lease ms>:<nonce>`, scored 2^52 so the
+//! dropping of passed entries leaves it; the next `ADMIT` removes it once
+//! its entry is gone, and it goes with the set's own expiry). Its state:
+//!
+//! - *pending*: the decision listed the login; its record may not be
+//!   written yet. It counts as live until its lease passes (three per-call
+//!   timeouts, at least 1 s, on Redis's clock), whatever a load says, so a
+//!   login in flight is never overlooked.
+//! - *confirmed*: the record was written and the login stands. Counted as
+//!   live unless a load found it gone.
+//! - *revoked*: a victim. Its login, if still pending, can no longer
+//!   confirm; it is deleted by the login that chose it.
+//! - *aborted*: the login's write failed (collision, conflict, gone);
+//!   counted by loading, as an entry written without `admit` is.
+//!
+//! A login, step by step (each step one call, each call whole or not at
+//! all), and what a request dropped right after that step leaves:
+//!
+//! 1. `ADMIT`, first without liveness reports: every other entry counts as
+//!    live. If the login fits the cap even so, it is decided now (the
+//!    common case: no loads). If refusing or revoking would depend on an
+//!    entry whose liveness is unknown, the script decides and writes
+//!    nothing and answers the entries with their tokens (the admission
+//!    record, or none); the client loads them (all at once) and runs
+//!    `ADMIT` again with those found not live, each with the token it had
+//!    when listed: an entry that changed since (a pending login that got
+//!    confirmed) is counted after all. A pending entry past its lease found
+//!    not live becomes revoked in the same script, so it can never confirm
+//!    after being left out of a count. Then, atomically: refuse
+//!    (`RefuseLogin`, at `max` others; nothing written), or mark the
+//!    victims revoked (`RevokeOldest`: revoked entries first, then oldest
+//!    login first; entries without a login time count as the oldest) and
+//!    list the login (its entry and a pending admission record). *Dropped
+//!    here:* the login is listed before its record exists (the index stays
+//!    a superset); its pending record counts as live until the lease
+//!    passes (a `RefuseLogin` user can be refused meanwhile), then by
+//!    loading; the victims are still alive and listed, and the next login
+//!    revokes them first.
+//! 2. `create` (or `save`, compare-and-swap) of the record, already
+//!    listed: index first, so a live session is never missing from its
+//!    user's index. *Dropped here:* a live, listed session whose cookie no
+//!    client got; it counts at later logins and idles out. On a collision,
+//!    conflict or gone, `ABORT` marks the admission aborted and `admit`
+//!    returns that outcome (the lifecycle retries with a new id, replays,
+//!    or ends the session); the victims stay alive, marked revoked.
+//! 3. `CONFIRM`: pending becomes confirmed, unless a later login revoked
+//!    this one meanwhile (or the entry is gone): then this login deletes
+//!    its own record and returns [`Admission::Gone`](session_core::Admission),
+//!    and the lifecycle ends the session (a fresh one and a removal
+//!    cookie), so a revoked login never stays live. *Dropped here:* the
+//!    login stands; the victims are alive, marked revoked, and revoked
+//!    first at the next login.
+//! 4. `delete` of each victim (all at once; each its `EVALSHA` and
+//!    `UNLINK`, session first, as any delete). Only now, after the login
+//!    stands: a login dropped earlier never leaves the user with fewer
+//!    sessions, let alone 0.
+//!
+//! Hence: `RefuseLogin` never lets the user's live sessions exceed the cap
+//! (every admitted login is counted from its decision on, pending or not);
+//! `RevokeOldest` keeps the login being admitted unless a *later* login
+//! revoked it before it confirmed (that later login then stands, so the
+//! user never ends with 0 sessions) and, once the logins in flight have
+//! finished, leaves at most `max` live sessions. While a login is between
+//! its write and the deletion of its victims the user has, for that
+//! moment, up to `max` plus the victims (two slots cannot change at once;
+//! a request dropped there leaves them until the next login). A revoked or
+//! refused session never becomes loadable again: a refused login writes
+//! nothing, and a revoked key can never be admitted again (`ADMIT` answers
+//! gone).
+//!
+//! The one round trip this costs beyond the earlier, non-atomic `admit` is
+//! `CONFIRM`: without it, a login revoked between its decision and its
+//! write would be live but uncounted. A per-user lock (`SET NX PX`) was the
+//! other option; it was not chosen because a holder whose lock lapsed
+//! still writes its record on another slot, which no check on the user's
+//! slot can stop, so it would need these pending and confirmed states
+//! anyway, plus waiting and a timeout for every contender.
 //!
 //! # Several application instances on one Redis
 //!
@@ -258,7 +337,7 @@
 //! `from_cluster_connection` take a client or connection you configured
 //! yourself (TLS, credentials; leave reads on the masters: replicas lag,
 //! and a lagging read would hand out stale sessions). Every command names
-//! one key (or two on one hash tag), so it goes to one node in one round
+//! exactly one key, so it goes to one node in one round
 //! trip, exactly as on a single server (except the operator calls of
 //! [`StoreAdmin`](session_core::StoreAdmin), which `SCAN` every master); sessions spread evenly over the masters by their hashed keys,
 //! and each user's index lives on its user's slot (see "User index").

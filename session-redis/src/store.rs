@@ -165,21 +165,6 @@ impl RedisStore {
         out
     }
 
-    /// The Redis key of a user's login times (see [`UserIndex::admit`]):
-    /// `{prefix}user:{<user>}:login`, on the same hash tag as the user's
-    /// index, so one script can update both on a Cluster. `None` when the
-    /// hash tag of the index would be empty (a user that is empty or starts
-    /// with `}`: Redis then hashes the whole key, and the two keys would
-    /// live on different slots); such users' logins keep no login time.
-    pub fn login_key(&self, user: &str) -> Option<String> {
-        if user.is_empty() || user.starts_with('}') {
-            return None;
-        }
-        let mut out = self.user_key(user);
-        out.push_str(":login");
-        Some(out)
-    }
-
     /// Runs one call against Redis under the per-call timeout.
     pub(crate) async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where

@@ -18,12 +18,8 @@ async fn cluster_store(namespace: String) -> RedisStore {
         .with_prefix(format!("{namespace}:"))
 }
 
-// `admit` is not yet atomic per user (issue 15): simultaneous logins can
-// exceed a `RefuseLogin` cap or revoke more sessions than needed.
-session_core::store_conformance_tests!(
-    cluster_store,
-    known_failures: [concurrent_logins_keep_the_cap]
-);
+// No known failures: every case of the suite passes on the cluster too.
+session_core::store_conformance_tests!(cluster_store);
 
 /// The HTTP scenario suite on the cluster.
 mod http {
@@ -232,4 +228,69 @@ async fn killed_master_gives_typed_errors_and_others_keep_working() {
             b"x"
         );
     }
+}
+
+/// `StoreAdmin` on the cluster walks every master: `count` sees the
+/// sessions of all three, and `clear` leaves no session key and no user
+/// index (admission records included) on any of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_walks_every_master_and_clears_the_indexes() {
+    use redis::AsyncCommands;
+    use session_core::{Cap, SessionCap, UserIndex};
+    let namespace = session_core::testing::namespace("admin_masters");
+    let store = cluster_store(namespace).await;
+    let cluster = common::cluster();
+    let admin = store.admin().expect("operator capability");
+    let cap = Cap {
+        max: 2,
+        policy: SessionCap::RevokeOldest,
+    };
+    // 30 sessions of 10 users, 2 kept per user by the cap: 20 live.
+    for u in 0..10 {
+        let user = format!("user{u}");
+        for i in 0..3 {
+            let r = Record {
+                key: SessionId::random().hashed_key(),
+                version: Version::FIRST,
+                expires_at: OffsetDateTime::now_utc() + Duration::hours(1),
+                payload: b"{}".to_vec(),
+                user: Some(user.clone()),
+            };
+            let at = OffsetDateTime::now_utc() + Duration::milliseconds(i);
+            assert!(matches!(
+                store.admit(&r, None, at, cap).await.unwrap(),
+                session_core::Admission::Admitted { .. }
+            ));
+        }
+    }
+    // Keys of this store on each master, by SCAN on that master.
+    let keys_per_master = || async {
+        let mut out = Vec::new();
+        for url in cluster.urls() {
+            let client = redis::Client::open(url.as_str()).unwrap();
+            let mut con = client.get_multiplexed_async_connection().await.unwrap();
+            let mut iter: redis::AsyncIter<String> = con
+                .scan_match(format!("{}*", store.prefix()))
+                .await
+                .unwrap();
+            let mut n = 0;
+            while let Some(key) = iter.next_item().await {
+                key.unwrap();
+                n += 1;
+            }
+            out.push(n);
+        }
+        out
+    };
+    let before = keys_per_master().await;
+    assert!(
+        before.iter().all(|n| *n > 0),
+        "keys on every master: {before:?}"
+    );
+    // 20 sessions and 10 indexes.
+    assert_eq!(before.iter().sum::<usize>(), 30, "{before:?}");
+    assert_eq!(admin.count().await.unwrap(), 20);
+    assert_eq!(admin.clear().await.unwrap(), 20);
+    assert_eq!(keys_per_master().await, [0, 0, 0], "clear left keys behind");
+    assert_eq!(admin.count().await.unwrap(), 0);
 }

@@ -448,7 +448,7 @@ async fn stale_index_entries_are_skipped_and_leave_with_their_bound() {
 }
 
 #[tokio::test]
-async fn logins_under_a_cap_keep_their_time_beside_the_index_and_clear_removes_all() {
+async fn logins_under_a_cap_keep_their_time_in_the_index_and_clear_removes_all() {
     use session_core::{Admission, Cap, SessionCap};
     let store = store("login_times").await;
     let index = store.user_index().unwrap();
@@ -473,24 +473,48 @@ async fn logins_under_a_cap_keep_their_time_beside_the_index_and_clear_removes_a
     assert_eq!(records[2].1, Admission::Admitted { revoked: 1 });
     assert_eq!(store.load(&records[1].0.key).await.unwrap(), None);
     assert!(store.load(&records[0].0.key).await.unwrap().is_some());
-    let logins = store.login_key("ada").expect("a login set");
-    assert_eq!(logins, format!("{}user:{{ada}}:login", store.prefix()));
+    // No second key: the login times live in the index itself, as one
+    // admission record per admitted session, scored 2^52.
+    let set = store.user_key("ada");
     let kind: String = redis::cmd("TYPE")
-        .arg(&logins)
+        .arg(&set)
         .query_async(&mut con)
         .await
         .unwrap();
     assert_eq!(kind, "zset");
-    assert_eq!(
-        score(&mut con, &logins, records[2].0.key.as_str()).await,
-        Some(ms(t0 + Duration::seconds(20)))
-    );
-    assert!(
-        pexpiretime(&mut con, &logins).await >= pexpiretime(&mut con, &store.user_key("ada")).await,
-        "the login set lives as long as the index"
-    );
-    assert_eq!(store.login_key(""), None);
-    assert_eq!(store.login_key("}x"), None);
+    let logins_key = format!("{set}:login");
+    let old: u64 = con.exists(&logins_key).await.unwrap();
+    assert_eq!(old, 0, "no separate login set");
+    let members: Vec<(String, f64)> = con.zrange_withscores(&set, 0, -1).await.unwrap();
+    for (i, offset) in [(0, 10), (2, 20)] {
+        let key = records[i].0.key.as_str();
+        let admission: Vec<&(String, f64)> = members
+            .iter()
+            .filter(|(m, _)| m.starts_with(&format!("{key}:")))
+            .collect();
+        assert_eq!(admission.len(), 1, "one admission record: {members:?}");
+        let (m, score) = admission[0];
+        assert_eq!(*score, 4_503_599_627_370_496.0);
+        let fields: Vec<&str> = m.split(':').collect();
+        assert_eq!(fields[1], ms(t0 + Duration::seconds(offset)).to_string());
+        assert_eq!(fields[2], "c", "confirmed: {m}");
+        assert!(
+            members.iter().any(|(m, _)| m == key),
+            "the entry itself is listed"
+        );
+    }
+    // Listings return store keys only.
+    let mut listed: Vec<_> = index
+        .user_records("ada")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    listed.sort();
+    let mut want = vec![records[0].0.key, records[2].0.key];
+    want.sort();
+    assert_eq!(listed, want);
 
     let admin = store
         .admin()
@@ -498,13 +522,101 @@ async fn logins_under_a_cap_keep_their_time_beside_the_index_and_clear_removes_a
     assert_eq!(admin.count().await.unwrap(), 2);
     assert_eq!(admin.clear().await.unwrap(), 2);
     let exists: u64 = con
-        .exists(&[
-            store.redis_key(&records[0].0.key),
-            store.user_key("ada"),
-            logins,
-        ])
+        .exists(&[store.redis_key(&records[0].0.key), store.user_key("ada")])
         .await
         .unwrap();
-    assert_eq!(exists, 0, "clear leaves no session, index or login key");
+    assert_eq!(exists, 0, "clear leaves no session or index");
     assert_eq!(admin.count().await.unwrap(), 0);
+}
+
+/// The counting rules of a login under a cap, on hand-made admission
+/// records: a pending login within its lease counts as live though its
+/// record is not written yet; a pending one past its lease whose record
+/// does not exist is left out and revoked (it can never confirm); a
+/// revoked key is never admitted again.
+#[tokio::test]
+async fn pending_logins_count_by_their_lease_and_revoked_ones_never_return() {
+    use session_core::{Admission, Cap, SessionCap};
+    let store = store("admission_states").await;
+    let index = store.user_index().unwrap();
+    let mut con = raw().await;
+    let set = store.user_key("ada");
+    let now_ms = ms(OffsetDateTime::now_utc());
+    let bound = now_ms + 7_200_000;
+    // Two logins in flight elsewhere: `fresh` within its lease, `lapsed`
+    // past it; neither has written its record.
+    let fresh = record(Duration::hours(1), b"x").key;
+    let lapsed = record(Duration::hours(1), b"x").key;
+    for (key, lease) in [(fresh, now_ms + 60_000), (lapsed, now_ms - 1_000)] {
+        let k = key.as_str();
+        let _: () = con.zadd(&set, k, bound).await.unwrap();
+        let meta = format!("{k}:{now_ms}:p:{lease}:other");
+        let _: () = con
+            .zadd(&set, meta, 4_503_599_627_370_496i64)
+            .await
+            .unwrap();
+    }
+    let refuse = Cap {
+        max: 1,
+        policy: SessionCap::RefuseLogin,
+    };
+    let mut mine = record(Duration::hours(1), b"x");
+    mine.user = Some("ada".to_owned());
+    assert_eq!(
+        index
+            .admit(&mine, None, OffsetDateTime::now_utc(), refuse)
+            .await
+            .unwrap(),
+        Admission::Refused { live: 1 },
+        "the login within its lease counts, the lapsed one does not"
+    );
+    assert_eq!(
+        store.load(&mine.key).await.unwrap(),
+        None,
+        "refused: written"
+    );
+    let members: Vec<String> = con.zrange(&set, 0, -1).await.unwrap();
+    assert!(
+        members
+            .iter()
+            .any(|m| m.starts_with(&format!("{}:", lapsed.as_str())) && m.contains(":r:")),
+        "the lapsed login is revoked: {members:?}"
+    );
+    assert!(
+        !members.iter().any(|m| m.starts_with(mine.key.as_str())),
+        "a refused login is not listed: {members:?}"
+    );
+    // Under RevokeOldest the login in flight is the victim...
+    let revoke = Cap {
+        max: 1,
+        policy: SessionCap::RevokeOldest,
+    };
+    assert_eq!(
+        index
+            .admit(&mine, None, OffsetDateTime::now_utc(), revoke)
+            .await
+            .unwrap(),
+        Admission::Admitted { revoked: 1 }
+    );
+    assert!(store.load(&mine.key).await.unwrap().is_some());
+    // ...and when it writes its record and tries again, it is gone.
+    let mut late = record(Duration::hours(1), b"x");
+    late.key = fresh;
+    late.user = Some("ada".to_owned());
+    assert_eq!(
+        index
+            .admit(&late, None, OffsetDateTime::now_utc(), revoke)
+            .await
+            .unwrap(),
+        Admission::Gone
+    );
+    assert_eq!(store.load(&fresh).await.unwrap(), None);
+    let listed: Vec<_> = index
+        .user_records("ada")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(listed, [mine.key]);
 }

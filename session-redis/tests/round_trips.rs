@@ -2,9 +2,9 @@
 //! a private `redis-server` (nothing else talks to it).
 //!
 //! Every store call is one `EVALSHA` (plus a `SCRIPT LOAD` when the server
-//! lacks the script), except the removal of an index entry, a plain `ZREM`
-//! that no script runs; so the top-level commands of a request are
-//! `evalsha + script|load + zrem`. Commands run inside a script (`GET`,
+//! lacks the script), the removal of an index entry included (`UNLINK`, a
+//! `ZREM` in a script); so the top-level commands of a request are
+//! `evalsha + script|load`. Commands run inside a script (`GET`,
 //! `PEXPIRETIME`, `SET`, `ZADD`, ...) are counted by Redis too, so each
 //! expected delta lists them. Commands are sent one after another, except
 //! the `load`s of a user's sessions in a listing, which go out together
@@ -331,8 +331,8 @@ async fn round_trips_per_request_kind() {
     assert_eq!(out.as_deref(), Some("id="));
     assert_eq!(
         logout,
-        stats(&[("evalsha", 1), ("get", 1), ("del", 1), ("zrem", 1)]),
-        "logout, logged in: delete EVALSHA + ZREM from the user's index"
+        stats(&[("evalsha", 2), ("get", 1), ("del", 1), ("zrem", 1)]),
+        "logout, logged in: delete EVALSHA + UNLINK EVALSHA (ZREM inside) from the user's index"
     );
     for c in [&phone, &tablet] {
         let (_, _) = measure(&url, &m, Some(c), |s| async move {
@@ -414,7 +414,19 @@ async fn round_trips_per_request_kind() {
     measure(&url, &cm, None, login("dora")).await;
     let (login_cap, _) = measure(&url, &cm, None, login("dora")).await;
     assert_eq!(cm.user_sessions("dora").await.unwrap().len(), 2);
-
+    // A login under the cap with no other session of the user.
+    let (login_cap_first, erin) = measure(&url, &cm, None, login("erin")).await;
+    let erin = erin.expect("login sets a cookie");
+    // The id rotation of a logged-in session, under the cap and without.
+    let (rotate_cap, _) = measure(&url, &cm, Some(&erin), |s| async move {
+        s.regenerate().await.unwrap();
+    })
+    .await;
+    let (_, fred) = measure(&url, &m, None, login("fred")).await;
+    let (rotate_user, _) = measure(&url, &m, fred.as_deref(), |s| async move {
+        s.regenerate().await.unwrap();
+    })
+    .await;
     let table = [
         ("read-only", &read, 1),
         ("write", &write, 2),
@@ -438,9 +450,19 @@ async fn round_trips_per_request_kind() {
         ("revoke others (1 of 2)", &revoke_others, 6),
         ("logout, logged in", &logout, 2),
         ("set_user without regenerate", &set_user, 4),
-        // admit: LIST + 2 loads (the user's other sessions) + ENROL (LINK
-        // and the login time) + create + delete + ZREM of the oldest.
-        ("login beyond a cap of 2", &login_cap, 7),
+        // admit: ADMIT (answers the roster: revoking depends on the
+        // others' liveness) + 2 loads (sent together) + ADMIT (decides,
+        // lists the login as pending) + create + CONFIRM + delete + UNLINK
+        // of the oldest. Before issue 15: 7 (no CONFIRM).
+        ("login beyond a cap of 2", &login_cap, 8),
+        // ADMIT (fits the cap: decided at once) + create + CONFIRM. Before
+        // issue 15: 3 (LIST + ENROL + create).
+        ("login under a cap, first session", &login_cap_first, 3),
+        // load + retire + UNLINK (the old id) + ADMIT + create + CONFIRM.
+        // Before issue 15: 6 (LIST + ENROL instead of ADMIT + CONFIRM).
+        ("rotation, logged in, under a cap", &rotate_cap, 6),
+        // load + retire + UNLINK + LINK + create.
+        ("rotation, logged in", &rotate_user, 5),
     ];
     for (kind, d, expected) in table {
         let mut cmds: Vec<_> = d.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -484,7 +506,7 @@ async fn warm_up(store: &RedisStore) {
         s.destroy().await.unwrap();
     })
     .await;
-    // A login under a cap: admit (ENROL).
+    // A login under a cap: admit (ADMIT, CONFIRM).
     let capped = SessionConfig::builder()
         .key([9u8; 32])
         .max_sessions_per_user(2, session_core::SessionCap::RevokeOldest)
@@ -517,10 +539,9 @@ fn wait_clear_of_grid_boundary() {
     }
 }
 
-/// Top-level commands of a delta: every `EVALSHA` and `SCRIPT LOAD`, and
-/// every `ZREM` (the one command the store sends outside a script, and no
-/// script runs).
+/// Top-level commands of a delta: every `EVALSHA` and `SCRIPT LOAD` (the
+/// store sends nothing outside a script).
 fn top_level(d: &HashMap<String, u64>) -> u64 {
     let get = |k: &str| d.get(k).copied().unwrap_or(0);
-    get("evalsha") + get("script|load") + get("zrem")
+    get("evalsha") + get("script|load")
 }
