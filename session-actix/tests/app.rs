@@ -10,8 +10,8 @@ use actix_web::http::header;
 use actix_web::{App, HttpResponse, test, web};
 use async_trait::async_trait;
 use session_actix::{Session, SessionMiddleware};
-use session_core::testing::http::{Client, TestApp};
-use session_core::{Expiry, SessionManager};
+use session_core::SessionManager;
+use session_core::testing::http::{self as http_suite, Client, TestApp};
 
 type R = Result<HttpResponse, session_actix::Error>;
 
@@ -60,19 +60,16 @@ async fn id(session: Session) -> R {
 }
 
 async fn expiry(session: Session, body: String) -> R {
-    let e = match body.as_str() {
-        "browser" => Expiry::BrowserSession,
-        "default" => Expiry::Default,
-        other => match other
-            .strip_prefix("idle:")
-            .and_then(|s| s.parse::<i64>().ok())
-        {
-            Some(secs) => Expiry::Idle(time::Duration::seconds(secs)),
-            None => return Ok(HttpResponse::BadRequest().body("bad expiry")),
-        },
+    let Some(e) = http_suite::expiry_from_body(&body) else {
+        return Ok(HttpResponse::BadRequest().body("bad expiry"));
     };
     session.set_expiry(e).await?;
     Ok(ok())
+}
+
+async fn held(session: Session, path: web::Path<(String, String)>) -> R {
+    let (gate, then) = path.into_inner();
+    Ok(HttpResponse::Ok().body(http_suite::held(&session, &gate, &then).await?))
 }
 
 async fn entries(session: Session) -> R {
@@ -127,7 +124,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/{user}", web::post().to(login))
         .route("/devices", web::get().to(devices))
         .route("/revoke-others", web::post().to(revoke_others))
-        .route("/revoke/{handle}", web::post().to(revoke));
+        .route("/revoke/{handle}", web::post().to(revoke))
+        .route("/held/{gate}/{then}", web::post().to(held));
 }
 
 /// The actix-web test app factory.

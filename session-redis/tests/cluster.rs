@@ -3,8 +3,6 @@
 #![cfg(feature = "cluster")]
 
 mod common;
-#[path = "support/plain_app.rs"]
-mod plain_app;
 
 use session_core::{Created, Record, SessionId, Store, StoreError, Version};
 use session_redis::RedisStore;
@@ -23,11 +21,12 @@ session_core::store_conformance_tests!(cluster_store);
 
 /// The HTTP scenario suite on the cluster.
 mod http {
-    use super::{cluster_store, plain_app::PlainApp};
+    use super::cluster_store;
+    use session_core::testing::direct::DirectApp;
 
     session_core::http_scenarios!(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        app: PlainApp,
+        app: DirectApp,
         store: cluster_store,
     );
 }

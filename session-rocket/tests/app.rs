@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use rocket::http::{Header, Method, Status};
 use rocket::local::asynchronous::Client as LocalClient;
 use rocket::{Build, Responder, Rocket, get, post, routes};
-use session_core::testing::http::{Client, TestApp};
-use session_core::{Expiry, SessionManager};
+use session_core::SessionManager;
+use session_core::testing::http::{self as http_suite, Client, TestApp};
 use session_rocket::{Session, SessionFairing};
 
 type R<T = String> = Result<T, session_rocket::Error>;
@@ -64,19 +64,16 @@ async fn id(session: Session) -> R {
 
 #[post("/expiry", data = "<body>")]
 async fn expiry(session: Session, body: String) -> R<(Status, &'static str)> {
-    let e = match body.as_str() {
-        "browser" => Expiry::BrowserSession,
-        "default" => Expiry::Default,
-        other => match other
-            .strip_prefix("idle:")
-            .and_then(|s| s.parse::<i64>().ok())
-        {
-            Some(secs) => Expiry::Idle(time::Duration::seconds(secs)),
-            None => return Ok((Status::BadRequest, "bad expiry")),
-        },
+    let Some(e) = http_suite::expiry_from_body(&body) else {
+        return Ok((Status::BadRequest, "bad expiry"));
     };
     session.set_expiry(e).await?;
     Ok((Status::Ok, "ok"))
+}
+
+#[post("/held/<gate>/<then>")]
+async fn held(session: Session, gate: &str, then: &str) -> R {
+    Ok(http_suite::held(&session, gate, then).await?)
 }
 
 #[get("/untouched")]
@@ -161,7 +158,8 @@ pub(crate) fn routes() -> Rocket<Build> {
             login,
             devices,
             revoke_others,
-            revoke
+            revoke,
+            held
         ],
     )
 }

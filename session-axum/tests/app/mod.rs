@@ -8,8 +8,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use session_axum::{Session, SessionLayer};
-use session_core::testing::http::{Client, TestApp};
-use session_core::{Expiry, SessionManager};
+use session_core::SessionManager;
+use session_core::testing::http::{self as http_suite, Client, TestApp};
 use tower::ServiceExt;
 
 type R = Result<Response, session_axum::Error>;
@@ -61,19 +61,17 @@ async fn id(session: Session) -> R {
 }
 
 async fn expiry(session: Session, body: String) -> R {
-    let e = match body.as_str() {
-        "browser" => Expiry::BrowserSession,
-        "default" => Expiry::Default,
-        other => match other
-            .strip_prefix("idle:")
-            .and_then(|s| s.parse::<i64>().ok())
-        {
-            Some(secs) => Expiry::Idle(time::Duration::seconds(secs)),
-            None => return Ok((StatusCode::BAD_REQUEST, "bad expiry").into_response()),
-        },
+    let Some(e) = http_suite::expiry_from_body(&body) else {
+        return Ok((StatusCode::BAD_REQUEST, "bad expiry").into_response());
     };
     session.set_expiry(e).await?;
     Ok(ok())
+}
+
+async fn held(session: Session, Path((gate, then)): Path<(String, String)>) -> R {
+    Ok(http_suite::held(&session, &gate, &then)
+        .await?
+        .into_response())
 }
 
 async fn entries(session: Session) -> R {
@@ -130,6 +128,7 @@ pub(crate) fn routes() -> Router {
         .route("/devices", get(devices))
         .route("/revoke-others", post(revoke_others))
         .route("/revoke/{handle}", post(revoke))
+        .route("/held/{gate}/{then}", post(held))
 }
 
 /// The axum test app factory.

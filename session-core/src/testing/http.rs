@@ -15,7 +15,7 @@
 //! | `POST /regenerate` | `regenerate` | `ok` |
 //! | `POST /destroy` | `destroy` | `ok` |
 //! | `GET /id` | `id` | the session id |
-//! | `POST /expiry` (body `idle:<secs>`, `browser` or `default`) | `set_expiry` | `ok` |
+//! | `POST /expiry` (body `idle:<secs>`, `at:<unix secs>`, `browser` or `default`, read by [`expiry_from_body`]) | `set_expiry` | `ok`, or 400 `bad expiry` |
 //! | `GET /untouched` | nothing | `ok` |
 //! | `GET /entries` | `entries` | the JSON map |
 //! | `POST /with-cookie/{key}` | `insert(key, true)` and adds its own `Set-Cookie: app=1` | `ok` |
@@ -23,6 +23,7 @@
 //! | `GET /devices` | `devices` | JSON array of `{"handle": .., "current": ..}` |
 //! | `POST /revoke-others` | `revoke_others` | the number revoked |
 //! | `POST /revoke/{handle}` | `revoke(handle)` | `true` or `false` |
+//! | `POST /held/{gate}/{then}` | [`held`]: load, wait at the gate, then `rotate` or `read` | `ok` |
 //!
 //! A handler that gets a `SessionError` answers 500 with body `error`,
 //! except a payload-too-large error, answered 413 with body `too large`;
@@ -37,6 +38,11 @@ use serde_json::{Value, json};
 use time::Duration;
 
 use crate::clock::ManualClock;
+pub use crate::testing::races::{
+    Gate, concurrent_logins_keep_the_cap, gate, held, rotation_racing_a_logout_never_resurrects,
+    rotation_racing_a_revocation_never_resurrects, rotation_racing_a_write_keeps_both,
+    touch_racing_a_shorter_expiry,
+};
 use crate::testing::{CountingStore, FailingStore, wrappers::SECRET_DETAIL};
 use crate::{
     SameSite, SessionConfig, SessionConfigBuilder, SessionManager, Store, TouchPolicy, Transport,
@@ -56,6 +62,25 @@ pub trait TestApp {
     async fn client(&self, manager: SessionManager) -> Box<dyn Client>;
 }
 
+/// The expiry a `POST /expiry` body asks for: `idle:<secs>`,
+/// `at:<unix secs>`, `browser` or `default`; `None` for anything else
+/// (the route answers 400 `bad expiry`).
+pub fn expiry_from_body(body: &str) -> Option<crate::Expiry> {
+    use crate::Expiry;
+    let number = |prefix: &str| body.strip_prefix(prefix)?.parse::<i64>().ok();
+    match body {
+        "browser" => Some(Expiry::BrowserSession),
+        "default" => Some(Expiry::Default),
+        _ => match (number("idle:"), number("at:")) {
+            (Some(secs), _) => Some(Expiry::Idle(Duration::seconds(secs))),
+            (_, Some(at)) => time::OffsetDateTime::from_unix_timestamp(at)
+                .ok()
+                .map(Expiry::At),
+            _ => None,
+        },
+    }
+}
+
 /// The key every scenario signs with.
 pub const KEY: [u8; 32] = [0x5a; 32];
 /// A previous key, for rotation scenarios.
@@ -69,7 +94,7 @@ pub fn base_config() -> SessionConfigBuilder {
         .secure(crate::Secure::Auto)
 }
 
-fn build(b: SessionConfigBuilder) -> SessionConfig {
+pub(super) fn build(b: SessionConfigBuilder) -> SessionConfig {
     b.build().unwrap_or_else(|e| panic!("scenario config: {e}"))
 }
 
@@ -212,11 +237,15 @@ async fn send_with(
     }
 }
 
-async fn app(app: &dyn TestApp, config: SessionConfig, store: Arc<dyn Store>) -> Box<dyn Client> {
+pub(super) async fn app(
+    app: &dyn TestApp,
+    config: SessionConfig,
+    store: Arc<dyn Store>,
+) -> Box<dyn Client> {
     app.client(SessionManager::from_arc(config, store)).await
 }
 
-async fn app_with_clock(
+pub(super) async fn app_with_clock(
     app: &dyn TestApp,
     config: SessionConfig,
     store: Arc<dyn Store>,
@@ -226,7 +255,7 @@ async fn app_with_clock(
         .await
 }
 
-fn assert_ok(r: &Reply) {
+pub(super) fn assert_ok(r: &Reply) {
     assert_eq!(r.status, StatusCode::OK, "body: {}", r.body);
 }
 

@@ -10,8 +10,10 @@
 //! });
 //! ```
 
+pub mod direct;
 mod exactness;
 pub mod http;
+mod races;
 pub mod simulation;
 pub mod store;
 mod wrappers;
@@ -172,6 +174,11 @@ macro_rules! http_scenarios {
             oversized_insert_is_rejected_and_data_unchanged,
             revoke_other_devices,
             adversarial_cookies_never_leak,
+            rotation_racing_a_logout_never_resurrects,
+            rotation_racing_a_revocation_never_resurrects,
+            rotation_racing_a_write_keeps_both,
+            concurrent_logins_keep_the_cap,
+            touch_racing_a_shorter_expiry,
         );
     };
 }

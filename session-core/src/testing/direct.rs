@@ -1,17 +1,28 @@
-//! A framework-free test app for the HTTP scenario suite: it calls
-//! `SessionManager` directly, as every adapter does (see
-//! `session_core::testing::http` for the routes).
+//! [`DirectApp`]: the HTTP scenario suite's test app without a framework.
+//! It drives [`SessionManager`] directly, exactly as an adapter does, so a
+//! store crate checks its store against every scenario without depending
+//! on an adapter (the adapters run the same suite in their matrix cells).
 
 use async_trait::async_trait;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use serde_json::Value;
-use session_core::testing::http::{Client, TestApp};
-use session_core::{DataError, Expiry, RequestMeta, Session, SessionError, SessionManager};
+use serde_json::{Value, json};
 
-/// The test app factory.
-pub(crate) struct PlainApp;
+use super::http::{Client, TestApp, expiry_from_body, held};
+use crate::{DataError, RequestMeta, Session, SessionError, SessionManager};
 
-struct PlainClient(SessionManager);
+/// The framework-free test app (see [`super::http`] for its routes).
+///
+/// ```ignore
+/// session_core::http_scenarios!(
+///     #[tokio::test]
+///     app: session_core::testing::direct::DirectApp,
+///     store: |namespace: String| async move { MyStore::new(namespace) },
+/// );
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct DirectApp;
+
+struct DirectClient(SessionManager);
 
 fn reply(status: StatusCode, body: impl Into<String>) -> Response<Vec<u8>> {
     let mut res = Response::new(body.into().into_bytes());
@@ -33,7 +44,7 @@ fn error(e: &SessionError) -> Response<Vec<u8>> {
     }
 }
 
-/// The routes of the test app (see `session_core::testing::http`).
+/// The routes of the test app.
 async fn handle(
     s: &Session,
     method: &Method,
@@ -72,22 +83,13 @@ async fn handle(
             ok()
         }
         ("GET", "id") => reply(StatusCode::OK, s.id().await?.to_string()),
-        ("POST", "expiry") => {
-            let text = String::from_utf8_lossy(body);
-            let e = match text.as_ref() {
-                "browser" => Expiry::BrowserSession,
-                "default" => Expiry::Default,
-                other => match other
-                    .strip_prefix("idle:")
-                    .and_then(|n| n.parse::<i64>().ok())
-                {
-                    Some(secs) => Expiry::Idle(time::Duration::seconds(secs)),
-                    None => return Ok(reply(StatusCode::BAD_REQUEST, "bad expiry")),
-                },
-            };
-            s.set_expiry(e).await?;
-            ok()
-        }
+        ("POST", "expiry") => match expiry_from_body(&String::from_utf8_lossy(body)) {
+            Some(e) => {
+                s.set_expiry(e).await?;
+                ok()
+            }
+            None => reply(StatusCode::BAD_REQUEST, "bad expiry"),
+        },
         ("GET", "untouched") => ok(),
         ("GET", "entries") => reply(
             StatusCode::OK,
@@ -113,18 +115,22 @@ async fn handle(
                 .devices()
                 .await?
                 .into_iter()
-                .map(|d| serde_json::json!({"handle": d.handle, "current": d.current}))
+                .map(|d| json!({"handle": d.handle, "current": d.current}))
                 .collect();
             reply(StatusCode::OK, Value::Array(list).to_string())
         }
         ("POST", "revoke-others") => reply(StatusCode::OK, s.revoke_others().await?.to_string()),
         ("POST", "revoke") => reply(StatusCode::OK, s.revoke(key).await?.to_string()),
+        ("POST", "held") => {
+            let (gate, then) = key.split_once('/').unwrap_or((key, ""));
+            reply(StatusCode::OK, held(s, gate, then).await?)
+        }
         _ => reply(StatusCode::NOT_FOUND, "not found"),
     })
 }
 
 #[async_trait(?Send)]
-impl Client for PlainClient {
+impl Client for DirectClient {
     async fn send(&self, request: Request<Vec<u8>>) -> Response<Vec<u8>> {
         let m = &self.0;
         let session = m.start(
@@ -164,8 +170,8 @@ impl Client for PlainClient {
 }
 
 #[async_trait(?Send)]
-impl TestApp for PlainApp {
+impl TestApp for DirectApp {
     async fn client(&self, manager: SessionManager) -> Box<dyn Client> {
-        Box::new(PlainClient(manager))
+        Box::new(DirectClient(manager))
     }
 }
