@@ -892,31 +892,27 @@ mod tests {
             (lc, c)
         };
         let cc = c.clone();
+        // A row's setup on the table's config.
+        let with = |setup: fn(SessionConfig) -> (Lifecycle, SessionConfig)| -> Box<dyn Fn() -> (Lifecycle, SessionConfig)> {
+            let c = cc.clone();
+            Box::new(move || setup(c.clone()))
+        };
         let rows: Vec<Row<'_>> = vec![
             (
                 "save ok",
-                Box::new({
-                    let c = cc.clone();
-                    move || saving(c.clone())
-                }),
+                with(saving),
                 vec![Reply::Saved(Saved::Ok)],
                 "done, set cookie",
             ),
             (
                 "save conflict reloads",
-                Box::new({
-                    let c = cc.clone();
-                    move || saving(c.clone())
-                }),
+                with(saving),
                 vec![Reply::Saved(Saved::Conflict)],
                 "load",
             ),
             (
                 "save conflict replays on the fresh version",
-                Box::new({
-                    let c = cc.clone();
-                    move || saving(c.clone())
-                }),
+                with(saving),
                 vec![
                     Reply::Saved(Saved::Conflict),
                     Reply::Loaded(Some(record(&cc, 4, json!({"k": 9})))),
@@ -925,28 +921,19 @@ mod tests {
             ),
             (
                 "save conflict, record gone on reload",
-                Box::new({
-                    let c = cc.clone();
-                    move || saving(c.clone())
-                }),
+                with(saving),
                 vec![Reply::Saved(Saved::Conflict), Reply::Loaded(None)],
                 "done, remove cookie, fresh",
             ),
             (
                 "save gone",
-                Box::new({
-                    let c = cc.clone();
-                    move || saving(c.clone())
-                }),
+                with(saving),
                 vec![Reply::Saved(Saved::Gone)],
                 "done, remove cookie, fresh",
             ),
             (
                 "conflicts past the bound",
-                Box::new({
-                    let c = cc.clone();
-                    move || saving(c.clone())
-                }),
+                with(saving),
                 vec![
                     Reply::Saved(Saved::Conflict),
                     Reply::Loaded(Some(record(&cc, 4, json!({})))),
@@ -958,73 +945,49 @@ mod tests {
             ),
             (
                 "touch ok",
-                Box::new({
-                    let c = cc.clone();
-                    move || touching(c.clone())
-                }),
+                with(touching),
                 vec![Reply::Touched(Touched::Ok)],
                 "done, set cookie",
             ),
             (
                 "touch moved on: no unstored expiry",
-                Box::new({
-                    let c = cc.clone();
-                    move || touching(c.clone())
-                }),
+                with(touching),
                 vec![Reply::Touched(Touched::MovedOn)],
                 "done, no cookie",
             ),
             (
                 "touch gone",
-                Box::new({
-                    let c = cc.clone();
-                    move || touching(c.clone())
-                }),
+                with(touching),
                 vec![Reply::Touched(Touched::Gone)],
                 "done, remove cookie, fresh",
             ),
             (
                 "rotation: retire first",
-                Box::new({
-                    let c = cc.clone();
-                    move || rotating(c.clone())
-                }),
+                with(rotating),
                 vec![],
                 "retire v3",
             ),
             (
                 "rotation: retired, then create",
-                Box::new({
-                    let c = cc.clone();
-                    move || rotating(c.clone())
-                }),
+                with(rotating),
                 vec![Reply::Retired(Retired::Ok)],
                 "create v1",
             ),
             (
                 "rotation: created",
-                Box::new({
-                    let c = cc.clone();
-                    move || rotating(c.clone())
-                }),
+                with(rotating),
                 vec![Reply::Retired(Retired::Ok), Reply::Created(Created::Ok)],
                 "done, set cookie",
             ),
             (
                 "rotation: moved on reloads",
-                Box::new({
-                    let c = cc.clone();
-                    move || rotating(c.clone())
-                }),
+                with(rotating),
                 vec![Reply::Retired(Retired::MovedOn)],
                 "load",
             ),
             (
                 "rotation: moved on, retire the fresh version",
-                Box::new({
-                    let c = cc.clone();
-                    move || rotating(c.clone())
-                }),
+                with(rotating),
                 vec![
                     Reply::Retired(Retired::MovedOn),
                     Reply::Loaded(Some(record(&cc, 4, json!({"n": 2})))),
@@ -1033,19 +996,13 @@ mod tests {
             ),
             (
                 "rotation: gone never resurrects",
-                Box::new({
-                    let c = cc.clone();
-                    move || rotating(c.clone())
-                }),
+                with(rotating),
                 vec![Reply::Retired(Retired::Gone)],
                 "done, remove cookie, fresh",
             ),
             (
                 "rotation: collision takes a new id",
-                Box::new({
-                    let c = cc.clone();
-                    move || rotating(c.clone())
-                }),
+                with(rotating),
                 vec![
                     Reply::Retired(Retired::Ok),
                     Reply::Created(Created::Collision),
@@ -1054,10 +1011,7 @@ mod tests {
             ),
             (
                 "rotation: 8 collisions",
-                Box::new({
-                    let c = cc.clone();
-                    move || rotating(c.clone())
-                }),
+                with(rotating),
                 std::iter::once(Reply::Retired(Retired::Ok))
                     .chain((0..8).map(|_| Reply::Created(Created::Collision)))
                     .collect(),
@@ -1065,10 +1019,7 @@ mod tests {
             ),
             (
                 "login without a cap is a plain write",
-                Box::new({
-                    let c = cc.clone();
-                    move || login(c.clone())
-                }),
+                with(login),
                 vec![Reply::Retired(Retired::Ok)],
                 "create v1",
             ),
@@ -1150,10 +1101,7 @@ mod tests {
             ),
             (
                 "a store error fails the flush",
-                Box::new({
-                    let c = cc.clone();
-                    move || saving(c.clone())
-                }),
+                with(saving),
                 vec![],
                 "save v3->v4",
             ),

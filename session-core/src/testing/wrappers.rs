@@ -130,10 +130,9 @@ impl UserIndex for CountingStore {
         cap: Cap,
     ) -> Result<Admission, StoreError> {
         bump(&self.counts.admit);
-        match self.inner.user_index() {
-            Some(i) => i.admit(record, expected, login_at, cap).await,
-            None => Err(StoreError::Malformed("the store has no user index")),
-        }
+        index_of(&*self.inner)?
+            .admit(record, expected, login_at, cap)
+            .await
     }
 }
 
@@ -241,9 +240,15 @@ impl UserIndex for FailingStore {
         cap: Cap,
     ) -> Result<Admission, StoreError> {
         self.check(&self.fail_writes)?;
-        match self.inner.user_index() {
-            Some(i) => i.admit(record, expected, login_at, cap).await,
-            None => Err(StoreError::Malformed("the store has no user index")),
-        }
+        index_of(&*self.inner)?
+            .admit(record, expected, login_at, cap)
+            .await
     }
+}
+
+/// The user index of a wrapped store, for the wrappers' `admit`.
+fn index_of(inner: &dyn Store) -> Result<&dyn UserIndex, StoreError> {
+    inner
+        .user_index()
+        .ok_or(StoreError::Malformed("the store has no user index"))
 }
