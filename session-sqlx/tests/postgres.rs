@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 mod conformance {
     session_core::store_conformance_tests!(|namespace: String| async move {
         super::common::pg_store(namespace).await
-    }, known_failures: [concurrent_logins_keep_the_cap]);
+    });
 }
 
 fn record(expires_in: time::Duration) -> Record {
