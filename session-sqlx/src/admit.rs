@@ -44,8 +44,7 @@ pub(crate) trait AdmitTx: Send + Sized {
     /// rows without a login time (written without `admit`) first, then by
     /// `login_at`, then by expiry, then by key. One `SELECT` through the
     /// `user_id` index.
-    async fn others(&mut self, user: &str, except: &StoreKey)
-    -> Result<Vec<StoreKey>, StoreError>;
+    async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError>;
 
     /// Writes `record` with `login_at`: insert-if-absent when `expected` is
     /// `None`, else compare-and-swap from `expected`; then, only if it was

@@ -529,11 +529,7 @@ struct PgAdmit<'a> {
 
 #[async_trait]
 impl AdmitTx for PgAdmit<'_> {
-    async fn others(
-        &mut self,
-        user: &str,
-        except: &StoreKey,
-    ) -> Result<Vec<StoreKey>, StoreError> {
+    async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError> {
         let ids: Vec<String> = sqlx::query_scalar(&self.sql.other_logins)
             .bind(user)
             .bind(self.now)

@@ -393,11 +393,13 @@ impl Store for SqliteStore {
         expected: Version,
         expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
-        Ok(match self.cas(Cas::Touch(key, expected, expires_at)).await? {
-            CasOutcome::Done => Touched::Ok,
-            CasOutcome::MovedOn => Touched::MovedOn,
-            CasOutcome::Gone => Touched::Gone,
-        })
+        Ok(
+            match self.cas(Cas::Touch(key, expected, expires_at)).await? {
+                CasOutcome::Done => Touched::Ok,
+                CasOutcome::MovedOn => Touched::MovedOn,
+                CasOutcome::Gone => Touched::Gone,
+            },
+        )
     }
 
     async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
@@ -587,11 +589,7 @@ struct SqliteAdmit<'a> {
 
 #[async_trait]
 impl AdmitTx for SqliteAdmit<'_> {
-    async fn others(
-        &mut self,
-        user: &str,
-        except: &StoreKey,
-    ) -> Result<Vec<StoreKey>, StoreError> {
+    async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError> {
         let ids: Vec<String> = sqlx::query_scalar(&self.store.sql.other_logins)
             .bind(user)
             .bind(self.now)
