@@ -224,6 +224,15 @@ mod sqlite;
 pub mod testing;
 
 pub use cleanup::{CleanupHandle, MIN_CLEANUP_PERIOD};
+
+/// Records a statement that sqlx sends without its own `sqlx::query` event
+/// (a transaction's `BEGIN`, SQLite's `COMMIT`): a debug event, target
+/// `session_sqlx::statement`, field `summary`, so that a statement log
+/// (`tests/statements.rs` counts them) sees every statement of a request.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) fn log_statement(summary: &'static str) {
+    tracing::debug!(target: "session_sqlx::statement", summary);
+}
 pub use error::Error;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;

@@ -635,6 +635,7 @@ impl UserIndex for PostgresStore {
             return Err(StoreError::Malformed("a login record has no user"));
         };
         let key = admit::lock_key(&self.qualified(), user);
+        crate::log_statement("BEGIN + SELECT pg_advisory_xact_lock");
         let tx = self
             .pool
             .begin_with(format!("BEGIN; SELECT pg_advisory_xact_lock({key})"))

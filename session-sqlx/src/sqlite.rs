@@ -546,11 +546,7 @@ impl SqliteStore {
         if done.rows_affected() == 1 {
             return Ok(CasOutcome::Done);
         }
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(store_error)?;
+        let mut tx = self.begin_immediate().await?;
         let stored: Option<i64> = sqlx::query_scalar(&self.sql.version_of)
             .bind(op.key().as_str())
             .bind(now)
@@ -574,9 +570,27 @@ impl SqliteStore {
                 CasOutcome::Done
             }
         };
-        tx.commit().await.map_err(store_error)?;
+        commit(tx).await?;
         Ok(outcome)
     }
+
+    /// A `BEGIN IMMEDIATE` transaction on a pooled connection: it holds the
+    /// database's write lock (waiting for it up to the busy timeout).
+    async fn begin_immediate(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        crate::log_statement("BEGIN IMMEDIATE");
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)
+    }
+}
+
+/// Commits (sqlx logs no statement for SQLite's `COMMIT`).
+async fn commit(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Result<(), StoreError> {
+    crate::log_statement("COMMIT");
+    tx.commit().await.map_err(store_error)
 }
 
 /// An admission in progress: a `BEGIN IMMEDIATE` transaction, which holds
@@ -666,7 +680,7 @@ impl AdmitTx for SqliteAdmit<'_> {
     }
 
     async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(store_error)
+        commit(self.tx).await
     }
 }
 
@@ -731,11 +745,7 @@ impl UserIndex for SqliteStore {
         if record.user.is_none() {
             return Err(StoreError::Malformed("a login record has no user"));
         }
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(store_error)?;
+        let tx = self.begin_immediate().await?;
         let tx = SqliteAdmit {
             tx,
             store: self,
