@@ -123,6 +123,7 @@ pub(crate) async fn admit<T: AdmitTx>(
 /// between Rust releases) because every instance of every version must
 /// derive the same key for the lock to exclude. Two users that share a key
 /// only serialize each other's logins.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn lock_key(table: &str, user: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in table.bytes().chain([0u8]).chain(user.bytes()) {

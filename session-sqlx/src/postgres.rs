@@ -168,7 +168,8 @@ impl Queries {
 /// [`UserIndex`]) and `login_at TIMESTAMPTZ` (nullable: the login time
 /// [`UserIndex::admit`] writes). Every [`Store`] and
 /// [`UserIndex::user_records`] method is one SQL statement; `admit` is one
-/// per step (see there). Expiry is judged by the application's clock (`now` is a bound
+/// transaction serialized per user by an advisory lock, 4 round trips (see
+/// there). Expiry is judged by the application's clock (`now` is a bound
 /// parameter), the same clock that computed `expires_at`, never by the
 /// database server's clock.
 ///

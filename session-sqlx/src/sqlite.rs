@@ -149,9 +149,9 @@ fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
 /// nullable: the login time [`UserIndex::admit`] writes). Every [`Store`]
 /// and [`UserIndex::user_records`] method is one SQL statement, except a
 /// compare-and-swap (`save`, `touch`, `retire`) that changed nothing,
-/// which asks a second question (lost race or gone?); `admit` is one per
-/// step (see there). Expiry is judged by the application's
-/// clock.
+/// which asks why (lost race or gone?) in one `BEGIN IMMEDIATE`
+/// transaction; `admit` is one `BEGIN IMMEDIATE` transaction (see there).
+/// Expiry is judged by the application's clock.
 ///
 /// [`SqliteStore::connect`] sets WAL journal mode, `synchronous = NORMAL`
 /// and a 5 s busy timeout, so concurrent requests wait for the write lock
