@@ -216,8 +216,13 @@
 //!
 //! On PostgreSQL each compare-and-swap (`save`'s and `touch`'s `UPDATE`,
 //! `retire`'s `DELETE`) is one `WITH ... SELECT` statement that also tells
-//! a lost race (`Conflict`, `MovedOn`) from a missing row (`Gone`), in the
-//! same snapshot. On SQLite the compare-and-swap is one `UPDATE` or
+//! a lost race (`Conflict`, `MovedOn`) from a missing row (`Gone`), by the
+//! live row's version in the same snapshot. Should a writer of the row
+//! commit between that snapshot and the write's row lock (the write then
+//! skips the row, deleted or moved on, that the snapshot still shows at
+//! the expected version), the statement, which wrote nothing, runs again
+//! to tell which (before issue 15 such a race answered "moved on" for a
+//! row that was gone). On SQLite the compare-and-swap is one `UPDATE` or
 //! `DELETE`; only when it changes nothing (a lost race, or a missing row)
 //! does the store ask why, in one `BEGIN IMMEDIATE` transaction (`BEGIN` +
 //! `SELECT` of the live version + `COMMIT`, and the write again if the row

@@ -80,9 +80,10 @@ impl Queries {
                  user_id = EXCLUDED.user_id, login_at = EXCLUDED.login_at \
                  WHERE s.expires_at <= $6"
             ),
-            // Compare-and-swap and the Conflict / Gone verdict in one
-            // statement: the outer SELECT sees the row as it was before the
-            // UPDATE (same snapshot). The row keeps its login time while its
+            // Compare-and-swap and, when it wrote nothing, the live row's
+            // version in the statement's snapshot (see `cas_verdict`), in
+            // one statement: the outer SELECT sees the row as it was before
+            // the UPDATE. The row keeps its login time while its
             // user stays the same.
             save: format!(
                 "WITH upd AS (UPDATE {t} SET version = $3, expires_at = $4, payload = $5, \
@@ -90,19 +91,19 @@ impl Queries {
                  WHEN user_id IS DISTINCT FROM $6 THEN NULL ELSE login_at END \
                  WHERE id = $1 AND version = $2 AND expires_at > $7 RETURNING 1) \
                  SELECT (SELECT count(*) FROM upd) AS updated, \
-                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $7) AS live"
+                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $7) AS stored"
             ),
             touch: format!(
                 "WITH upd AS (UPDATE {t} SET expires_at = $3 WHERE id = $1 AND version = $2 \
                  AND expires_at > $4 RETURNING 1) \
                  SELECT (SELECT count(*) FROM upd) AS updated, \
-                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $4) AS live"
+                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $4) AS stored"
             ),
             retire: format!(
                 "WITH del AS (DELETE FROM {t} WHERE id = $1 AND version = $2 \
                  AND expires_at > $3 RETURNING 1) \
                  SELECT (SELECT count(*) FROM del) AS deleted, \
-                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $3) AS live"
+                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $3) AS stored"
             ),
             count: format!("SELECT count(*) FROM {t} WHERE expires_at > $1"),
             clear: format!(
@@ -138,7 +139,7 @@ impl Queries {
                  WHERE s.expires_at <= $6 RETURNING 1), \
                  del AS (DELETE FROM {t} WHERE id = ANY($8) \
                  AND EXISTS (SELECT 1 FROM ins) RETURNING 1) \
-                 SELECT (SELECT count(*) FROM ins) AS written, true AS live, \
+                 SELECT (SELECT count(*) FROM ins) AS written, NULL::bigint AS stored, \
                  (SELECT count(*) FROM del) AS revoked"
             ),
             // `admit`'s write from a loaded session: the save's
@@ -151,7 +152,7 @@ impl Queries {
                  del AS (DELETE FROM {t} WHERE id = ANY($9) \
                  AND EXISTS (SELECT 1 FROM upd) RETURNING 1) \
                  SELECT (SELECT count(*) FROM upd) AS written, \
-                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $7) AS live, \
+                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $7) AS stored, \
                  (SELECT count(*) FROM del) AS revoked"
             ),
             schema,
@@ -379,24 +380,34 @@ impl Store for PostgresStore {
         })
     }
 
+    /// One statement: the compare-and-swap `UPDATE` and, in the same
+    /// snapshot, the live row's version, which tells a lost race
+    /// (`Conflict`) from a missing row (`Gone`). When the two disagree (a
+    /// writer of the row committed between the snapshot and the `UPDATE`'s
+    /// row lock, so the snapshot shows the row at the expected version but
+    /// the `UPDATE` found it deleted or moved on), nothing was written and
+    /// the statement runs again, to see which (at most 4 runs; the same
+    /// for `touch` and `retire`).
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-        let row = sqlx::query(&self.sql.save)
-            .bind(record.key.as_str())
-            .bind(version_to_db(expected)?)
-            .bind(version_to_db(record.version)?)
-            .bind(record.expires_at)
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
-            .bind(self.clock.now())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        let updated: i64 = row.try_get(0).map_err(store_error)?;
-        let live: bool = row.try_get(1).map_err(store_error)?;
-        Ok(match (updated, live) {
-            (1, _) => Saved::Ok,
-            (_, true) => Saved::Conflict,
-            (_, false) => Saved::Gone,
+        let outcome = cas_retry(expected, || async {
+            let row = sqlx::query(&self.sql.save)
+                .bind(record.key.as_str())
+                .bind(version_to_db(expected)?)
+                .bind(version_to_db(record.version)?)
+                .bind(record.expires_at)
+                .bind(&record.payload)
+                .bind(record.user.as_deref())
+                .bind(self.clock.now())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(store_error)?;
+            written_and_stored(&row)
+        })
+        .await?;
+        Ok(match outcome {
+            Cas::Done => Saved::Ok,
+            Cas::MovedOn => Saved::Conflict,
+            Cas::Gone => Saved::Gone,
         })
     }
 
@@ -406,25 +417,28 @@ impl Store for PostgresStore {
         expected: Version,
         expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
-        let (done, live) = self
-            .cas(&self.sql.touch, key, expected, Some(expires_at))
-            .await?;
-        Ok(match (done, live) {
-            (true, _) => Touched::Ok,
-            (_, true) => Touched::MovedOn,
-            (_, false) => Touched::Gone,
-        })
+        Ok(
+            match self
+                .cas(&self.sql.touch, key, expected, Some(expires_at))
+                .await?
+            {
+                Cas::Done => Touched::Ok,
+                Cas::MovedOn => Touched::MovedOn,
+                Cas::Gone => Touched::Gone,
+            },
+        )
     }
 
     /// One statement: a compare-and-delete and, in the same snapshot,
-    /// whether a live row was there.
+    /// the live row's version (run again when they disagree, as `save`).
     async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
-        let (done, live) = self.cas(&self.sql.retire, key, expected, None).await?;
-        Ok(match (done, live) {
-            (true, _) => Retired::Ok,
-            (_, true) => Retired::MovedOn,
-            (_, false) => Retired::Gone,
-        })
+        Ok(
+            match self.cas(&self.sql.retire, key, expected, None).await? {
+                Cas::Done => Retired::Ok,
+                Cas::MovedOn => Retired::MovedOn,
+                Cas::Gone => Retired::Gone,
+            },
+        )
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
@@ -466,31 +480,94 @@ impl Store for PostgresStore {
 }
 
 impl PostgresStore {
-    /// Runs a versioned statement (touch or retire): (changed a row, a live
-    /// row was there).
+    /// Runs a versioned statement (touch or retire) until it has a
+    /// verdict (see [`cas_retry`]).
     async fn cas(
         &self,
         sql: &str,
         key: &StoreKey,
         expected: Version,
         expires_at: Option<OffsetDateTime>,
-    ) -> Result<(bool, bool), StoreError> {
-        let q = sqlx::query(sql)
-            .bind(key.as_str())
-            .bind(version_to_db(expected)?);
-        let q = match expires_at {
-            Some(at) => q.bind(at),
-            None => q,
-        };
-        let row = q
-            .bind(self.clock.now())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        let done: i64 = row.try_get(0).map_err(store_error)?;
-        let live: bool = row.try_get(1).map_err(store_error)?;
-        Ok((done == 1, live))
+    ) -> Result<Cas, StoreError> {
+        cas_retry(expected, || async {
+            let q = sqlx::query(sql)
+                .bind(key.as_str())
+                .bind(version_to_db(expected)?);
+            let q = match expires_at {
+                Some(at) => q.bind(at),
+                None => q,
+            };
+            let row = q
+                .bind(self.clock.now())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(store_error)?;
+            written_and_stored(&row)
+        })
+        .await
     }
+}
+
+/// The verdict of a compare-and-swap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cas {
+    /// Written.
+    Done,
+    /// The live row has another version: nothing written.
+    MovedOn,
+    /// No live row: nothing written.
+    Gone,
+}
+
+/// Times a compare-and-swap statement runs before [`cas_retry`] settles
+/// for [`Cas::MovedOn`].
+const CAS_ATTEMPTS: usize = 4;
+
+/// The first two columns of a compare-and-swap statement: rows written,
+/// and the live row's version in the statement's snapshot.
+fn written_and_stored(row: &sqlx::postgres::PgRow) -> Result<(i64, Option<i64>), StoreError> {
+    Ok((
+        row.try_get(0).map_err(store_error)?,
+        row.try_get(1).map_err(store_error)?,
+    ))
+}
+
+/// The verdict of one run of a compare-and-swap statement, from the rows
+/// it wrote and the live row's version in its snapshot; `None` when they
+/// disagree. They disagree when a writer of the row committed after the
+/// statement's snapshot was taken and before its `UPDATE`/`DELETE` got the
+/// row lock: under `READ COMMITTED` the write then re-checks the newest
+/// row (gone, or at another version) and skips it, while the snapshot
+/// still shows the row at the expected version. Whether it was deleted or
+/// moved on, only a new snapshot tells.
+fn cas_verdict(written: i64, stored: Option<i64>, expected: i64) -> Option<Cas> {
+    match (written, stored) {
+        (1, _) => Some(Cas::Done),
+        (_, None) => Some(Cas::Gone),
+        (_, Some(v)) if v != expected => Some(Cas::MovedOn),
+        (_, Some(_)) => None,
+    }
+}
+
+/// Runs a compare-and-swap statement (`attempt`, which wrote nothing when
+/// it has no verdict, so running it again is safe) until [`cas_verdict`]
+/// has one: at most [`CAS_ATTEMPTS`] times. Each further run needs another
+/// writer of the same row to commit inside the same window; should that
+/// happen every time, the answer is [`Cas::MovedOn`], the safe one (the
+/// caller reloads, and finds the row or its absence).
+async fn cas_retry<F, Fut>(expected: Version, mut attempt: F) -> Result<Cas, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(i64, Option<i64>), StoreError>>,
+{
+    let expected = version_to_db(expected)?;
+    for _ in 0..CAS_ATTEMPTS {
+        let (written, stored) = attempt().await?;
+        if let Some(verdict) = cas_verdict(written, stored, expected) {
+            return Ok(verdict);
+        }
+    }
+    Ok(Cas::MovedOn)
 }
 
 #[async_trait]
@@ -549,8 +626,8 @@ impl AdmitTx for PgAdmit<'_> {
         revoke: &[StoreKey],
     ) -> Result<Written, StoreError> {
         let victims: Vec<&str> = revoke.iter().map(StoreKey::as_str).collect();
-        let q = match expected {
-            None => sqlx::query(&self.sql.admit_create)
+        let Some(v) = expected else {
+            let row = sqlx::query(&self.sql.admit_create)
                 .bind(record.key.as_str())
                 .bind(version_to_db(record.version)?)
                 .bind(record.expires_at)
@@ -558,26 +635,43 @@ impl AdmitTx for PgAdmit<'_> {
                 .bind(record.user.as_deref())
                 .bind(self.now)
                 .bind(login_at)
-                .bind(victims),
-            Some(v) => sqlx::query(&self.sql.admit_save)
-                .bind(record.key.as_str())
-                .bind(version_to_db(v)?)
-                .bind(version_to_db(record.version)?)
-                .bind(record.expires_at)
-                .bind(&record.payload)
-                .bind(record.user.as_deref())
-                .bind(self.now)
-                .bind(login_at)
-                .bind(victims),
+                .bind(&victims)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(store_error)?;
+            let (written, _) = written_and_stored(&row)?;
+            return Ok(if written == 1 {
+                Written::Ok
+            } else {
+                Written::Collision
+            });
         };
-        let row = q.fetch_one(&mut *self.tx).await.map_err(store_error)?;
-        let written: i64 = row.try_get(0).map_err(store_error)?;
-        let live: bool = row.try_get(1).map_err(store_error)?;
-        Ok(match (written, live, expected) {
-            (1, _, _) => Written::Ok,
-            (_, _, None) => Written::Collision,
-            (_, true, Some(_)) => Written::Conflict,
-            (_, false, Some(_)) => Written::Gone,
+        let expected = version_to_db(v)?;
+        let mut outcome = Cas::MovedOn;
+        for _ in 0..CAS_ATTEMPTS {
+            let row = sqlx::query(&self.sql.admit_save)
+                .bind(record.key.as_str())
+                .bind(expected)
+                .bind(version_to_db(record.version)?)
+                .bind(record.expires_at)
+                .bind(&record.payload)
+                .bind(record.user.as_deref())
+                .bind(self.now)
+                .bind(login_at)
+                .bind(&victims)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(store_error)?;
+            let (written, stored) = written_and_stored(&row)?;
+            if let Some(verdict) = cas_verdict(written, stored, expected) {
+                outcome = verdict;
+                break;
+            }
+        }
+        Ok(match outcome {
+            Cas::Done => Written::Ok,
+            Cas::MovedOn => Written::Conflict,
+            Cas::Gone => Written::Gone,
         })
     }
 
