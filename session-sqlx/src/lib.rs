@@ -129,56 +129,106 @@
 //! instance.
 //!
 //! [`UserIndex::admit`](session_core::UserIndex::admit) (a login under a
-//! per-user cap) is, for now, three steps in order and **not yet atomic
-//! per user** (issue 15: one transaction per user): a `SELECT` of the
-//! user's other live rows, oldest `login_at` first (rows without one, then
-//! by expiry); under `RefuseLogin` with `max` or more of them, nothing
-//! else; otherwise the record's `INSERT` (or its compare-and-swap save)
-//! with its `login_at`, then under `RevokeOldest` one `DELETE` per row
-//! beyond the cap. Sequential logins keep the cap exactly; simultaneous
-//! logins of one user can both pass a `RefuseLogin` count, or both revoke.
+//! per-user cap) is atomic per user: one transaction, serialized per user,
+//! in which the user's other live rows are read (oldest `login_at` first;
+//! rows without one, written by a plain `create`/`save`, count as the
+//! oldest, then by expiry), the cap decided (`RefuseLogin`: refuse and
+//! write nothing when the user already has `max` others; `RevokeOldest`:
+//! keep the newest `max - 1` others), the record inserted
+//! (insert-if-absent, `Collision` on a live key) or saved (compare-and-swap
+//! from `expected`: `Conflict` / `Gone`) with its `login_at`, and, only if
+//! it was written, the victims deleted. Both stores run the same steps and
+//! the same decision (the crate's `admit` module); what serializes them
+//! differs:
+//!
+//! - PostgreSQL: a `READ COMMITTED` transaction whose `BEGIN` also takes
+//!   `pg_advisory_xact_lock` on a 64-bit key derived from the table and
+//!   the user (one simple query), so logins of one user queue and logins
+//!   of different users never wait for each other; the read is a statement
+//!   started after the lock was granted, so it sees every earlier login of
+//!   the user; the write and the revocations are one statement. See
+//!   [`PostgresStore`]'s `admit` for why a lock rather than `SERIALIZABLE`
+//!   or `FOR UPDATE`.
+//! - SQLite: a `BEGIN IMMEDIATE` transaction, which takes the database's
+//!   single write lock before the read, so nothing it reads changes before
+//!   it commits.
+//!
 //! A plain `save` keeps a row's `login_at` while its user stays the same
-//! (and clears it when another user takes the row).
+//! (and clears it when another user takes the row). A dropped `admit`
+//! leaves its transaction to sqlx, which rolls it back: nothing of it is
+//! stored, and (PostgreSQL) the lock goes with the transaction.
 //!
 //! # Operator calls
 //!
 //! Both stores implement [`StoreAdmin`](session_core::StoreAdmin)
-//! (`store.admin()`): `count` is one
-//! `SELECT count(*) ... WHERE expires_at > $now`, O(live rows); `clear` deletes every row (the user index and
-//! login times are columns, so they go with them) and returns how many were
-//! live: on PostgreSQL one `WITH del AS (DELETE ... RETURNING) SELECT`
-//! statement, on SQLite a count and a `DELETE` in one `BEGIN IMMEDIATE`
-//! transaction. `clear` is O(rows) and holds its locks (PostgreSQL: every
-//! row; SQLite: the write lock) until it commits; it is for operators and
-//! tests, not request paths.
+//! (`store.admin()`), each call one statement:
+//!
+//! - `count` is `SELECT count(*) ... WHERE expires_at > $now`: the live
+//!   rows at one snapshot (PostgreSQL) or under one read transaction
+//!   (SQLite), O(live rows) through the `expires_at` index or a scan, as
+//!   the planner decides. Expired rows that cleanup has not deleted yet
+//!   are not counted.
+//! - `clear` deletes every row, expired ones included (the user index and
+//!   the login times are columns, so they go with them), and returns how
+//!   many of them were live: on PostgreSQL
+//!   `WITH del AS (DELETE ... RETURNING expires_at) SELECT count(*) FILTER
+//!   (WHERE live)`, on SQLite `DELETE ... RETURNING expires_at > $now`
+//!   (one flag per row comes back, in process). O(rows); it holds its
+//!   locks until it commits (PostgreSQL: every row, so concurrent writes
+//!   to those sessions wait, and a session created meanwhile survives;
+//!   SQLite: the write lock, so every writer waits up to its busy
+//!   timeout). For operators and tests, not request paths.
+//!
 //! # Statements per request
 //!
 //! Every [`Store`](session_core::Store) method is one SQL statement, so a
-//! request costs (measured from sqlx's statement log by
-//! `tests/statements.rs`; PostgreSQL's compare-and-swap statements are
-//! `WITH ... SELECT`, see below):
+//! request costs (measured by `tests/statements.rs` from sqlx's statement
+//! log, plus the crate's own debug event for the `BEGIN` and SQLite
+//! `COMMIT` that sqlx does not log; PostgreSQL's compare-and-swap
+//! statements are `WITH ... SELECT`, see below). On PostgreSQL each
+//! statement is one network round trip; SQLite runs in process.
 //!
-//! | request | statements |
-//! |---|---|
-//! | session never touched | none |
-//! | new session | 1 `INSERT` (insert-if-absent: `ON CONFLICT DO UPDATE ... WHERE expired`) |
-//! | read-only | 1 `SELECT` |
-//! | write to an existing session | `SELECT` + `UPDATE` (compare-and-swap on the version) |
-//! | read past the touch threshold | `SELECT` + `UPDATE` of `expires_at` (compare-and-swap on the version) |
-//! | regenerate | `SELECT` + `DELETE` (retire: compare-and-delete of the old id) + `INSERT` |
-//! | destroy | 1 `DELETE` |
-//! | login (`regenerate` + `set_user`) | `SELECT` + `DELETE` (retire) + `INSERT` (with `user_id`) |
-//! | "your devices" (`devices`) | `SELECT` (the session) + `SELECT` (the user's live rows) |
-//! | revoke one device (`revoke`) | `SELECT` + listing `SELECT` + `DELETE` |
-//! | revoke *n* other devices (`revoke_others`) | `SELECT` + listing `SELECT` + *n* × `DELETE` |
-//! | login of a new visitor, per-user cap, revoke oldest | `SELECT` (the user's other rows by login time) + `INSERT` (with `login_at`) + `DELETE` per session over the cap |
-//! | login of a new visitor, per-user cap, refused | `SELECT` |
+//! | request | statements | before issue 15 |
+//! |---|---|---|
+//! | session never touched | none | same |
+//! | new session | 1 `INSERT` (insert-if-absent: `ON CONFLICT DO UPDATE ... WHERE expired`) | same |
+//! | read-only | 1 `SELECT` | same |
+//! | write to an existing session | `SELECT` + `UPDATE` (compare-and-swap on the version) | same |
+//! | read past the touch threshold | `SELECT` + `UPDATE` of `expires_at` (compare-and-swap on the version) | same |
+//! | regenerate (id rotation) | `SELECT` + `DELETE` (retire: compare-and-delete of the old id) + `INSERT` | same |
+//! | destroy | 1 `DELETE` | same |
+//! | login (`regenerate` + `set_user`), no cap | `SELECT` + `DELETE` (retire) + `INSERT` (with `user_id`) | same |
+//! | "your devices" (`devices`) | `SELECT` (the session) + `SELECT` (the user's live rows) | same |
+//! | revoke one device (`revoke`) | `SELECT` + listing `SELECT` + `DELETE` | same |
+//! | revoke *n* other devices (`revoke_others`) | `SELECT` + listing `SELECT` + *n* × `DELETE` | same |
+//! | login of a new visitor, per-user cap, revoke oldest | PostgreSQL: `BEGIN` (+ lock) + `SELECT` (the user's other rows by login time) + `WITH` (`INSERT` with `login_at` and the `DELETE` of every session over the cap) + `COMMIT` = 4; SQLite: `BEGIN IMMEDIATE` + `SELECT` + `INSERT` + `DELETE` per session over the cap + `COMMIT` | `SELECT` + `INSERT` + `DELETE` per session over the cap (not atomic) |
+//! | login of a new visitor, per-user cap, refused | `BEGIN` + `SELECT` + `COMMIT` | `SELECT` |
+//! | login of a visitor with a session, per-user cap, revoke oldest | `SELECT` + `DELETE` (retire) + the capped login's statements (PostgreSQL: 6 in all) | `SELECT` + `DELETE` + `SELECT` + `INSERT` + `DELETE` per session over the cap |
+//!
+//! The extra statements of a capped login are the transaction's frame,
+//! the price of atomicity: the lock (PostgreSQL) or the write lock (SQLite)
+//! must be taken before the user's rows are read and held until the write
+//! commits, and a refused login must end its transaction to release the
+//! lock. On PostgreSQL the `BEGIN` and the lock share one round trip, and
+//! the write and the revocations another, so a capped login costs 4 round
+//! trips whatever the number revoked (before: 2 + one per revoked
+//! session). Requests without a cap are unchanged.
 //!
 //! On PostgreSQL each compare-and-swap (`save`'s and `touch`'s `UPDATE`,
-//! `retire`'s `DELETE`) is wrapped in one `WITH ... SELECT` statement that
-//! also tells a lost race (`Conflict`, `MovedOn`) from a missing row
-//! (`Gone`), in the same snapshot; on SQLite a compare-and-swap that
-//! changes nothing adds one `SELECT` for that answer.
+//! `retire`'s `DELETE`) is one `WITH ... SELECT` statement that also tells
+//! a lost race (`Conflict`, `MovedOn`) from a missing row (`Gone`), by the
+//! live row's version in the same snapshot. Should a writer of the row
+//! commit between that snapshot and the write's row lock (the write then
+//! skips the row, deleted or moved on, that the snapshot still shows at
+//! the expected version), the statement, which wrote nothing, runs again
+//! to tell which (before issue 15 such a race answered "moved on" for a
+//! row that was gone). On SQLite the compare-and-swap is one `UPDATE` or
+//! `DELETE`; only when it changes nothing (a lost race, or a missing row)
+//! does the store ask why, in one `BEGIN IMMEDIATE` transaction (`BEGIN` +
+//! `SELECT` of the live version + `COMMIT`, and the write again if the row
+//! is at the expected version after all), so the answer holds at one
+//! instant under the write lock (before issue 15: a bare `SELECT`, which a
+//! concurrent write could make stale).
 //! The revoke rows are what `session-core` asks for (it lists the user's
 //! sessions again before each revocation, to check the handle belongs to
 //! the user); each store call is still one statement.
@@ -224,6 +274,15 @@ mod sqlite;
 pub mod testing;
 
 pub use cleanup::{CleanupHandle, MIN_CLEANUP_PERIOD};
+
+/// Records a statement that sqlx sends without its own `sqlx::query` event
+/// (a transaction's `BEGIN`, SQLite's `COMMIT`): a debug event, target
+/// `session_sqlx::statement`, field `summary`, so that a statement log
+/// (`tests/statements.rs` counts them) sees every statement of a request.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) fn log_statement(summary: &'static str) {
+    tracing::debug!(target: "session_sqlx::statement", summary);
+}
 pub use error::Error;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;

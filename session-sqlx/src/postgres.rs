@@ -12,7 +12,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Executor, Row};
 use time::OffsetDateTime;
 
-use crate::admit::Logins;
+use crate::admit::{self, AdmitTx, Written};
 use crate::cleanup::{self, CleanupHandle};
 use crate::error::{Error, key_from_db, store_error, version_from_db, version_to_db};
 use crate::migration::Migration;
@@ -57,6 +57,8 @@ struct Queries {
     delete_expired: String,
     user_records: String,
     other_logins: String,
+    admit_create: String,
+    admit_save: String,
 }
 
 impl Queries {
@@ -69,38 +71,39 @@ impl Queries {
             ),
             // Insert-if-absent that also takes over an expired row: the
             // conditional DO UPDATE affects 0 rows when a live row exists.
-            // $7: the login time (`admit`), NULL for a plain create.
+            // No login time: only `admit` writes one.
             create: format!(
                 "INSERT INTO {t} AS s (id, version, expires_at, payload, user_id, login_at) \
-                 VALUES ($1, $2, $3, $4, $5, $7) \
+                 VALUES ($1, $2, $3, $4, $5, NULL) \
                  ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
                  expires_at = EXCLUDED.expires_at, payload = EXCLUDED.payload, \
                  user_id = EXCLUDED.user_id, login_at = EXCLUDED.login_at \
                  WHERE s.expires_at <= $6"
             ),
-            // Compare-and-swap and the Conflict / Gone verdict in one
-            // statement: the outer SELECT sees the row as it was before the
-            // UPDATE (same snapshot). $8: the login time (`admit`), or NULL:
-            // the row keeps its login time while its user stays the same.
+            // Compare-and-swap and, when it wrote nothing, the live row's
+            // version in the statement's snapshot (see `cas_verdict`), in
+            // one statement: the outer SELECT sees the row as it was before
+            // the UPDATE. The row keeps its login time while its
+            // user stays the same.
             save: format!(
                 "WITH upd AS (UPDATE {t} SET version = $3, expires_at = $4, payload = $5, \
-                 user_id = $6, login_at = CASE WHEN $8::timestamptz IS NOT NULL THEN $8 \
+                 user_id = $6, login_at = CASE \
                  WHEN user_id IS DISTINCT FROM $6 THEN NULL ELSE login_at END \
                  WHERE id = $1 AND version = $2 AND expires_at > $7 RETURNING 1) \
                  SELECT (SELECT count(*) FROM upd) AS updated, \
-                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $7) AS live"
+                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $7) AS stored"
             ),
             touch: format!(
                 "WITH upd AS (UPDATE {t} SET expires_at = $3 WHERE id = $1 AND version = $2 \
                  AND expires_at > $4 RETURNING 1) \
                  SELECT (SELECT count(*) FROM upd) AS updated, \
-                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $4) AS live"
+                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $4) AS stored"
             ),
             retire: format!(
                 "WITH del AS (DELETE FROM {t} WHERE id = $1 AND version = $2 \
                  AND expires_at > $3 RETURNING 1) \
                  SELECT (SELECT count(*) FROM del) AS deleted, \
-                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $3) AS live"
+                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $3) AS stored"
             ),
             count: format!("SELECT count(*) FROM {t} WHERE expires_at > $1"),
             clear: format!(
@@ -123,6 +126,35 @@ impl Queries {
                 "SELECT id FROM {t} WHERE user_id = $1 AND expires_at > $2 AND id <> $3 \
                  ORDER BY login_at ASC NULLS FIRST, expires_at, id"
             ),
+            // `admit`'s write: the create's insert-if-absent with its login
+            // time and, only if it wrote, the deletion of the cap's victims
+            // ($8), in one statement. Result: (written, live, revoked).
+            admit_create: format!(
+                "WITH ins AS (INSERT INTO {t} AS s \
+                 (id, version, expires_at, payload, user_id, login_at) \
+                 VALUES ($1, $2, $3, $4, $5, $7) \
+                 ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
+                 expires_at = EXCLUDED.expires_at, payload = EXCLUDED.payload, \
+                 user_id = EXCLUDED.user_id, login_at = EXCLUDED.login_at \
+                 WHERE s.expires_at <= $6 RETURNING 1), \
+                 del AS (DELETE FROM {t} WHERE id = ANY($8) \
+                 AND EXISTS (SELECT 1 FROM ins) RETURNING 1) \
+                 SELECT (SELECT count(*) FROM ins) AS written, NULL::bigint AS stored, \
+                 (SELECT count(*) FROM del) AS revoked"
+            ),
+            // `admit`'s write from a loaded session: the save's
+            // compare-and-swap with its login time and, only if it wrote,
+            // the deletion of the cap's victims ($9), in one statement.
+            admit_save: format!(
+                "WITH upd AS (UPDATE {t} SET version = $3, expires_at = $4, payload = $5, \
+                 user_id = $6, login_at = $8 \
+                 WHERE id = $1 AND version = $2 AND expires_at > $7 RETURNING 1), \
+                 del AS (DELETE FROM {t} WHERE id = ANY($9) \
+                 AND EXISTS (SELECT 1 FROM upd) RETURNING 1) \
+                 SELECT (SELECT count(*) FROM upd) AS written, \
+                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $7) AS stored, \
+                 (SELECT count(*) FROM del) AS revoked"
+            ),
             schema,
             table,
         }
@@ -137,7 +169,8 @@ impl Queries {
 /// [`UserIndex`]) and `login_at TIMESTAMPTZ` (nullable: the login time
 /// [`UserIndex::admit`] writes). Every [`Store`] and
 /// [`UserIndex::user_records`] method is one SQL statement; `admit` is one
-/// per step (see there). Expiry is judged by the application's clock (`now` is a bound
+/// transaction serialized per user by an advisory lock, 4 round trips (see
+/// there). Expiry is judged by the application's clock (`now` is a bound
 /// parameter), the same clock that computed `expires_at`, never by the
 /// database server's clock.
 ///
@@ -242,6 +275,11 @@ impl PostgresStore {
         self.sql.table.as_str()
     }
 
+    /// `schema.table`, unquoted: the table part of admission lock keys.
+    fn qualified(&self) -> String {
+        format!("{}.{}", self.schema(), self.table())
+    }
+
     /// Creates the schema, the table and its expiry index if missing, and
     /// adds the `user_id` column and its index (migration 0002) to tables
     /// created by earlier versions. Idempotent: call it on every start.
@@ -325,11 +363,52 @@ impl Store for PostgresStore {
     }
 
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        self.create_at(record, None).await
+        let done = sqlx::query(&self.sql.create)
+            .bind(record.key.as_str())
+            .bind(version_to_db(record.version)?)
+            .bind(record.expires_at)
+            .bind(&record.payload)
+            .bind(record.user.as_deref())
+            .bind(self.clock.now())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(if done.rows_affected() == 1 {
+            Created::Ok
+        } else {
+            Created::Collision
+        })
     }
 
+    /// One statement: the compare-and-swap `UPDATE` and, in the same
+    /// snapshot, the live row's version, which tells a lost race
+    /// (`Conflict`) from a missing row (`Gone`). When the two disagree (a
+    /// writer of the row committed between the snapshot and the `UPDATE`'s
+    /// row lock, so the snapshot shows the row at the expected version but
+    /// the `UPDATE` found it deleted or moved on), nothing was written and
+    /// the statement runs again, to see which (at most 4 runs; the same
+    /// for `touch` and `retire`).
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-        self.save_at(record, expected, None).await
+        let outcome = cas_retry(expected, || async {
+            let row = sqlx::query(&self.sql.save)
+                .bind(record.key.as_str())
+                .bind(version_to_db(expected)?)
+                .bind(version_to_db(record.version)?)
+                .bind(record.expires_at)
+                .bind(&record.payload)
+                .bind(record.user.as_deref())
+                .bind(self.clock.now())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(store_error)?;
+            written_and_stored(&row)
+        })
+        .await?;
+        Ok(match outcome {
+            Cas::Done => Saved::Ok,
+            Cas::MovedOn => Saved::Conflict,
+            Cas::Gone => Saved::Gone,
+        })
     }
 
     async fn touch(
@@ -338,25 +417,28 @@ impl Store for PostgresStore {
         expected: Version,
         expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
-        let (done, live) = self
-            .cas(&self.sql.touch, key, expected, Some(expires_at))
-            .await?;
-        Ok(match (done, live) {
-            (true, _) => Touched::Ok,
-            (_, true) => Touched::MovedOn,
-            (_, false) => Touched::Gone,
-        })
+        Ok(
+            match self
+                .cas(&self.sql.touch, key, expected, Some(expires_at))
+                .await?
+            {
+                Cas::Done => Touched::Ok,
+                Cas::MovedOn => Touched::MovedOn,
+                Cas::Gone => Touched::Gone,
+            },
+        )
     }
 
     /// One statement: a compare-and-delete and, in the same snapshot,
-    /// whether a live row was there.
+    /// the live row's version (run again when they disagree, as `save`).
     async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
-        let (done, live) = self.cas(&self.sql.retire, key, expected, None).await?;
-        Ok(match (done, live) {
-            (true, _) => Retired::Ok,
-            (_, true) => Retired::MovedOn,
-            (_, false) => Retired::Gone,
-        })
+        Ok(
+            match self.cas(&self.sql.retire, key, expected, None).await? {
+                Cas::Done => Retired::Ok,
+                Cas::MovedOn => Retired::MovedOn,
+                Cas::Gone => Retired::Gone,
+            },
+        )
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
@@ -398,83 +480,94 @@ impl Store for PostgresStore {
 }
 
 impl PostgresStore {
-    /// `create`, with the login time when `admit` writes it.
-    async fn create_at(
-        &self,
-        record: &Record,
-        login_at: Option<OffsetDateTime>,
-    ) -> Result<Created, StoreError> {
-        let done = sqlx::query(&self.sql.create)
-            .bind(record.key.as_str())
-            .bind(version_to_db(record.version)?)
-            .bind(record.expires_at)
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
-            .bind(self.clock.now())
-            .bind(login_at)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(if done.rows_affected() == 1 {
-            Created::Ok
-        } else {
-            Created::Collision
-        })
-    }
-
-    /// `save`, with the login time when `admit` writes it.
-    async fn save_at(
-        &self,
-        record: &Record,
-        expected: Version,
-        login_at: Option<OffsetDateTime>,
-    ) -> Result<Saved, StoreError> {
-        let row = sqlx::query(&self.sql.save)
-            .bind(record.key.as_str())
-            .bind(version_to_db(expected)?)
-            .bind(version_to_db(record.version)?)
-            .bind(record.expires_at)
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
-            .bind(self.clock.now())
-            .bind(login_at)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        let updated: i64 = row.try_get(0).map_err(store_error)?;
-        let live: bool = row.try_get(1).map_err(store_error)?;
-        Ok(match (updated, live) {
-            (1, _) => Saved::Ok,
-            (_, true) => Saved::Conflict,
-            (_, false) => Saved::Gone,
-        })
-    }
-
-    /// Runs a versioned statement (touch or retire): (changed a row, a live
-    /// row was there).
+    /// Runs a versioned statement (touch or retire) until it has a
+    /// verdict (see [`cas_retry`]).
     async fn cas(
         &self,
         sql: &str,
         key: &StoreKey,
         expected: Version,
         expires_at: Option<OffsetDateTime>,
-    ) -> Result<(bool, bool), StoreError> {
-        let q = sqlx::query(sql)
-            .bind(key.as_str())
-            .bind(version_to_db(expected)?);
-        let q = match expires_at {
-            Some(at) => q.bind(at),
-            None => q,
-        };
-        let row = q
-            .bind(self.clock.now())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        let done: i64 = row.try_get(0).map_err(store_error)?;
-        let live: bool = row.try_get(1).map_err(store_error)?;
-        Ok((done == 1, live))
+    ) -> Result<Cas, StoreError> {
+        cas_retry(expected, || async {
+            let q = sqlx::query(sql)
+                .bind(key.as_str())
+                .bind(version_to_db(expected)?);
+            let q = match expires_at {
+                Some(at) => q.bind(at),
+                None => q,
+            };
+            let row = q
+                .bind(self.clock.now())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(store_error)?;
+            written_and_stored(&row)
+        })
+        .await
     }
+}
+
+/// The verdict of a compare-and-swap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cas {
+    /// Written.
+    Done,
+    /// The live row has another version: nothing written.
+    MovedOn,
+    /// No live row: nothing written.
+    Gone,
+}
+
+/// Times a compare-and-swap statement runs before [`cas_retry`] settles
+/// for [`Cas::MovedOn`].
+const CAS_ATTEMPTS: usize = 4;
+
+/// The first two columns of a compare-and-swap statement: rows written,
+/// and the live row's version in the statement's snapshot.
+fn written_and_stored(row: &sqlx::postgres::PgRow) -> Result<(i64, Option<i64>), StoreError> {
+    Ok((
+        row.try_get(0).map_err(store_error)?,
+        row.try_get(1).map_err(store_error)?,
+    ))
+}
+
+/// The verdict of one run of a compare-and-swap statement, from the rows
+/// it wrote and the live row's version in its snapshot; `None` when they
+/// disagree. They disagree when a writer of the row committed after the
+/// statement's snapshot was taken and before its `UPDATE`/`DELETE` got the
+/// row lock: under `READ COMMITTED` the write then re-checks the newest
+/// row (gone, or at another version) and skips it, while the snapshot
+/// still shows the row at the expected version. Whether it was deleted or
+/// moved on, only a new snapshot tells.
+fn cas_verdict(written: i64, stored: Option<i64>, expected: i64) -> Option<Cas> {
+    match (written, stored) {
+        (1, _) => Some(Cas::Done),
+        (_, None) => Some(Cas::Gone),
+        (_, Some(v)) if v != expected => Some(Cas::MovedOn),
+        (_, Some(_)) => None,
+    }
+}
+
+/// Runs a compare-and-swap statement (`attempt`, which wrote nothing when
+/// it has no verdict, so running it again is safe) until [`cas_verdict`]
+/// has one: at most [`CAS_ATTEMPTS`] times. Each further run needs another
+/// writer of the same row to commit inside the same window; should that
+/// happen every time, the answer is [`Cas::MovedOn`], the safe one (the
+/// caller reloads, and finds the row or its absence).
+async fn cas_retry<F, Fut>(expected: Version, mut attempt: F) -> Result<Cas, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(i64, Option<i64>), StoreError>>,
+{
+    let expected = version_to_db(expected)?;
+    for _ in 0..CAS_ATTEMPTS {
+        let (written, stored) = attempt().await?;
+        if let Some(verdict) = cas_verdict(written, stored, expected) {
+            return Ok(verdict);
+        }
+    }
+    Ok(Cas::MovedOn)
 }
 
 #[async_trait]
@@ -504,50 +597,128 @@ impl StoreAdmin for PostgresStore {
     }
 }
 
+/// An admission in progress: a transaction that holds the user's advisory
+/// lock (see [`UserIndex::admit`] on [`PostgresStore`]).
+struct PgAdmit<'a> {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    sql: &'a Queries,
+    now: OffsetDateTime,
+}
+
 #[async_trait]
-impl Logins for PostgresStore {
-    async fn other_logins(
-        &self,
-        user: &str,
-        except: &StoreKey,
-    ) -> Result<Vec<StoreKey>, StoreError> {
+impl AdmitTx for PgAdmit<'_> {
+    async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError> {
         let ids: Vec<String> = sqlx::query_scalar(&self.sql.other_logins)
             .bind(user)
-            .bind(self.clock.now())
+            .bind(self.now)
             .bind(except.as_str())
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.tx)
             .await
             .map_err(store_error)?;
         ids.iter().map(|id| key_from_db(id)).collect()
     }
 
-    async fn create_login(
-        &self,
+    async fn write(
+        &mut self,
         record: &Record,
+        expected: Option<Version>,
         login_at: OffsetDateTime,
-    ) -> Result<Created, StoreError> {
-        self.create_at(record, Some(login_at)).await
+        revoke: &[StoreKey],
+    ) -> Result<Written, StoreError> {
+        let victims: Vec<&str> = revoke.iter().map(StoreKey::as_str).collect();
+        let Some(v) = expected else {
+            let row = sqlx::query(&self.sql.admit_create)
+                .bind(record.key.as_str())
+                .bind(version_to_db(record.version)?)
+                .bind(record.expires_at)
+                .bind(&record.payload)
+                .bind(record.user.as_deref())
+                .bind(self.now)
+                .bind(login_at)
+                .bind(&victims)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(store_error)?;
+            let (written, _) = written_and_stored(&row)?;
+            return Ok(if written == 1 {
+                Written::Ok
+            } else {
+                Written::Collision
+            });
+        };
+        let expected = version_to_db(v)?;
+        let mut outcome = Cas::MovedOn;
+        for _ in 0..CAS_ATTEMPTS {
+            let row = sqlx::query(&self.sql.admit_save)
+                .bind(record.key.as_str())
+                .bind(expected)
+                .bind(version_to_db(record.version)?)
+                .bind(record.expires_at)
+                .bind(&record.payload)
+                .bind(record.user.as_deref())
+                .bind(self.now)
+                .bind(login_at)
+                .bind(&victims)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(store_error)?;
+            let (written, stored) = written_and_stored(&row)?;
+            if let Some(verdict) = cas_verdict(written, stored, expected) {
+                outcome = verdict;
+                break;
+            }
+        }
+        Ok(match outcome {
+            Cas::Done => Written::Ok,
+            Cas::MovedOn => Written::Conflict,
+            Cas::Gone => Written::Gone,
+        })
     }
 
-    async fn save_login(
-        &self,
-        record: &Record,
-        expected: Version,
-        login_at: OffsetDateTime,
-    ) -> Result<Saved, StoreError> {
-        self.save_at(record, expected, Some(login_at)).await
+    async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(store_error)
     }
 }
 
 #[async_trait]
 impl UserIndex for PostgresStore {
-    /// In order, **not yet atomic per user** (issue 15): one `SELECT` of
-    /// the user's other live rows, oldest `login_at` first (rows without
-    /// one first, then by expiry); with `RefuseLogin` and `cap.max` or more
-    /// of them, nothing more; else the `INSERT` (or the save's statement)
-    /// of the record with its `login_at`, then with `RevokeOldest` one
-    /// `DELETE` per session beyond the cap. Two simultaneous logins of one
-    /// user can both pass a `RefuseLogin` count, or both revoke.
+    /// One `READ COMMITTED` transaction serialized per user by a
+    /// transaction-scoped advisory lock, in three round trips:
+    ///
+    /// 1. `BEGIN; SELECT pg_advisory_xact_lock(k)`, sent together as one
+    ///    simple query (`k` is a 64-bit FNV-1a hash of the schema-qualified
+    ///    table and the user, computed here so the statement needs no
+    ///    parameter); it waits while another login of the same user holds
+    ///    the lock;
+    /// 2. the `SELECT` of the user's other live rows, oldest `login_at`
+    ///    first (rows without one first, then by expiry). A statement
+    ///    started after the lock was granted, so under `READ COMMITTED` it
+    ///    sees every admission of this user that committed before (each
+    ///    one commits before it releases the lock);
+    /// 3. unless the cap refuses: one statement that inserts the record
+    ///    (insert-if-absent) or saves it (compare-and-swap from
+    ///    `expected`) with its `login_at` and, only if that wrote, deletes
+    ///    the chosen victims (those still listed under the user);
+    /// 4. `COMMIT` (also after a refusal or a lost compare-and-swap, to
+    ///    release the lock at once).
+    ///
+    /// So a login under a cap costs 4 round trips whatever the policy
+    /// (before issue 15: 2 + one per revoked session, and 1 when refused,
+    /// but not atomic). The extra ones are the transaction's frame, which
+    /// the per-user lock needs: the lock must be taken in a statement
+    /// before the one that reads the user's sessions (a statement's
+    /// snapshot is taken when it starts, so a read in the locking
+    /// statement could miss a login that committed while it waited), and
+    /// held until the write commits. Why an advisory lock rather than
+    /// `SERIALIZABLE` or `FOR UPDATE`: there is no row to lock for a user's
+    /// first login (no users table), `FOR UPDATE` on the user's session
+    /// rows does not stop a concurrent insert, and `SERIALIZABLE` would
+    /// abort concurrent logins of one user with serialization failures to
+    /// retry, where the lock just queues them. Logins of different users
+    /// (different keys) never wait for each other, and no other call takes
+    /// the lock. A dropped future leaves the transaction to sqlx, which
+    /// rolls it back (and so releases the lock) before the connection is
+    /// used again: nothing of the admission is stored.
     async fn admit(
         &self,
         record: &Record,
@@ -555,7 +726,22 @@ impl UserIndex for PostgresStore {
         login_at: OffsetDateTime,
         cap: Cap,
     ) -> Result<Admission, StoreError> {
-        crate::admit::admit_in_order(self, record, expected, login_at, cap).await
+        let Some(user) = record.user.as_deref() else {
+            return Err(StoreError::Malformed("a login record has no user"));
+        };
+        let key = admit::lock_key(&self.qualified(), user);
+        crate::log_statement("BEGIN + SELECT pg_advisory_xact_lock");
+        let tx = self
+            .pool
+            .begin_with(format!("BEGIN; SELECT pg_advisory_xact_lock({key})"))
+            .await
+            .map_err(store_error)?;
+        let tx = PgAdmit {
+            tx,
+            sql: &self.sql,
+            now: self.clock.now(),
+        };
+        admit::admit(tx, record, expected, login_at, cap).await
     }
 
     /// One `SELECT` of the user's live rows, through the partial index on

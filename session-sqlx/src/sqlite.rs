@@ -15,7 +15,7 @@ use sqlx::sqlite::{
 use sqlx::{Executor, Row};
 use time::OffsetDateTime;
 
-use crate::admit::Logins;
+use crate::admit::{self, AdmitTx, Written};
 use crate::cleanup::{self, CleanupHandle};
 use crate::error::{Error, key_from_db, store_error, version_from_db, version_to_db};
 use crate::migration::Migration;
@@ -51,7 +51,7 @@ struct Queries {
     load: String,
     create: String,
     save: String,
-    live: String,
+    version_of: String,
     touch: String,
     retire: String,
     count: String,
@@ -60,6 +60,8 @@ struct Queries {
     delete_expired: String,
     user_records: String,
     other_logins: String,
+    admit_save: String,
+    revoke: String,
 }
 
 impl Queries {
@@ -81,23 +83,31 @@ impl Queries {
                  user_id = excluded.user_id, login_at = excluded.login_at \
                  WHERE s.expires_at <= ?6"
             ),
-            // ?8: the login time (`admit`), or NULL: the row keeps its login
-            // time while its user stays the same (`IS`: NULL-safe equality).
+            // The row keeps its login time while its user stays the same
+            // (`IS`: NULL-safe equality).
             save: format!(
                 "UPDATE {t} SET version = ?3, expires_at = ?4, payload = ?5, user_id = ?6, \
-                 login_at = CASE WHEN ?8 IS NOT NULL THEN ?8 \
-                 WHEN user_id IS ?6 THEN login_at ELSE NULL END \
+                 login_at = CASE WHEN user_id IS ?6 THEN login_at ELSE NULL END \
                  WHERE id = ?1 AND version = ?2 AND expires_at > ?7"
             ),
-            // Only after a save changed nothing: Conflict or Gone?
-            live: format!("SELECT EXISTS (SELECT 1 FROM {t} WHERE id = ?1 AND expires_at > ?2)"),
+            // `admit`'s save: the same compare-and-swap, with the login time.
+            admit_save: format!(
+                "UPDATE {t} SET version = ?3, expires_at = ?4, payload = ?5, user_id = ?6, \
+                 login_at = ?8 WHERE id = ?1 AND version = ?2 AND expires_at > ?7"
+            ),
+            // After a compare-and-swap changed nothing, inside the write
+            // lock: the live row's version (moved on), or none (gone).
+            version_of: format!("SELECT version FROM {t} WHERE id = ?1 AND expires_at > ?2"),
             touch: format!(
                 "UPDATE {t} SET expires_at = ?3 WHERE id = ?1 AND version = ?2 AND expires_at > ?4"
             ),
             retire: format!("DELETE FROM {t} WHERE id = ?1 AND version = ?2 AND expires_at > ?3"),
             count: format!("SELECT count(*) FROM {t} WHERE expires_at > ?1"),
-            clear: format!("DELETE FROM {t}"),
+            // Every row goes; each tells whether it was live.
+            clear: format!("DELETE FROM {t} RETURNING expires_at > ?1"),
             delete: format!("DELETE FROM {t} WHERE id = ?1"),
+            // One victim of the cap, if it still belongs to the user.
+            revoke: format!("DELETE FROM {t} WHERE id = ?1 AND user_id = ?2"),
             delete_expired: format!(
                 "DELETE FROM {t} WHERE rowid IN \
                  (SELECT rowid FROM {t} WHERE expires_at <= ?1 LIMIT ?2)"
@@ -139,9 +149,9 @@ fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
 /// nullable: the login time [`UserIndex::admit`] writes). Every [`Store`]
 /// and [`UserIndex::user_records`] method is one SQL statement, except a
 /// compare-and-swap (`save`, `touch`, `retire`) that changed nothing,
-/// which asks a second question (lost race or gone?); `admit` is one per
-/// step (see there). Expiry is judged by the application's
-/// clock.
+/// which asks why (lost race or gone?) in one `BEGIN IMMEDIATE`
+/// transaction; `admit` is one `BEGIN IMMEDIATE` transaction (see there).
+/// Expiry is judged by the application's clock.
 ///
 /// [`SqliteStore::connect`] sets WAL journal mode, `synchronous = NORMAL`
 /// and a 5 s busy timeout, so concurrent requests wait for the write lock
@@ -357,11 +367,24 @@ impl Store for SqliteStore {
     }
 
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        self.create_at(record, None).await
+        let done = self
+            .create_query(record, None)?
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(if done.rows_affected() == 1 {
+            Created::Ok
+        } else {
+            Created::Collision
+        })
     }
 
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-        self.save_at(record, expected, None).await
+        Ok(match self.cas(Cas::Save(record, expected)).await? {
+            CasOutcome::Done => Saved::Ok,
+            CasOutcome::MovedOn => Saved::Conflict,
+            CasOutcome::Gone => Saved::Gone,
+        })
     }
 
     async fn touch(
@@ -370,41 +393,20 @@ impl Store for SqliteStore {
         expected: Version,
         expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
-        let now = self.now_ms();
-        let done = sqlx::query(&self.sql.touch)
-            .bind(key.as_str())
-            .bind(version_to_db(expected)?)
-            .bind(to_millis(expires_at))
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        if done.rows_affected() == 1 {
-            return Ok(Touched::Ok);
-        }
-        Ok(if self.is_live(key, now).await? {
-            Touched::MovedOn
-        } else {
-            Touched::Gone
-        })
+        Ok(
+            match self.cas(Cas::Touch(key, expected, expires_at)).await? {
+                CasOutcome::Done => Touched::Ok,
+                CasOutcome::MovedOn => Touched::MovedOn,
+                CasOutcome::Gone => Touched::Gone,
+            },
+        )
     }
 
     async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
-        let now = self.now_ms();
-        let done = sqlx::query(&self.sql.retire)
-            .bind(key.as_str())
-            .bind(version_to_db(expected)?)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        if done.rows_affected() == 1 {
-            return Ok(Retired::Ok);
-        }
-        Ok(if self.is_live(key, now).await? {
-            Retired::MovedOn
-        } else {
-            Retired::Gone
+        Ok(match self.cas(Cas::Retire(key, expected)).await? {
+            CasOutcome::Done => Retired::Ok,
+            CasOutcome::MovedOn => Retired::MovedOn,
+            CasOutcome::Gone => Retired::Gone,
         })
     }
 
@@ -447,70 +449,238 @@ impl Store for SqliteStore {
     }
 }
 
+/// A compare-and-swap on the version the request loaded.
+#[derive(Clone, Copy)]
+enum Cas<'a> {
+    /// `save`: replace the record.
+    Save(&'a Record, Version),
+    /// `touch`: move the expiry.
+    Touch(&'a StoreKey, Version, OffsetDateTime),
+    /// `retire`: delete.
+    Retire(&'a StoreKey, Version),
+}
+
+impl Cas<'_> {
+    fn key(&self) -> &StoreKey {
+        match self {
+            Cas::Save(record, _) => &record.key,
+            Cas::Touch(key, ..) | Cas::Retire(key, _) => key,
+        }
+    }
+
+    fn expected(&self) -> Version {
+        match *self {
+            Cas::Save(_, v) | Cas::Touch(_, v, _) | Cas::Retire(_, v) => v,
+        }
+    }
+}
+
+/// What a compare-and-swap found.
+enum CasOutcome {
+    /// Written.
+    Done,
+    /// The live row has another version: nothing written.
+    MovedOn,
+    /// No live row: nothing written.
+    Gone,
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
 impl SqliteStore {
-    /// `create`, with the login time when `admit` writes it.
-    async fn create_at(
-        &self,
-        record: &Record,
+    /// The insert-if-absent of `create`, with the login time when `admit`
+    /// writes it.
+    fn create_query<'q>(
+        &'q self,
+        record: &'q Record,
         login_at: Option<OffsetDateTime>,
-    ) -> Result<Created, StoreError> {
-        let done = sqlx::query(&self.sql.create)
+    ) -> Result<SqliteQuery<'q>, StoreError> {
+        Ok(sqlx::query(&self.sql.create)
             .bind(record.key.as_str())
             .bind(version_to_db(record.version)?)
             .bind(to_millis(record.expires_at))
             .bind(&record.payload)
             .bind(record.user.as_deref())
             .bind(self.now_ms())
-            .bind(login_at.map(to_millis))
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(if done.rows_affected() == 1 {
-            Created::Ok
-        } else {
-            Created::Collision
+            .bind(login_at.map(to_millis)))
+    }
+
+    /// The versioned statement of `op`.
+    fn cas_query<'q>(&'q self, op: Cas<'q>, now: i64) -> Result<SqliteQuery<'q>, StoreError> {
+        Ok(match op {
+            Cas::Save(record, expected) => sqlx::query(&self.sql.save)
+                .bind(record.key.as_str())
+                .bind(version_to_db(expected)?)
+                .bind(version_to_db(record.version)?)
+                .bind(to_millis(record.expires_at))
+                .bind(&record.payload)
+                .bind(record.user.as_deref())
+                .bind(now),
+            Cas::Touch(key, expected, expires_at) => sqlx::query(&self.sql.touch)
+                .bind(key.as_str())
+                .bind(version_to_db(expected)?)
+                .bind(to_millis(expires_at))
+                .bind(now),
+            Cas::Retire(key, expected) => sqlx::query(&self.sql.retire)
+                .bind(key.as_str())
+                .bind(version_to_db(expected)?)
+                .bind(now),
         })
     }
 
-    /// `save`, with the login time when `admit` writes it.
-    async fn save_at(
-        &self,
-        record: &Record,
-        expected: Version,
-        login_at: Option<OffsetDateTime>,
-    ) -> Result<Saved, StoreError> {
+    /// Runs a compare-and-swap atomically. The common case is one
+    /// statement: the `UPDATE` or `DELETE` with the version check, which
+    /// changes one row. When it changes none, the answer (moved on or
+    /// gone?) is taken in one `BEGIN IMMEDIATE` transaction, under the
+    /// database's write lock: the live row's version is read, and if it is
+    /// (again) the expected one the statement runs once more. So the
+    /// outcome is always true at one instant, even if the row was deleted
+    /// or written between the first statement and the question.
+    async fn cas(&self, op: Cas<'_>) -> Result<CasOutcome, StoreError> {
         let now = self.now_ms();
-        let done = sqlx::query(&self.sql.save)
-            .bind(record.key.as_str())
-            .bind(version_to_db(expected)?)
-            .bind(version_to_db(record.version)?)
-            .bind(to_millis(record.expires_at))
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
-            .bind(now)
-            .bind(login_at.map(to_millis))
+        let done = self
+            .cas_query(op, now)?
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
         if done.rows_affected() == 1 {
-            return Ok(Saved::Ok);
+            return Ok(CasOutcome::Done);
         }
-        Ok(if self.is_live(&record.key, now).await? {
-            Saved::Conflict
-        } else {
-            Saved::Gone
-        })
+        let mut tx = self.begin_immediate().await?;
+        let stored: Option<i64> = sqlx::query_scalar(&self.sql.version_of)
+            .bind(op.key().as_str())
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let outcome = match stored {
+            None => CasOutcome::Gone,
+            Some(v) if v != version_to_db(op.expected())? => CasOutcome::MovedOn,
+            Some(_) => {
+                let done = self
+                    .cas_query(op, now)?
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Malformed(
+                        "a row at the expected version was not written",
+                    ));
+                }
+                CasOutcome::Done
+            }
+        };
+        commit(tx).await?;
+        Ok(outcome)
     }
 
-    /// Whether a live row has `key` (after a versioned statement changed
-    /// nothing: moved on or gone?).
-    async fn is_live(&self, key: &StoreKey, now: i64) -> Result<bool, StoreError> {
-        sqlx::query_scalar(&self.sql.live)
-            .bind(key.as_str())
-            .bind(now)
-            .fetch_one(&self.pool)
+    /// A `BEGIN IMMEDIATE` transaction on a pooled connection: it holds the
+    /// database's write lock (waiting for it up to the busy timeout).
+    async fn begin_immediate(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        crate::log_statement("BEGIN IMMEDIATE");
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)
+    }
+}
+
+/// Commits (sqlx logs no statement for SQLite's `COMMIT`).
+async fn commit(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Result<(), StoreError> {
+    crate::log_statement("COMMIT");
+    tx.commit().await.map_err(store_error)
+}
+
+/// An admission in progress: a `BEGIN IMMEDIATE` transaction, which holds
+/// the database's write lock (see [`UserIndex::admit`] on [`SqliteStore`]).
+struct SqliteAdmit<'a> {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    store: &'a SqliteStore,
+    now: i64,
+}
+
+#[async_trait]
+impl AdmitTx for SqliteAdmit<'_> {
+    async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(&self.store.sql.other_logins)
+            .bind(user)
+            .bind(self.now)
+            .bind(except.as_str())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        ids.iter().map(|id| key_from_db(id)).collect()
+    }
+
+    async fn write(
+        &mut self,
+        record: &Record,
+        expected: Option<Version>,
+        login_at: OffsetDateTime,
+        revoke: &[StoreKey],
+    ) -> Result<Written, StoreError> {
+        let written = match expected {
+            None => {
+                let done = self
+                    .store
+                    .create_query(record, Some(login_at))?
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(store_error)?;
+                if done.rows_affected() == 1 {
+                    Written::Ok
+                } else {
+                    Written::Collision
+                }
+            }
+            Some(v) => {
+                let done = sqlx::query(&self.store.sql.admit_save)
+                    .bind(record.key.as_str())
+                    .bind(version_to_db(v)?)
+                    .bind(version_to_db(record.version)?)
+                    .bind(to_millis(record.expires_at))
+                    .bind(&record.payload)
+                    .bind(record.user.as_deref())
+                    .bind(self.now)
+                    .bind(to_millis(login_at))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(store_error)?;
+                if done.rows_affected() == 1 {
+                    Written::Ok
+                } else {
+                    // Under the write lock: the same state the UPDATE saw.
+                    let live: Option<i64> = sqlx::query_scalar(&self.store.sql.version_of)
+                        .bind(record.key.as_str())
+                        .bind(self.now)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err(store_error)?;
+                    if live.is_some() {
+                        Written::Conflict
+                    } else {
+                        Written::Gone
+                    }
+                }
+            }
+        };
+        if written == Written::Ok {
+            for key in revoke {
+                sqlx::query(&self.store.sql.revoke)
+                    .bind(key.as_str())
+                    .bind(record.user.as_deref())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(store_error)?;
+            }
+        }
+        Ok(written)
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        commit(self.tx).await
     }
 }
 
@@ -527,74 +697,44 @@ impl StoreAdmin for SqliteStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// In one `BEGIN IMMEDIATE` transaction: the `count` of live rows, then
-    /// one `DELETE` of every row (the user index is a column, so it goes
-    /// with them). O(rows); the write lock is held throughout, so other
-    /// writers wait (busy timeout) for that long.
+    /// One `DELETE` of every row (the user index and login times are
+    /// columns, so they go with them), `RETURNING` for each row whether it
+    /// was live; returns how many were. O(rows): each deleted row's flag
+    /// crosses to the caller (in process), and the write lock is held for
+    /// the whole statement, so other writers wait (busy timeout) that long.
+    /// (The `RETURNING` clause costs SQLite's truncate optimization, which
+    /// would drop the table's pages without visiting the rows.)
     async fn clear(&self) -> Result<u64, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(store_error)?;
-        let n: i64 = sqlx::query_scalar(&self.sql.count)
+        let live: Vec<bool> = sqlx::query_scalar(&self.sql.clear)
             .bind(self.now_ms())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        sqlx::query(&self.sql.clear)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-}
-
-#[async_trait]
-impl Logins for SqliteStore {
-    async fn other_logins(
-        &self,
-        user: &str,
-        except: &StoreKey,
-    ) -> Result<Vec<StoreKey>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(&self.sql.other_logins)
-            .bind(user)
-            .bind(self.now_ms())
-            .bind(except.as_str())
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        ids.iter().map(|id| key_from_db(id)).collect()
-    }
-
-    async fn create_login(
-        &self,
-        record: &Record,
-        login_at: OffsetDateTime,
-    ) -> Result<Created, StoreError> {
-        self.create_at(record, Some(login_at)).await
-    }
-
-    async fn save_login(
-        &self,
-        record: &Record,
-        expected: Version,
-        login_at: OffsetDateTime,
-    ) -> Result<Saved, StoreError> {
-        self.save_at(record, expected, Some(login_at)).await
+        Ok(live.into_iter().filter(|l| *l).count() as u64)
     }
 }
 
 #[async_trait]
 impl UserIndex for SqliteStore {
-    /// In order, **not yet atomic per user** (issue 15): one `SELECT` of
-    /// the user's other live rows, oldest `login_at` first (rows without
-    /// one first, then by expiry); with `RefuseLogin` and `cap.max` or more
-    /// of them, nothing more; else the `INSERT` (or the save's `UPDATE`)
-    /// of the record with its `login_at`, then with `RevokeOldest` one
-    /// `DELETE` per session beyond the cap. Two simultaneous logins of one
-    /// user can both pass a `RefuseLogin` count, or both revoke.
+    /// One `BEGIN IMMEDIATE` transaction: it takes the database's write
+    /// lock when it begins (waiting up to the busy timeout), so admissions,
+    /// like every other write, run one at a time, and what it reads cannot
+    /// change before it commits. In it: the `SELECT` of the user's other
+    /// live rows, oldest `login_at` first (rows without one first, then by
+    /// expiry); unless the cap refuses, the `INSERT` (insert-if-absent) or
+    /// the compare-and-swap `UPDATE` of the record with its `login_at` (and
+    /// after an `UPDATE` that changed nothing, the `SELECT` that tells a
+    /// conflict from a vanished row); only if the record was written, one
+    /// `DELETE` per revoked session; then `COMMIT` (also after a refusal,
+    /// to release the lock at once).
+    ///
+    /// Statements: `BEGIN IMMEDIATE` + `SELECT` + `INSERT` + one `DELETE`
+    /// per revoked session + `COMMIT` (refused: `BEGIN IMMEDIATE` +
+    /// `SELECT` + `COMMIT`). Before issue 15 the same without the `BEGIN`
+    /// and `COMMIT`, which the write lock needs; SQLite runs in process, so
+    /// a statement is a call into the library on sqlx's worker thread, not
+    /// a network round trip. A dropped future leaves the transaction to
+    /// sqlx, which rolls it back: nothing of the admission is stored.
     async fn admit(
         &self,
         record: &Record,
@@ -602,7 +742,16 @@ impl UserIndex for SqliteStore {
         login_at: OffsetDateTime,
         cap: Cap,
     ) -> Result<Admission, StoreError> {
-        crate::admit::admit_in_order(self, record, expected, login_at, cap).await
+        if record.user.is_none() {
+            return Err(StoreError::Malformed("a login record has no user"));
+        }
+        let tx = self.begin_immediate().await?;
+        let tx = SqliteAdmit {
+            tx,
+            store: self,
+            now: self.now_ms(),
+        };
+        admit::admit(tx, record, expected, login_at, cap).await
     }
 
     /// One `SELECT` of the user's live rows, through the partial index on

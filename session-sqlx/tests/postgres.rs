@@ -13,10 +13,11 @@ use session_sqlx::sqlx::postgres::PgPoolOptions;
 use session_sqlx::{Error, PostgresStore, sqlx};
 use time::OffsetDateTime;
 
+// No known failures: every case of the suite passes (issue 15).
 mod conformance {
     session_core::store_conformance_tests!(|namespace: String| async move {
         super::common::pg_store(namespace).await
-    }, known_failures: [concurrent_logins_keep_the_cap]);
+    });
 }
 
 fn record(expires_in: time::Duration) -> Record {
@@ -393,5 +394,113 @@ async fn migrate_on_restart_does_not_wait_for_readers() {
         .expect("migrate takes no lock that conflicts with a reader");
     assert!(restarted.load(&r.key).await.expect("load").is_some());
     reader.commit().await.expect("commit");
+    drop_schema(&store).await;
+}
+
+/// Runs `op` while another transaction holds the row's lock with `change`
+/// (a statement on the row whose id is `$1`), and commits that transaction
+/// once `op`'s statement waits for the lock: `op`'s snapshot still shows
+/// the row as it was, but the row it can write is gone or moved on.
+async fn against_a_committing<T, F>(store: &PostgresStore, r: &Record, change: &str, op: F) -> T
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let mut other = store.pool().begin().await.expect("begin");
+    sqlx::query(change)
+        .bind(r.key.as_str())
+        .execute(&mut *other)
+        .await
+        .expect("change");
+    let task = tokio::spawn(op);
+    // Wait (bounded) until the store's statement waits for the row lock.
+    let pattern = format!("%\"{}\".%", store.schema());
+    let mut waiting = false;
+    for _ in 0..1000 {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND query LIKE $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&pattern)
+        .fetch_one(store.pool())
+        .await
+        .expect("pg_stat_activity");
+        if n > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        waiting,
+        "the store's statement never waited for the row lock"
+    );
+    other.commit().await.expect("commit");
+    task.await.expect("task")
+}
+
+/// A compare-and-swap that waits for a concurrent writer of its row
+/// answers by what that writer left, not by its own (older) snapshot: a
+/// row deleted meanwhile is gone, a row written meanwhile has moved on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cas_waiting_on_a_concurrent_writer_answers_by_its_outcome() {
+    use session_core::{Retired, Saved, Touched};
+    let store = pg_store(namespace("pg_cas_concurrent")).await;
+    let t = format!("\"{}\".sessions", store.schema());
+    let later = OffsetDateTime::now_utc() + time::Duration::hours(2);
+    for (change, gone) in [
+        (format!("DELETE FROM {t} WHERE id = $1"), true),
+        (
+            format!("UPDATE {t} SET version = version + 1 WHERE id = $1"),
+            false,
+        ),
+    ] {
+        let r = record(time::Duration::hours(1));
+        store.create(&r).await.expect("create");
+        let (s, key) = (store.clone(), r.key);
+        let touched = against_a_committing(&store, &r, &change, async move {
+            s.touch(&key, Version::FIRST, later).await.expect("touch")
+        })
+        .await;
+        let want = if gone {
+            Touched::Gone
+        } else {
+            Touched::MovedOn
+        };
+        assert_eq!(touched, want, "touch against {change}");
+
+        let r = record(time::Duration::hours(1));
+        store.create(&r).await.expect("create");
+        let (s, key) = (store.clone(), r.key);
+        let retired = against_a_committing(&store, &r, &change, async move {
+            s.retire(&key, Version::FIRST).await.expect("retire")
+        })
+        .await;
+        let want = if gone {
+            Retired::Gone
+        } else {
+            Retired::MovedOn
+        };
+        assert_eq!(retired, want, "retire against {change}");
+        if !gone {
+            assert!(store.load(&r.key).await.expect("load").is_some());
+        }
+
+        let r = record(time::Duration::hours(1));
+        store.create(&r).await.expect("create");
+        let (s, mut next) = (store.clone(), r.clone());
+        next.version = Version(2);
+        next.payload = b"mine".to_vec();
+        let saved = against_a_committing(&store, &r, &change, async move {
+            s.save(&next, Version::FIRST).await.expect("save")
+        })
+        .await;
+        let want = if gone { Saved::Gone } else { Saved::Conflict };
+        assert_eq!(saved, want, "save against {change}");
+        if !gone {
+            let stored = store.load(&r.key).await.expect("load").expect("row");
+            assert_eq!((stored.version, stored.payload), (Version(2), r.payload));
+        }
+    }
     drop_schema(&store).await;
 }

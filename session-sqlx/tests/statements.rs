@@ -42,7 +42,12 @@ impl Visit for Summary {
 
 impl<S: Subscriber> Layer<S> for StatementLog {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if event.metadata().target() != "sqlx::query" || !ON.load(Ordering::SeqCst) {
+        // sqlx's own statement events, and the crate's for the statements
+        // sqlx sends without one (a transaction's BEGIN, SQLite's COMMIT).
+        let target = event.metadata().target();
+        if !matches!(target, "sqlx::query" | "session_sqlx::statement")
+            || !ON.load(Ordering::SeqCst)
+        {
             return;
         }
         let mut s = Summary(None);
@@ -287,6 +292,14 @@ async fn measure(db: &str, store: Arc<dyn Store>) -> Vec<(String, Vec<String>)> 
         .with_clock(clock.clone());
     let (_, st, calls) = request(&capped, &counts, None, login).await;
     row("login, cap: revoke oldest", st, calls);
+    // A visitor with a session logs in under the cap: the rotation retires
+    // the old id, and the new one is admitted.
+    let (visitor, _, _) = request(&capped, &counts, None, |s| async move {
+        s.insert("cart", 1).await.expect("insert");
+    })
+    .await;
+    let (_, st, calls) = request(&capped, &counts, visitor.as_deref(), login).await;
+    row("rotation + login, cap", st, calls);
     let capped = SessionManager::from_arc(config(Some(SessionCap::RefuseLogin)), indexed)
         .with_clock(clock.clone());
     let (_, st, calls) = request(&capped, &counts, None, login).await;
@@ -313,7 +326,7 @@ async fn statements_per_request_kind() {
     // (the write and, in the same snapshot, whether a live row was there);
     // SQLite's are an `UPDATE` or `DELETE` (plus a `SELECT` only when it
     // changed nothing).
-    let expected = |update: &str, delete: &str| {
+    let expected = |update: &str, delete: &str, admit: Vec<String>| {
         vec![
             ("new session", words(&["INSERT"])),
             ("session untouched", words(&[])),
@@ -334,18 +347,25 @@ async fn statements_per_request_kind() {
                 "revoke others (2)",
                 words(&["SELECT", "SELECT", "DELETE", "DELETE"]),
             ),
-            // admit: the user's other sessions by login time, the INSERT
-            // with login_at, one DELETE per session over the cap.
+            // admit, one transaction serialized per user: its BEGIN (on
+            // PostgreSQL with the user's advisory lock), the user's other
+            // sessions by login time, the write (and the revocations),
+            // COMMIT.
+            ("login, cap: revoke oldest", admit.clone()),
             (
-                "login, cap: revoke oldest",
-                words(&["SELECT", "INSERT", "DELETE"]),
+                "rotation + login, cap",
+                [words(&["SELECT", delete]), admit].concat(),
             ),
-            ("login, cap: refused", words(&["SELECT"])),
+            ("login, cap: refused", words(&["BEGIN", "SELECT", "COMMIT"])),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect::<Vec<_>>()
     };
-    assert_eq!(pg_rows, expected("WITH", "WITH"));
-    assert_eq!(sqlite_rows, expected("UPDATE", "DELETE"));
+    // PostgreSQL: the INSERT and the DELETE of the session over the cap
+    // are one `WITH` statement. SQLite: one DELETE per revoked session.
+    let pg_admit = words(&["BEGIN", "SELECT", "WITH", "COMMIT"]);
+    let sqlite_admit = words(&["BEGIN", "SELECT", "INSERT", "DELETE", "COMMIT"]);
+    assert_eq!(pg_rows, expected("WITH", "WITH", pg_admit));
+    assert_eq!(sqlite_rows, expected("UPDATE", "DELETE", sqlite_admit));
 }
