@@ -6,7 +6,7 @@ use std::ops::Deref;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use session_core::{DataError, SessionError};
+use session_core::SessionError;
 
 /// The request's session; derefs to [`session_core::Session`] (`get`,
 /// `insert`, `update`, `regenerate`, `destroy`, ...). Cheap to clone.
@@ -74,9 +74,10 @@ impl ResponseError for MissingSessionMiddleware {
 /// A session error as a handler's error type: `?` on any session call in a
 /// handler returning `Result<_, session_actix::Error>`.
 ///
-/// Store failures answer 503 (the middleware replaces it with the
-/// configured failure response); too-large data 413 `too large`; anything
-/// else 500 `error`. No error text reaches the body.
+/// Answers with the core's table ([`session_core::error_response`]): store
+/// failures 503 (the middleware replaces it with the configured failure
+/// response), too-large data 413, a login refused by the per-user cap 409,
+/// anything else 500. No error text reaches the body.
 #[derive(Debug)]
 pub struct Error(pub SessionError);
 
@@ -100,25 +101,12 @@ impl From<SessionError> for Error {
 
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
-        match &self.0 {
-            e if e.is_store() => StatusCode::SERVICE_UNAVAILABLE,
-            SessionError::Data(DataError::PayloadTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::from_u16(session_core::error_status(&self.0).as_u16())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
+    /// The core's one table of statuses ([`session_core::error_response`]).
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let body = match status {
-            StatusCode::SERVICE_UNAVAILABLE => "session store unavailable",
-            StatusCode::PAYLOAD_TOO_LARGE => "too large",
-            _ => {
-                tracing::error!(target: "session", error = &self.0 as &dyn std::error::Error, "session error in handler");
-                "error"
-            }
-        };
-        HttpResponse::build(status)
-            .content_type("text/plain; charset=utf-8")
-            .body(body)
+        crate::middleware::plain(session_core::error_response(&self.0))
     }
 }

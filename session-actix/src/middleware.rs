@@ -8,11 +8,11 @@ use std::sync::Arc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{CACHE_CONTROL, HeaderName, HeaderValue, VARY};
 use actix_web::{HttpMessage, HttpResponse};
 use session_core::{
-    ConfigError, RequestMeta, SameSite, Secure, SessionConfig, SessionConfigBuilder,
-    SessionManager, Store,
+    ConfigError, RequestMeta, ResponseParts, ResponseVerdict, SameSite, Secure, SessionConfig,
+    SessionConfigBuilder, SessionManager, Store,
 };
 use time::Duration;
 
@@ -105,22 +105,25 @@ pub struct SessionService<S> {
     request_header: HeaderName,
 }
 
-/// The configured failure response (503 by default): status and plain-text
-/// body only, no store internals, no session cookie.
-fn failure_response(manager: &SessionManager) -> HttpResponse {
-    let failure = manager.config().failure_response();
+/// A plain response from the core (the failure response, or a handler
+/// error's status and body) as an actix-web response (`http` 0.2 types
+/// inside, so converted by number).
+pub(crate) fn plain(p: session_core::PlainResponse) -> HttpResponse {
     let status =
-        StatusCode::from_u16(failure.status.as_u16()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        StatusCode::from_u16(p.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
-        .body(failure.body.to_string())
+        .content_type(session_core::PlainResponse::CONTENT_TYPE)
+        .body(p.body.into_owned())
 }
 
-/// Converts the core's header (`http` 1.x types) to actix-web's (`http`
-/// 0.2 types) by bytes.
-fn header_pair(header: &session_core::ResponseHeader) -> Option<(HeaderName, HeaderValue)> {
-    let name = HeaderName::from_bytes(header.name.as_str().as_bytes()).ok()?;
-    let value = HeaderValue::from_str(&header.value).ok()?;
+/// The core's header (`http` 1.x types) as actix-web's (`http` 0.2), by
+/// bytes.
+fn header_pair(
+    name: &http::HeaderName,
+    value: &http::HeaderValue,
+) -> Option<(HeaderName, HeaderValue)> {
+    let name = HeaderName::from_bytes(name.as_str().as_bytes()).ok()?;
+    let value = HeaderValue::from_bytes(value.as_bytes()).ok()?;
     Some((name, value))
 }
 
@@ -154,6 +157,7 @@ where
                 .map(HeaderValue::as_bytes);
             manager.start(values, meta)
         };
+        let path = req.path().to_owned();
         req.extensions_mut().insert(session.clone());
         let fut = self.service.call(req);
         Box::pin(async move {
@@ -161,27 +165,34 @@ where
             // errors are already responses): it carries no response to add a
             // cookie to, so the session is not saved, like a failed request.
             let mut res = fut.await?;
-            if session.store_failed() {
-                let failure = failure_response(&manager);
-                return Ok(res.into_response(failure).map_into_right_body());
-            }
-            match manager.finish(&session).await {
-                Ok(None) => {}
-                Ok(Some(header)) => match header_pair(&header) {
-                    Some((name, value)) => {
-                        // Append: the handler's own `Set-Cookie`s stay.
-                        res.headers_mut().append(name, value);
+            let (cache_control, vary) = (
+                core_header(res.headers().get(CACHE_CONTROL)),
+                core_header(res.headers().get(VARY)),
+            );
+            let parts = ResponseParts {
+                status: http::StatusCode::from_u16(res.status().as_u16())
+                    .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                path: &path,
+                cache_control: cache_control.as_ref(),
+                vary: vary.as_ref(),
+            };
+            match manager.respond(&session, parts).await {
+                ResponseVerdict::Unchanged => {}
+                ResponseVerdict::AddHeaders(headers) => {
+                    for (name, value) in &headers {
+                        match header_pair(name, value) {
+                            // Append: the handler's own `Set-Cookie`s stay.
+                            Some((name, value)) => res.headers_mut().append(name, value),
+                            None => {
+                                tracing::error!(target: "session", header = %name, "session header is not a valid actix-web header");
+                                let failure = plain(manager.failure_response());
+                                return Ok(res.into_response(failure).map_into_right_body());
+                            }
+                        }
                     }
-                    None => {
-                        tracing::error!(target: "session", header = %header.name, "session header is not a valid header value");
-                        let failure = failure_response(&manager);
-                        return Ok(res.into_response(failure).map_into_right_body());
-                    }
-                },
-                Err(e) => {
-                    tracing::error!(target: "session", error = &e as &dyn std::error::Error, "session could not be saved");
-                    let failure = failure_response(&manager);
-                    return Ok(res.into_response(failure).map_into_right_body());
+                }
+                ResponseVerdict::Replace(p) => {
+                    return Ok(res.into_response(plain(p)).map_into_right_body());
                 }
             }
             Ok(res.map_into_left_body())
@@ -277,4 +288,9 @@ impl SessionMiddlewareBuilder {
             config, self.store,
         )))
     }
+}
+
+/// An actix-web (`http` 0.2) header value as the core's (`http` 1.x).
+fn core_header(value: Option<&HeaderValue>) -> Option<http::HeaderValue> {
+    value.and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok())
 }

@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
-use session_core::{DataError, SessionError};
+use session_core::SessionError;
 
 /// The request's session; derefs to [`session_core::Session`] (`get`,
 /// `insert`, `update`, `regenerate`, `destroy`, ...). Cheap to clone.
@@ -56,9 +56,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 /// A session error as a handler's error type: `?` on any session call in a
 /// handler returning `Result<_, session_axum::Error>`.
 ///
-/// Store failures answer 503 (the layer replaces it with the configured
-/// failure response); too-large data 413; anything else 500. No error text
-/// reaches the body.
+/// Answers with the core's table ([`session_core::error_response`]): store
+/// failures 503 (the layer replaces it with the configured failure
+/// response), too-large data 413, a login refused by the per-user cap 409,
+/// anything else 500. No error text reaches the body.
 #[derive(Debug)]
 pub struct Error(pub SessionError);
 
@@ -81,18 +82,8 @@ impl From<SessionError> for Error {
 }
 
 impl IntoResponse for Error {
+    /// The core's one table of statuses ([`session_core::error_response`]).
     fn into_response(self) -> Response {
-        match &self.0 {
-            e if e.is_store() => {
-                (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable").into_response()
-            }
-            SessionError::Data(DataError::PayloadTooLarge { .. }) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response()
-            }
-            _ => {
-                tracing::error!(target: "session", error = &self.0 as &dyn std::error::Error, "session error in handler");
-                (StatusCode::INTERNAL_SERVER_ERROR, "error").into_response()
-            }
-        }
+        crate::service::plain(session_core::error_response(&self.0))
     }
 }

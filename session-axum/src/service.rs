@@ -6,9 +6,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, VARY};
 use http::{Request, uri::Scheme};
-use session_core::{RequestMeta, SessionManager};
+use session_core::{RequestMeta, ResponseParts, ResponseVerdict, SessionManager};
 use tower_service::Service;
 
 /// The service [`SessionLayer`](crate::SessionLayer) wraps around the inner
@@ -27,14 +27,13 @@ impl<S> SessionService<S> {
 
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 
-/// The configured failure response (503 by default), with no store
-/// internals.
-pub(crate) fn failure_response(manager: &SessionManager) -> Response {
-    let failure = manager.config().failure_response();
-    let mut res = (failure.status, failure.body.to_string()).into_response();
+/// A plain response from the core (the failure response, or a handler
+/// error's status and body) as an axum response.
+pub(crate) fn plain(p: session_core::PlainResponse) -> Response {
+    let mut res = (p.status, p.body.into_owned()).into_response();
     res.headers_mut().insert(
         CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
+        HeaderValue::from_static(session_core::PlainResponse::CONTENT_TYPE),
     );
     res
 }
@@ -67,6 +66,7 @@ where
                 .map(HeaderValue::as_bytes);
             manager.start(values, meta)
         };
+        let path = req.uri().path().to_owned();
         req.extensions_mut().insert(session.clone());
         // Everything before the handler is synchronous, so the service that
         // was polled ready is called right here: no clone of the inner
@@ -74,24 +74,20 @@ where
         let response = self.inner.call(req);
         Box::pin(async move {
             let Ok(mut res) = response.await;
-            if session.store_failed() {
-                return Ok(failure_response(&manager));
-            }
-            match manager.finish(&session).await {
-                Ok(None) => {}
-                Ok(Some(header)) => match HeaderValue::try_from(header.value) {
-                    Ok(value) => {
-                        res.headers_mut().append(header.name, value);
+            let parts = ResponseParts {
+                status: res.status(),
+                path: &path,
+                cache_control: res.headers().get(CACHE_CONTROL),
+                vary: res.headers().get(VARY),
+            };
+            match manager.respond(&session, parts).await {
+                ResponseVerdict::Unchanged => {}
+                ResponseVerdict::AddHeaders(headers) => {
+                    for (name, value) in headers {
+                        res.headers_mut().append(name, value);
                     }
-                    Err(e) => {
-                        tracing::error!(target: "session", error = %e, "session header value is not a valid header");
-                        return Ok(failure_response(&manager));
-                    }
-                },
-                Err(e) => {
-                    tracing::error!(target: "session", error = &e as &dyn std::error::Error, "session could not be saved");
-                    return Ok(failure_response(&manager));
                 }
+                ResponseVerdict::Replace(p) => return Ok(plain(p)),
             }
             Ok(res)
         })

@@ -135,6 +135,7 @@
 //! requests writing different keys both land and concurrent counters are
 //! exact. A destroyed or regenerated-away session is never resurrected.
 
+pub mod adapter;
 mod clock;
 pub mod config;
 pub mod cookie;
@@ -156,6 +157,7 @@ mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use adapter::{PlainResponse, ResponseParts, ResponseVerdict, error_response, error_status};
 pub use async_trait::async_trait;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{

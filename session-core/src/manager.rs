@@ -1,7 +1,7 @@
 //! `SessionManager`: the async driver that turns request headers into a lazy
 //! [`Session`] and, after the handler, into store calls and a response
 //! header. Framework adapters call exactly two methods: [`SessionManager::start`]
-//! and [`SessionManager::finish`].
+//! and [`SessionManager::respond`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use http::HeaderName;
 use time::OffsetDateTime;
 
+use crate::adapter::{PlainResponse, ResponseParts, ResponseVerdict};
 use crate::clock::{Clock, SystemClock};
 use crate::config::SessionConfig;
 use crate::cookie;
@@ -186,10 +187,66 @@ impl SessionManager {
         Session::new(self.inner.clone(), verdict, secure)
     }
 
-    /// Ends a request: performs the store calls the core decided and
-    /// returns the header the response must carry, if any.
+    /// Ends a request, for an adapter: performs the store calls the core
+    /// decided and returns the whole verdict for the response: unchanged,
+    /// headers to append, or the configured failure response instead (when
+    /// a store call of this request failed, even if the handler swallowed
+    /// the error, or the flush failed). The adapter only translates the
+    /// verdict into its framework's response.
     ///
-    /// On `Err` the adapter must send the configured failure response
+    /// ```
+    /// # async fn demo() {
+    /// use session_core::{MemoryStore, RequestMeta, ResponseParts, ResponseVerdict, SessionConfig, SessionManager};
+    /// let config = SessionConfig::builder().key([7u8; 32]).build().unwrap();
+    /// let manager = SessionManager::new(config, MemoryStore::new());
+    /// let session = manager.start([], RequestMeta::default());
+    /// session.insert("n", 1).await.unwrap();
+    /// let parts = ResponseParts::new(http::StatusCode::OK, "/");
+    /// match manager.respond(&session, parts).await {
+    ///     ResponseVerdict::AddHeaders(headers) => assert_eq!(headers[0].0, http::header::SET_COOKIE),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn respond(&self, session: &Session, response: ResponseParts<'_>) -> ResponseVerdict {
+        // The status, path and caching headers are inputs of the
+        // response-side rules; today's rules need none of them.
+        let _ = response;
+        if session.store_failed() {
+            return ResponseVerdict::Replace(self.failure_response());
+        }
+        match self.finish(session).await {
+            Ok(None) => ResponseVerdict::Unchanged,
+            Ok(Some(header)) => match http::HeaderValue::try_from(header.value) {
+                Ok(value) => ResponseVerdict::AddHeaders(vec![(header.name, value)]),
+                Err(e) => {
+                    tracing::error!(target: "session", error = %e, "session header value is not a valid header");
+                    ResponseVerdict::Replace(self.failure_response())
+                }
+            },
+            Err(e) => {
+                tracing::error!(target: "session", error = &e as &dyn std::error::Error, "session could not be saved");
+                ResponseVerdict::Replace(self.failure_response())
+            }
+        }
+    }
+
+    /// The configured failure response, as the adapter sends it.
+    pub fn failure_response(&self) -> PlainResponse {
+        let f = self.inner.config.failure_response();
+        PlainResponse {
+            status: f.status,
+            body: f.body.clone(),
+        }
+    }
+
+    /// Ends a request without an HTTP response at hand (tests, non-HTTP
+    /// uses): performs the store calls the core decided and returns the
+    /// header the response must carry, if any. Adapters use
+    /// [`respond`](Self::respond), which applies the response-side rules
+    /// on top of this.
+    ///
+    /// On `Err` the caller must send the configured failure response
     /// without the store's error text and without a session header.
     pub async fn finish(&self, session: &Session) -> Result<Option<ResponseHeader>, SessionError> {
         Ok(session.finish().await?.map(|value| ResponseHeader {

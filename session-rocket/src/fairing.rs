@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::http::{ContentType, Status};
 use rocket::{Build, Request, Response, Rocket};
-use session_core::{RequestMeta, SessionConfig, SessionManager, Store, Transport};
+use session_core::{
+    RequestMeta, ResponseParts, ResponseVerdict, SessionConfig, SessionManager, Store, Transport,
+};
 
 const X_FORWARDED_PROTO: &str = "X-Forwarded-Proto";
 
@@ -95,16 +97,21 @@ impl SessionFairing {
     }
 }
 
-/// The configured failure response (503 by default), with no store
-/// internals and no session header.
-fn failure_response<'r>(manager: &SessionManager) -> Response<'r> {
-    let failure = manager.config().failure_response();
-    let body = failure.body.to_string();
+/// A plain response from the core (the failure response, or a handler
+/// error's status and body) as a Rocket response.
+pub(crate) fn plain<'r>(p: session_core::PlainResponse) -> Response<'r> {
+    let body = p.body.into_owned();
     Response::build()
-        .status(Status::new(failure.status.as_u16()))
+        .status(Status::new(p.status.as_u16()))
         .header(ContentType::Plain)
         .sized_body(body.len(), Cursor::new(body))
         .finalize()
+}
+
+/// A Rocket header value as the core's (`http`) type.
+fn core_header(response: &Response<'_>, name: &str) -> Option<http::HeaderValue> {
+    let value = response.headers().get_one(name)?;
+    http::HeaderValue::from_str(value).ok()
 }
 
 #[rocket::async_trait]
@@ -124,19 +131,32 @@ impl Fairing for SessionFairing {
         let Some(session) = RequestSession::cached(request).get() else {
             return;
         };
-        if session.store_failed() {
-            *response = failure_response(&self.manager);
-            return;
-        }
-        match self.manager.finish(session).await {
-            Ok(None) => {}
-            Ok(Some(header)) => {
-                response.adjoin_raw_header(header.name.as_str().to_owned(), header.value);
+        let (cache_control, vary) = (
+            core_header(response, "Cache-Control"),
+            core_header(response, "Vary"),
+        );
+        let parts = ResponseParts {
+            status: http::StatusCode::from_u16(response.status().code)
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+            path: request.uri().path().as_str(),
+            cache_control: cache_control.as_ref(),
+            vary: vary.as_ref(),
+        };
+        match self.manager.respond(session, parts).await {
+            ResponseVerdict::Unchanged => {}
+            ResponseVerdict::AddHeaders(headers) => {
+                for (name, value) in headers {
+                    match value.to_str() {
+                        Ok(v) => response.adjoin_raw_header(name.as_str().to_owned(), v.to_owned()),
+                        Err(_) => {
+                            tracing::error!(target: "session", header = %name, "session header is not a valid Rocket header");
+                            *response = plain(self.manager.failure_response());
+                            return;
+                        }
+                    }
+                }
             }
-            Err(e) => {
-                tracing::error!(target: "session", error = &e as &dyn std::error::Error, "session could not be saved");
-                *response = failure_response(&self.manager);
-            }
+            ResponseVerdict::Replace(p) => *response = plain(p),
         }
     }
 }

@@ -1,12 +1,11 @@
 //! `Session` as a Rocket request guard, and the error type handlers return.
 
-use std::io::Cursor;
 use std::ops::Deref;
 
-use rocket::http::{ContentType, Status};
+use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
-use rocket::response::{self, Responder, Response};
-use session_core::{DataError, SessionError};
+use rocket::response::{self, Responder};
+use session_core::SessionError;
 
 use crate::fairing::{Installed, RequestSession};
 
@@ -60,9 +59,10 @@ impl<'r> FromRequest<'r> for Session {
 /// A session error as a handler's error type: `?` on any session call in a
 /// handler returning `Result<_, session_rocket::Error>`.
 ///
-/// Store failures answer 503 (the fairing replaces it with the configured
-/// failure response); too-large data 413 `too large`; anything else 500
-/// `error`. No error text reaches the body.
+/// Answers with the core's table ([`session_core::error_response`]): store
+/// failures 503 (the fairing replaces it with the configured failure
+/// response), too-large data 413, a login refused by the per-user cap 409,
+/// anything else 500. No error text reaches the body.
 #[derive(Debug)]
 pub struct Error(pub SessionError);
 
@@ -85,21 +85,8 @@ impl From<SessionError> for Error {
 }
 
 impl<'r> Responder<'r, 'static> for Error {
+    /// The core's one table of statuses ([`session_core::error_response`]).
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        let (status, body) = match &self.0 {
-            e if e.is_store() => (Status::ServiceUnavailable, "session store unavailable"),
-            SessionError::Data(DataError::PayloadTooLarge { .. }) => {
-                (Status::PayloadTooLarge, "too large")
-            }
-            _ => {
-                tracing::error!(target: "session", error = &self.0 as &dyn std::error::Error, "session error in handler");
-                (Status::InternalServerError, "error")
-            }
-        };
-        Response::build()
-            .status(status)
-            .header(ContentType::Plain)
-            .sized_body(body.len(), Cursor::new(body))
-            .ok()
+        Ok(crate::fairing::plain(session_core::error_response(&self.0)))
     }
 }

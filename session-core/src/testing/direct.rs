@@ -1,14 +1,17 @@
-//! [`DirectApp`]: the HTTP scenario suite's test app without a framework.
-//! It drives [`SessionManager`] directly, exactly as an adapter does, so a
-//! store crate checks its store against every scenario without depending
-//! on an adapter (the adapters run the same suite in their matrix cells).
+//! [`DirectApp`]: the reference adapter. It drives [`SessionManager`] with
+//! `http` types exactly as a framework adapter must (`start` before the
+//! handler, `respond` after it, [`error_response`] for a handler's error),
+//! so it is the executable spec for a fourth adapter, and it lets a store
+//! crate check its store against every scenario without depending on a
+//! framework (the adapters run the same suite in their matrix cells).
 
 use async_trait::async_trait;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::http::{Client, TestApp, expiry_from_body, held};
-use crate::{DataError, RequestMeta, Session, SessionError, SessionManager};
+use crate::adapter::{PlainResponse, ResponseParts, ResponseVerdict, error_response};
+use crate::{RequestMeta, Session, SessionError, SessionManager};
 
 /// The framework-free test app (see [`super::http`] for its routes).
 ///
@@ -30,18 +33,13 @@ fn reply(status: StatusCode, body: impl Into<String>) -> Response<Vec<u8>> {
     res
 }
 
-fn failure(m: &SessionManager) -> Response<Vec<u8>> {
-    let f = m.config().failure_response();
-    reply(f.status, f.body.to_string())
-}
-
-fn error(e: &SessionError) -> Response<Vec<u8>> {
-    match e {
-        SessionError::Data(DataError::PayloadTooLarge { .. }) => {
-            reply(StatusCode::PAYLOAD_TOO_LARGE, "too large")
-        }
-        _ => reply(StatusCode::INTERNAL_SERVER_ERROR, "error"),
-    }
+fn plain(p: PlainResponse) -> Response<Vec<u8>> {
+    let mut res = reply(p.status, p.body.into_owned());
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PlainResponse::CONTENT_TYPE),
+    );
+    res
 }
 
 /// The routes of the test app.
@@ -150,21 +148,23 @@ impl Client for DirectClient {
         let path = request.uri().path().to_owned();
         let mut res = match handle(&session, request.method(), &path, request.body()).await {
             Ok(res) => res,
-            Err(e) => error(&e),
+            Err(e) => plain(error_response(&e)),
         };
-        if session.store_failed() {
-            return failure(m);
-        }
-        match m.finish(&session).await {
-            Ok(None) => res,
-            Ok(Some(h)) => match HeaderValue::try_from(h.value) {
-                Ok(v) => {
-                    res.headers_mut().append(h.name, v);
-                    res
+        let parts = ResponseParts {
+            status: res.status(),
+            path: &path,
+            cache_control: res.headers().get(header::CACHE_CONTROL),
+            vary: res.headers().get(header::VARY),
+        };
+        match m.respond(&session, parts).await {
+            ResponseVerdict::Unchanged => res,
+            ResponseVerdict::AddHeaders(headers) => {
+                for (name, value) in headers {
+                    res.headers_mut().append(name, value);
                 }
-                Err(_) => failure(m),
-            },
-            Err(_) => failure(m),
+                res
+            }
+            ResponseVerdict::Replace(p) => plain(p),
         }
     }
 }

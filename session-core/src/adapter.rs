@@ -1,0 +1,149 @@
+//! The adapter contract: what a framework adapter hands the core at the end
+//! of a request, and the whole verdict it gets back. An adapter calls
+//! [`SessionManager::start`](crate::SessionManager::start) before the
+//! handler and [`SessionManager::respond`](crate::SessionManager::respond)
+//! after it, and only translates between its framework's types and these;
+//! every response-side rule (the store-failure rule, the session header,
+//! the status and body of each [`SessionError`]) lives here, once.
+
+use std::borrow::Cow;
+
+use http::{HeaderName, HeaderValue, StatusCode};
+
+use crate::error::SessionError;
+use crate::state::DataError;
+
+/// What the response-side rules need to know of the handler's response.
+/// The request path and the response's caching headers are inputs of the
+/// rules that decide which cookie and cache headers a response carries.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseParts<'a> {
+    /// The handler's response status.
+    pub status: StatusCode,
+    /// The request's path (without the query).
+    pub path: &'a str,
+    /// The response's `Cache-Control` value, if it has one.
+    pub cache_control: Option<&'a HeaderValue>,
+    /// The response's `Vary` value, if it has one.
+    pub vary: Option<&'a HeaderValue>,
+}
+
+impl<'a> ResponseParts<'a> {
+    /// The parts of a response with `status` to a request for `path`, with
+    /// no caching headers.
+    ///
+    /// ```
+    /// use session_core::ResponseParts;
+    /// let parts = ResponseParts::new(http::StatusCode::OK, "/cart");
+    /// assert_eq!(parts.path, "/cart");
+    /// ```
+    pub fn new(status: StatusCode, path: &'a str) -> Self {
+        Self {
+            status,
+            path,
+            cache_control: None,
+            vary: None,
+        }
+    }
+}
+
+/// A whole response the adapter sends instead of the handler's: plain
+/// text, no session header, no error text from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainResponse {
+    /// Status code.
+    pub status: StatusCode,
+    /// Plain-text body.
+    pub body: Cow<'static, str>,
+}
+
+impl PlainResponse {
+    /// The `Content-Type` of every plain response.
+    pub const CONTENT_TYPE: &'static str = "text/plain; charset=utf-8";
+}
+
+/// The verdict for a response, from
+/// [`SessionManager::respond`](crate::SessionManager::respond).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseVerdict {
+    /// Send the handler's response as it is.
+    Unchanged,
+    /// Send the handler's response with these headers appended (never
+    /// replacing another header of the same name).
+    AddHeaders(Vec<(HeaderName, HeaderValue)>),
+    /// Send this response instead (the configured failure response when
+    /// the store failed).
+    Replace(PlainResponse),
+}
+
+/// The response for an error a handler returned from a session call: the
+/// one table of statuses, shared by every adapter's handler error type.
+///
+/// | error | status | body |
+/// |---|---|---|
+/// | a store failure (also conflicts past the retry bound) | 503 | `session store unavailable` (replaced by the configured failure response at the end of the request) |
+/// | data over the payload limit | 413 | `too large` |
+/// | `TooManySessions` (a login refused by the per-user cap) | 409 | `too many sessions` |
+/// | anything else | 500 | `error` (the cause goes to `tracing`, never to the body) |
+///
+/// ```
+/// use session_core::{SessionError, error_response};
+/// let r = error_response(&SessionError::TooManySessions(3));
+/// assert_eq!(r.status, http::StatusCode::CONFLICT);
+/// ```
+pub fn error_response(error: &SessionError) -> PlainResponse {
+    let (status, body) = table(error);
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(target: "session", error = error as &dyn std::error::Error, "session error in handler");
+    }
+    PlainResponse {
+        status,
+        body: Cow::Borrowed(body),
+    }
+}
+
+/// The status of [`error_response`], without its log line (for frameworks
+/// that ask an error for its status separately).
+pub fn error_status(error: &SessionError) -> StatusCode {
+    table(error).0
+}
+
+fn table(error: &SessionError) -> (StatusCode, &'static str) {
+    match error {
+        e if e.is_store() => (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable"),
+        SessionError::Data(DataError::PayloadTooLarge { .. }) => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "too large")
+        }
+        SessionError::TooManySessions(_) => (StatusCode::CONFLICT, "too many sessions"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreError;
+
+    #[test]
+    fn error_table() {
+        let too_large = SessionError::Data(DataError::PayloadTooLarge { size: 2, limit: 1 });
+        for (e, status, body) in [
+            (
+                SessionError::Store(StoreError::Timeout),
+                503,
+                "session store unavailable",
+            ),
+            (SessionError::Conflict(3), 503, "session store unavailable"),
+            (too_large, 413, "too large"),
+            (SessionError::TooManySessions(1), 409, "too many sessions"),
+            (SessionError::NoUser, 500, "error"),
+        ] {
+            let r = error_response(&e);
+            assert_eq!(
+                (r.status.as_u16(), r.body.as_ref()),
+                (status, body),
+                "{e:?}"
+            );
+        }
+    }
+}
