@@ -22,7 +22,7 @@ async fn index(session: Session) -> Result<HttpResponse, session_actix::Error> {
 }
 
 async fn reset(session: Session) -> Result<HttpResponse, session_actix::Error> {
-    session.destroy().await?;
+    session.destroy();
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/"))
         .finish())

@@ -152,7 +152,7 @@ async fn revoke_others(session: Session) -> Result<HttpResponse> {
 }
 
 async fn logout(session: Session) -> Result<HttpResponse> {
-    session.destroy().await?;
+    session.destroy();
     Ok(redirect("/login"))
 }
 

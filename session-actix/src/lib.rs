@@ -81,7 +81,7 @@
 //! | `session.insert(k, v)?` / `session.get::<T>(k)?` | `session.insert(k, v).await?` / `session.get::<T>(k).await?` |
 //! | `session.remove(k)` / `session.clear()` | `session.remove::<T>(k).await?` / `session.clear().await?` |
 //! | `session.renew()` | `session.regenerate().await?` (new id, same data: call it at login) |
-//! | `session.purge()` | `session.destroy().await?` (record deleted, cookie removed) |
+//! | `session.purge()` | `session.destroy()` (record deleted, cookie removed) |
 //! | `SessionLength` / `PersistentSession::session_ttl` | `idle_timeout` plus an `absolute_timeout` cap, per app; per session `session.set_expiry(Expiry::Idle(..))` ("remember me", stored with the session) |
 //! | `BrowserSession` | `browser_session_cookie(true)` or `Expiry::BrowserSession` |
 //! | `TtlExtensionPolicy::OnEveryRequest` / `OnStateChanges` | `rolling(true)` (`TouchPolicy::Always`) / `TouchPolicy::Never`; the default `TouchPolicy::Threshold(0.8)` extends a read-only session only when less than 80% of its idle window remains |

@@ -51,7 +51,7 @@ async fn regenerate(session: Session) -> R {
 }
 
 async fn destroy(session: Session) -> R {
-    session.destroy().await?;
+    session.destroy();
     Ok(ok())
 }
 

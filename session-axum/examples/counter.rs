@@ -19,7 +19,7 @@ async fn index(session: Session) -> Result<Html<String>, session_axum::Error> {
 }
 
 async fn reset(session: Session) -> Result<axum::response::Redirect, session_axum::Error> {
-    session.destroy().await?;
+    session.destroy();
     Ok(axum::response::Redirect::to("/"))
 }
 

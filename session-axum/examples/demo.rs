@@ -123,7 +123,7 @@ async fn dashboard(session: Session) -> Result<Response> {
 }
 
 async fn logout(session: Session) -> Result<Redirect> {
-    session.destroy().await?;
+    session.destroy();
     Ok(Redirect::to("/login"))
 }
 

@@ -141,7 +141,7 @@ async fn revoke_others(session: Session) -> Result<Redirect> {
 }
 
 async fn logout(session: Session) -> Result<Redirect> {
-    session.destroy().await?;
+    session.destroy();
     Ok(Redirect::to("/login"))
 }
 

@@ -141,10 +141,40 @@ pub(crate) struct Lifecycle {
     collisions: u32,
     failed: bool,
     events: Vec<Note>,
+    /// Changes recorded before the session was loaded (`set_label`,
+    /// `set_expiry`): applied when it loads.
+    deferred: Vec<Deferred>,
     /// The store key of the last id asked for: deriving one hashes the id
     /// (SHA-256), and a request asks for the same id's key at load and
     /// again at flush.
     last_key: Option<(SessionId, StoreKey)>,
+}
+
+/// A change a handler made before its session was loaded, recorded without
+/// a store call and applied once the session loads.
+#[derive(Debug, Clone)]
+pub(crate) enum Deferred {
+    /// `set_label`.
+    Label(String),
+    /// `set_expiry` (already validated).
+    Expiry(crate::expiry::Expiry),
+}
+
+impl Deferred {
+    fn apply(self, s: &mut State, config: &SessionConfig) {
+        match self {
+            Deferred::Label(label) => {
+                if s.label.as_deref() != Some(label.as_str()) {
+                    s.label = Some(label);
+                    s.label_changed = true;
+                }
+            }
+            Deferred::Expiry(expiry) => {
+                s.lifetime = s.lifetime.with_override(config, expiry);
+                s.expiry_changed = true;
+            }
+        }
+    }
 }
 
 /// The store key of `id`, through the one-entry cache `last`.
@@ -181,7 +211,29 @@ impl Lifecycle {
             collisions: 0,
             failed: false,
             events: Vec::new(),
+            deferred: Vec::new(),
             last_key: None,
+        }
+    }
+
+    /// Records `change`: applied at once when the session is loaded, else
+    /// when it loads (no store call now).
+    pub(crate) fn defer(&mut self, change: Deferred, config: &SessionConfig) {
+        self.deferred.push(change);
+        self.apply_deferred(config);
+    }
+
+    /// Whether changes wait for the session to load.
+    pub(crate) fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
+    /// Applies the recorded changes, if the session is loaded.
+    pub(crate) fn apply_deferred(&mut self, config: &SessionConfig) {
+        if let Some(s) = self.state.as_mut() {
+            for change in self.deferred.drain(..) {
+                change.apply(s, config);
+            }
         }
     }
 
@@ -321,6 +373,8 @@ impl Lifecycle {
         let mut fresh = Self::fresh(config, now);
         fresh.destroyed = true;
         self.state = Some(fresh);
+        // Changes recorded for the ended session do not carry over.
+        self.deferred.clear();
     }
 
     /// Starts a flush: the store calls that make the stored session match

@@ -19,7 +19,7 @@ use crate::driver::Driver;
 use crate::error::SessionError;
 use crate::expiry::{Expiry, Lifetime};
 use crate::id::{SessionId, StoreKey};
-use crate::lifecycle::{Lifecycle, Step};
+use crate::lifecycle::{Deferred, Lifecycle, Step};
 use crate::state::{self, Change, DataError, State};
 use crate::users::{self, SessionInfo};
 
@@ -37,6 +37,9 @@ struct Inner {
     lifecycle: Mutex<Lifecycle>,
     /// A store call of this request failed (readable without the lock).
     failed: AtomicBool,
+    /// `destroy` was called: applied by the next holder of the lifecycle
+    /// (so `destroy` needs no lock and no `.await`).
+    destroy: AtomicBool,
 }
 
 impl fmt::Debug for Session {
@@ -60,6 +63,7 @@ impl Session {
                 secure_request,
                 lifecycle: Mutex::new(Lifecycle::new(verdict, has_index, listening)),
                 failed: AtomicBool::new(false),
+                destroy: AtomicBool::new(false),
             }),
         }
     }
@@ -100,13 +104,24 @@ impl Session {
         }
     }
 
-    /// Locks the lifecycle with the session loaded.
-    async fn loaded(&self) -> Result<MutexGuard<'_, Lifecycle>, SessionError> {
+    /// Locks the lifecycle, applying a `destroy` called meanwhile.
+    async fn lock(&self) -> MutexGuard<'_, Lifecycle> {
         let mut lc = self.inner.lifecycle.lock().await;
+        if self.inner.destroy.swap(false, Ordering::AcqRel) {
+            lc.destroy(self.config(), self.now());
+        }
+        lc
+    }
+
+    /// Locks the lifecycle with the session loaded (and the changes
+    /// recorded before it loaded applied).
+    async fn loaded(&self) -> Result<MutexGuard<'_, Lifecycle>, SessionError> {
+        let mut lc = self.lock().await;
         if lc.state().is_none() {
             let now = self.now();
             lc.begin_load(self.config(), now);
             self.drive(&mut lc, now).await?;
+            lc.apply_deferred(self.config());
         }
         Ok(lc)
     }
@@ -131,9 +146,7 @@ impl Session {
 
     /// The raw JSON value under `key`.
     pub async fn get_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
-        self.with_state(|s, _| s.get(key))
-            .await?
-            .map_err(|e| SessionError::Data(DataError::Json(e)))
+        self.get(key).await
     }
 
     /// Sets `key` to `value`. Setting a key to the value it already has is
@@ -166,6 +179,12 @@ impl Session {
         old.map(serde_json::from_value)
             .transpose()
             .map_err(|e| DataError::Json(e).into())
+    }
+
+    /// Removes `key`, whatever its type (no type parameter to name), and
+    /// returns its raw JSON value.
+    pub async fn remove_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        self.remove(key).await
     }
 
     /// Removes every key.
@@ -244,10 +263,11 @@ impl Session {
     /// Ends the session (logout): its record is deleted and the response
     /// removes the cookie. Writing afterwards starts a new session with a
     /// new id. Makes no store call before the flush, and never loads.
-    pub async fn destroy(&self) -> Result<(), SessionError> {
-        let mut lc = self.inner.lifecycle.lock().await;
-        lc.destroy(self.config(), self.now());
-        Ok(())
+    ///
+    /// Synchronous: it only records the logout, applied before this
+    /// request's next session call and at the end of the request.
+    pub fn destroy(&self) {
+        self.inner.destroy.store(true, Ordering::Release);
     }
 
     /// Discards this request's unsaved changes (a pending `regenerate`
@@ -256,7 +276,7 @@ impl Session {
     /// destroyed, revoked or expired), the request goes on with a fresh,
     /// empty session. A `destroy` is not undone.
     pub async fn reload(&self) -> Result<bool, SessionError> {
-        let mut lc = self.inner.lifecycle.lock().await;
+        let mut lc = self.lock().await;
         let now = self.now();
         lc.begin_reload(self.config(), now);
         self.drive(&mut lc, now).await?;
@@ -296,13 +316,15 @@ impl Session {
     /// window must be positive and at most 400 days
     /// ([`MAX_WINDOW`](crate::expiry::MAX_WINDOW)), else this fails with
     /// [`SessionError::Expiry`] and changes nothing.
+    ///
+    /// Makes no store call: the change is applied when the session loads
+    /// (at once if it has).
     pub async fn set_expiry(&self, expiry: Expiry) -> Result<(), SessionError> {
         expiry.validate()?;
-        self.with_state(|s, c| {
-            s.lifetime = s.lifetime.with_override(c, expiry);
-            s.expiry_changed = true;
-        })
-        .await
+        self.lock()
+            .await
+            .defer(Deferred::Expiry(expiry), self.config());
+        Ok(())
     }
 
     /// Ties the session to a user (typically right after `regenerate` at
@@ -328,15 +350,14 @@ impl Session {
 
     /// Sets the label shown for this session in "your devices" lists (for
     /// example the browser and OS from the `User-Agent`).
+    ///
+    /// Makes no store call: the change is applied when the session loads
+    /// (at once if it has).
     pub async fn set_label(&self, label: impl Into<String>) -> Result<(), SessionError> {
-        let label = label.into();
-        self.with_state(|s, _| {
-            if s.label.as_deref() != Some(label.as_str()) {
-                s.label = Some(label);
-                s.label_changed = true;
-            }
-        })
-        .await
+        self.lock()
+            .await
+            .defer(Deferred::Label(label.into()), self.config());
+        Ok(())
     }
 
     /// The user and stored key of this session.
@@ -363,7 +384,7 @@ impl Session {
         let devices = self.devices().await?;
         let found: Vec<_> = devices.into_iter().filter(|d| d.handle == handle).collect();
         if found.iter().any(|d| d.current) {
-            self.destroy().await?;
+            self.destroy();
             return Ok(true);
         }
         let user = self.owner().await?.0;
@@ -401,7 +422,12 @@ impl Session {
     /// Flushes, and returns the response header value decided by this
     /// request's flushes, if any.
     pub(crate) async fn finish(&self) -> Result<Option<String>, SessionError> {
-        let mut lc = self.inner.lifecycle.lock().await;
+        let mut lc = if self.inner.lifecycle.lock().await.has_deferred() {
+            // Changes recorded without a load: load now to write them.
+            self.loaded().await?
+        } else {
+            self.lock().await
+        };
         lc.begin_flush();
         self.drive(&mut lc, self.now()).await?;
         let Some((id, action, now)) = lc.take_cookie() else {

@@ -104,7 +104,7 @@ async fn lifecycle_events_reach_the_hook() {
         .await
         .unwrap();
     hook.take();
-    run(&m, Some(&fresh), async |s| s.destroy().await.unwrap()).await;
+    run(&m, Some(&fresh), async |s| s.destroy()).await;
     assert_eq!(hook.kinds(), [EventKind::Destroyed]);
     assert_eq!(EventKind::IdRotated.as_str(), "id_rotated");
     let _ = (cookie, other);

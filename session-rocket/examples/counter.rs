@@ -25,7 +25,7 @@ async fn index(session: Session) -> Result<RawHtml<String>, session_rocket::Erro
 
 #[post("/reset")]
 async fn reset(session: Session) -> Result<Redirect, session_rocket::Error> {
-    session.destroy().await?;
+    session.destroy();
     Ok(Redirect::to("/"))
 }
 

@@ -154,7 +154,7 @@ async fn revoke_others(session: Session) -> Result<Redirect> {
 
 #[post("/logout")]
 async fn logout(session: Session) -> Result<Redirect> {
-    session.destroy().await?;
+    session.destroy();
     Ok(Redirect::to("/login"))
 }
 

@@ -53,7 +53,7 @@ async fn regenerate(session: Session) -> R<&'static str> {
 
 #[post("/destroy")]
 async fn destroy(session: Session) -> R<&'static str> {
-    session.destroy().await?;
+    session.destroy();
     Ok("ok")
 }
 

@@ -77,7 +77,7 @@ async fn handle(
             ok()
         }
         ("POST", "destroy") => {
-            s.destroy().await?;
+            s.destroy();
             ok()
         }
         ("GET", "id") => reply(StatusCode::OK, s.id().await?.to_string()),

@@ -116,7 +116,7 @@ where
 pub async fn rotation_after_logout_never_resurrects(store: Arc<dyn Store>) {
     rotation_after(store, false, |m, cookie, _| async move {
         let b = open(&m, Some(&cookie));
-        b.destroy().await.unwrap();
+        b.destroy();
         close(&m, &b).await;
     })
     .await;

@@ -128,7 +128,7 @@ mod axum_app {
     }
 
     async fn destroy(session: Session) -> R {
-        session.destroy().await?;
+        session.destroy();
         Ok("ok".into_response())
     }
 
@@ -203,7 +203,7 @@ mod actix_app {
     }
 
     async fn destroy(session: Session) -> R {
-        session.destroy().await?;
+        session.destroy();
         Ok(HttpResponse::Ok().body("ok"))
     }
 
@@ -288,7 +288,7 @@ mod rocket_app {
 
     #[post("/destroy")]
     async fn destroy(session: Session) -> R<&'static str> {
-        session.destroy().await?;
+        session.destroy();
         Ok("ok")
     }
 
