@@ -74,7 +74,7 @@ impl ResponseError for MissingSessionMiddleware {
 /// A session error as a handler's error type: `?` on any session call in a
 /// handler returning `Result<_, session_actix::Error>`.
 ///
-/// Answers with the core's table ([`session_core::error_response`]): store
+/// Answers with the core's table ([`session_core::adapter::error_response`]): store
 /// failures 503 (the middleware replaces it with the configured failure
 /// response), too-large data 413, a login refused by the per-user cap 409,
 /// anything else 500. No error text reaches the body.
@@ -101,12 +101,12 @@ impl From<SessionError> for Error {
 
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(session_core::error_status(&self.0).as_u16())
+        StatusCode::from_u16(session_core::adapter::error_status(&self.0).as_u16())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
-    /// The core's one table of statuses ([`session_core::error_response`]).
+    /// The core's one table of statuses ([`session_core::adapter::error_response`]).
     fn error_response(&self) -> HttpResponse {
-        crate::middleware::plain(session_core::error_response(&self.0))
+        crate::middleware::plain(session_core::adapter::error_response(&self.0))
     }
 }

@@ -113,3 +113,5 @@ mod middleware;
 pub use extract::{Error, MissingSessionMiddleware, Session};
 pub use middleware::{SessionMiddleware, SessionMiddlewareBuilder, SessionService};
 pub use session_core;
+/// What a hello-world needs, so an app imports from this crate alone.
+pub use session_core::{Expiry, MemoryStore, SameSite, Secure, SessionConfig, SessionError, time};

@@ -10,9 +10,10 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, HeaderName, HeaderValue, VARY};
 use actix_web::{HttpMessage, HttpResponse};
+use session_core::adapter::{ResponseParts, ResponseVerdict};
 use session_core::{
-    ConfigError, RequestMeta, ResponseParts, ResponseVerdict, SameSite, Secure, SessionConfig,
-    SessionConfigBuilder, SessionManager, Store,
+    ConfigError, RequestMeta, SameSite, Secure, SessionConfig, SessionConfigBuilder,
+    SessionManager, Store,
 };
 use time::Duration;
 
@@ -108,11 +109,11 @@ pub struct SessionService<S> {
 /// A plain response from the core (the failure response, or a handler
 /// error's status and body) as an actix-web response (`http` 0.2 types
 /// inside, so converted by number).
-pub(crate) fn plain(p: session_core::PlainResponse) -> HttpResponse {
+pub(crate) fn plain(p: session_core::adapter::PlainResponse) -> HttpResponse {
     let status =
         StatusCode::from_u16(p.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     HttpResponse::build(status)
-        .content_type(session_core::PlainResponse::CONTENT_TYPE)
+        .content_type(session_core::adapter::PlainResponse::CONTENT_TYPE)
         .body(p.body.into_owned())
 }
 

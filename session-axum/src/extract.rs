@@ -56,7 +56,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 /// A session error as a handler's error type: `?` on any session call in a
 /// handler returning `Result<_, session_axum::Error>`.
 ///
-/// Answers with the core's table ([`session_core::error_response`]): store
+/// Answers with the core's table ([`session_core::adapter::error_response`]): store
 /// failures 503 (the layer replaces it with the configured failure
 /// response), too-large data 413, a login refused by the per-user cap 409,
 /// anything else 500. No error text reaches the body.
@@ -82,8 +82,8 @@ impl From<SessionError> for Error {
 }
 
 impl IntoResponse for Error {
-    /// The core's one table of statuses ([`session_core::error_response`]).
+    /// The core's one table of statuses ([`session_core::adapter::error_response`]).
     fn into_response(self) -> Response {
-        crate::service::plain(session_core::error_response(&self.0))
+        crate::service::plain(session_core::adapter::error_response(&self.0))
     }
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, VARY};
 use http::{Request, uri::Scheme};
-use session_core::{RequestMeta, ResponseParts, ResponseVerdict, SessionManager};
+use session_core::adapter::{RequestMeta, ResponseParts, ResponseVerdict, SessionManager};
 use tower_service::Service;
 
 /// The service [`SessionLayer`](crate::SessionLayer) wraps around the inner
@@ -29,11 +29,11 @@ const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 
 /// A plain response from the core (the failure response, or a handler
 /// error's status and body) as an axum response.
-pub(crate) fn plain(p: session_core::PlainResponse) -> Response {
+pub(crate) fn plain(p: session_core::adapter::PlainResponse) -> Response {
     let mut res = (p.status, p.body.into_owned()).into_response();
     res.headers_mut().insert(
         CONTENT_TYPE,
-        HeaderValue::from_static(session_core::PlainResponse::CONTENT_TYPE),
+        HeaderValue::from_static(session_core::adapter::PlainResponse::CONTENT_TYPE),
     );
     res
 }

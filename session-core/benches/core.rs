@@ -6,7 +6,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use session_core::{Key, Keys, MemoryStore, RequestMeta, SessionConfig, SessionId, SessionManager};
+use session_core::__private::Keys;
+use session_core::{Key, MemoryStore, RequestMeta, SessionConfig, SessionId, SessionManager};
 
 mod support;
 use support::{block_on, setup_session};
@@ -39,7 +40,7 @@ fn cookie_parse(c: &mut Criterion) {
     }
     header.push_str(&format!("id={signed}"));
     c.bench_function("cookie_parse_and_verify_10_others", |b| {
-        b.iter(|| session_core::cookie::verdict(&config, [black_box(header.as_bytes())]))
+        b.iter(|| session_core::__private::verdict(&config, [black_box(header.as_bytes())]))
     });
 }
 

@@ -10,6 +10,8 @@ use std::borrow::Cow;
 
 use http::{HeaderName, HeaderValue, StatusCode};
 
+pub use crate::manager::{RequestMeta, ResponseHeader, SessionManager};
+
 use crate::error::SessionError;
 use crate::state::DataError;
 

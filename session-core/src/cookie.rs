@@ -124,7 +124,7 @@ fn check(config: &SessionConfig, value: &[u8]) -> Option<Verdict> {
 }
 
 /// The name of the request header the transport reads.
-pub fn request_header(config: &SessionConfig) -> http::HeaderName {
+pub(crate) fn request_header(config: &SessionConfig) -> http::HeaderName {
     match &config.transport {
         Transport::Cookie => http::header::COOKIE,
         Transport::Header(name) => name.clone(),
@@ -133,7 +133,7 @@ pub fn request_header(config: &SessionConfig) -> http::HeaderName {
 }
 
 /// The name of the response header the transport writes.
-pub fn response_header(config: &SessionConfig) -> http::HeaderName {
+pub(crate) fn response_header(config: &SessionConfig) -> http::HeaderName {
     match &config.transport {
         Transport::Cookie => http::header::SET_COOKIE,
         Transport::Header(name) => name.clone(),
@@ -172,7 +172,7 @@ fn base<'c>(
 /// Renders the response header value that hands the client `signed`.
 /// For the cookie transport, `expires_at` adds Max-Age and Expires (a
 /// browser-session cookie has neither).
-pub fn render_set(
+pub(crate) fn render_set(
     config: &SessionConfig,
     signed: &str,
     expires_at: Option<OffsetDateTime>,
@@ -250,7 +250,7 @@ fn http_date(at: OffsetDateTime, out: &mut String) -> bool {
 
 /// Renders the header value that removes the client's session cookie
 /// (`Max-Age=0`, an Expires in the past); empty for header transports.
-pub fn render_removal(config: &SessionConfig, secure_request: bool) -> String {
+pub(crate) fn render_removal(config: &SessionConfig, secure_request: bool) -> String {
     if !matches!(config.transport, Transport::Cookie) {
         return String::new();
     }

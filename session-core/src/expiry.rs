@@ -25,7 +25,7 @@ pub enum Expiry {
 /// The longest idle window or absolute lifetime: 400 days, the longest
 /// browsers keep a cookie (RFC 6265bis caps `Max-Age` and `Expires` there).
 /// Bounding it also keeps every window representable in a record.
-pub const MAX_WINDOW: Duration = Duration::days(400);
+pub(crate) const MAX_WINDOW: Duration = Duration::days(400);
 
 /// Why an expiry setting was refused (by `Session::set_expiry`; the
 /// builder reports the same as `ConfigError::Expiry`).
@@ -35,14 +35,14 @@ pub enum ExpiryError {
     /// An idle window or timeout of zero or less.
     #[error("an idle window must be positive")]
     NotPositive,
-    /// An idle window or timeout longer than [`MAX_WINDOW`].
+    /// An idle window or timeout longer than 400 days.
     #[error("an idle window or lifetime must be at most 400 days")]
     TooLong,
 }
 
 /// Checks that `d` is a usable idle window or lifetime: in
 /// `(0, MAX_WINDOW]`.
-pub fn check_window(d: Duration) -> Result<(), ExpiryError> {
+pub(crate) fn check_window(d: Duration) -> Result<(), ExpiryError> {
     if !d.is_positive() {
         Err(ExpiryError::NotPositive)
     } else if d > MAX_WINDOW {

@@ -8,10 +8,10 @@ use rand::TryRngCore as _;
 use sha2::{Digest as _, Sha256};
 
 /// Number of random bytes in a [`SessionId`]: 256 bits of CSPRNG output.
-pub const ID_BYTES: usize = 32;
+pub(crate) const ID_BYTES: usize = 32;
 
 /// Length of the base64url (no padding) text form of a [`SessionId`].
-pub const ID_TEXT_LEN: usize = 43;
+pub(crate) const ID_TEXT_LEN: usize = 43;
 
 /// A session id: 256 bits from the operating system's CSPRNG.
 ///

@@ -12,19 +12,19 @@ use crate::id::{ID_TEXT_LEN, SessionId};
 type HmacSha256 = Hmac<Sha256>;
 
 /// Minimum key length in bytes.
-pub const MIN_KEY_BYTES: usize = 32;
+pub(crate) const MIN_KEY_BYTES: usize = 32;
 
 /// Length of the base64url text of an HMAC-SHA256 tag.
-pub const MAC_TEXT_LEN: usize = 43;
+pub(crate) const MAC_TEXT_LEN: usize = 43;
 
 /// Length of a signed value: `<43 id chars>.<43 mac chars>`.
-pub const SIGNED_LEN: usize = ID_TEXT_LEN + 1 + MAC_TEXT_LEN;
+pub(crate) const SIGNED_LEN: usize = ID_TEXT_LEN + 1 + MAC_TEXT_LEN;
 
 /// Why a key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// The key is shorter than [`MIN_KEY_BYTES`].
+    /// The key is shorter than 32 bytes.
     #[error("signing key is {0} bytes, at least 32 are required")]
     TooShort(usize),
 }

@@ -118,14 +118,21 @@
 //!
 //! # Map
 //!
-//! - Pure (no `.await`, no clock): [`SessionId`], [`Keys`], [`cookie`]
-//!   parsing and rendering, [`SessionConfig`], [`Lifetime`] expiry,
-//!   [`State`] with its change log, and [`decide`].
-//! - Storage: the [`Store`] trait, [`Record`], [`MemoryStore`].
-//! - Driver: [`SessionManager`] (per request: [`SessionManager::start`], then
-//!   [`SessionManager::finish`]) and the [`Session`] handle.
+//! - At the root, what apps use: [`Session`], [`SessionConfig`] and its
+//!   builder, [`Expiry`], [`Secure`], [`SameSite`], [`TouchPolicy`],
+//!   [`SessionCap`], [`Key`], [`MemoryStore`], the event types, the error
+//!   types, [`Clock`] and [`ManualClock`], and [`time`]; and what store
+//!   authors use: the [`Store`] family ([`Record`], [`Version`], the
+//!   outcome enums, [`StoreError`], [`StoreKey`]), [`UserIndex`],
+//!   [`StoreAdmin`].
+//! - [`adapter`]: for adapter authors: [`SessionManager`] (per request:
+//!   [`SessionManager::start`], then [`SessionManager::respond`]), the
+//!   request metadata and the response verdict.
 //! - `testing` (feature): the store conformance suite and the HTTP scenario
-//!   suite every adapter and store in this workspace runs.
+//!   suite every adapter and store in this workspace runs, and the
+//!   reference adapter.
+//! - Everything else (cookie parsing, the pure lifecycle, the payload
+//!   codec) is private.
 //!
 //! # Concurrency
 //!
@@ -135,48 +142,62 @@
 //! requests writing different keys both land and concurrent counters are
 //! exact. A destroyed or regenerated-away session is never resurrected.
 
-pub mod adapter;
 mod clock;
-pub mod config;
-pub mod cookie;
-pub mod decision;
+mod config;
+mod cookie;
+mod decision;
 mod driver;
 mod error;
-pub mod events;
-pub mod expiry;
-pub mod id;
-pub mod keys;
+mod events;
+mod expiry;
+mod id;
+mod keys;
 mod lifecycle;
-pub mod manager;
-pub mod memory;
-pub mod session;
-pub mod state;
-pub mod store;
+mod manager;
+mod memory;
+mod session;
+mod state;
+mod store;
 mod users;
 
+#[doc(hidden)]
+pub mod __private;
+pub mod adapter;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use adapter::{PlainResponse, ResponseParts, ResponseVerdict, error_response, error_status};
-pub use async_trait::async_trait;
+// What apps use.
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ConfigError, FailureResponse, IdGenerator, SameSite, Secure, SessionCap, SessionConfig,
     SessionConfigBuilder, TouchPolicy, Transport, Unset,
 };
-pub use cookie::Verdict;
-pub use decision::{CookieAction, Decision, StoreAction, decide};
 pub use error::SessionError;
 pub use events::{Event, EventHook, EventKind};
 pub use expiry::{Expiry, ExpiryError, Lifetime};
-pub use id::{IdError, SessionId, StoreKey};
-pub use keys::{Key, KeyError, KeyMatch, Keys};
-pub use manager::{RequestMeta, ResponseHeader, SessionManager};
+pub use id::{IdError, SessionId};
+pub use keys::{Key, KeyError};
+pub use manager::{RequestMeta, SessionManager};
 pub use memory::MemoryStore;
 pub use session::Session;
-pub use state::{Change, DataError, DecodeError, State};
+pub use state::DataError;
+/// The date and time crate of the config's durations and the store's
+/// instants, re-exported so apps need no `time` dependency of their own.
+pub use time;
+pub use users::SessionInfo;
+
+// Internal paths kept short for the crate's own modules.
+#[allow(unused_imports)]
+pub(crate) use cookie::Verdict;
+#[allow(unused_imports)]
+pub(crate) use keys::{KeyMatch, Keys};
+#[allow(unused_imports)]
+pub(crate) use state::State;
+
+// What store authors use.
+pub use async_trait::async_trait;
+pub use id::StoreKey;
 pub use store::{
     Admission, Cap, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
     UserIndex, Version,
 };
-pub use users::SessionInfo;

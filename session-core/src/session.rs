@@ -313,8 +313,7 @@ impl Session {
 
     /// Overrides the expiry policy of this session ("remember me"); stored
     /// with the session, so it survives reloads. An [`Expiry::Idle`]
-    /// window must be positive and at most 400 days
-    /// ([`MAX_WINDOW`](crate::expiry::MAX_WINDOW)), else this fails with
+    /// window must be positive and at most 400 days, else this fails with
     /// [`SessionError::Expiry`] and changes nothing.
     ///
     /// Makes no store call: the change is applied when the session loads

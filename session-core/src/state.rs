@@ -16,11 +16,12 @@ use crate::id::SessionId;
 use crate::store::Version;
 
 /// The storage format number written into every record payload.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 /// A read-modify-write function recorded by `Session::update`, re-run on the
 /// fresh value when a save conflicts.
-pub type UpdateFn = Arc<dyn Fn(Option<&Value>) -> Result<Value, serde_json::Error> + Send + Sync>;
+pub(crate) type UpdateFn =
+    Arc<dyn Fn(Option<&Value>) -> Result<Value, serde_json::Error> + Send + Sync>;
 
 /// One entry of a request's change log.
 #[derive(Clone)]

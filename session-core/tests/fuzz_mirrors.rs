@@ -9,10 +9,8 @@
 
 use proptest::prelude::*;
 use serde_json::Value;
-use session_core::cookie::verdict;
-use session_core::expiry::Lifetime;
-use session_core::state::{State, decode, map_len};
-use session_core::{Clock as _, KeyMatch, SessionConfig, SessionId, Verdict};
+use session_core::__private::{KeyMatch, State, Verdict, decode, map_len, verdict};
+use session_core::{Clock as _, Lifetime, SessionConfig, SessionId};
 use time::OffsetDateTime;
 
 const CURRENT: [u8; 32] = [0x11; 32];

@@ -6,9 +6,8 @@ use std::sync::OnceLock;
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::http::{ContentType, Status};
 use rocket::{Build, Request, Response, Rocket};
-use session_core::{
-    RequestMeta, ResponseParts, ResponseVerdict, SessionConfig, SessionManager, Store, Transport,
-};
+use session_core::adapter::{ResponseParts, ResponseVerdict};
+use session_core::{RequestMeta, SessionConfig, SessionManager, Store, Transport};
 
 const X_FORWARDED_PROTO: &str = "X-Forwarded-Proto";
 
@@ -99,7 +98,7 @@ impl SessionFairing {
 
 /// A plain response from the core (the failure response, or a handler
 /// error's status and body) as a Rocket response.
-pub(crate) fn plain<'r>(p: session_core::PlainResponse) -> Response<'r> {
+pub(crate) fn plain<'r>(p: session_core::adapter::PlainResponse) -> Response<'r> {
     let body = p.body.into_owned();
     Response::build()
         .status(Status::new(p.status.as_u16()))

@@ -59,7 +59,7 @@ impl<'r> FromRequest<'r> for Session {
 /// A session error as a handler's error type: `?` on any session call in a
 /// handler returning `Result<_, session_rocket::Error>`.
 ///
-/// Answers with the core's table ([`session_core::error_response`]): store
+/// Answers with the core's table ([`session_core::adapter::error_response`]): store
 /// failures 503 (the fairing replaces it with the configured failure
 /// response), too-large data 413, a login refused by the per-user cap 409,
 /// anything else 500. No error text reaches the body.
@@ -85,8 +85,10 @@ impl From<SessionError> for Error {
 }
 
 impl<'r> Responder<'r, 'static> for Error {
-    /// The core's one table of statuses ([`session_core::error_response`]).
+    /// The core's one table of statuses ([`session_core::adapter::error_response`]).
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        Ok(crate::fairing::plain(session_core::error_response(&self.0)))
+        Ok(crate::fairing::plain(
+            session_core::adapter::error_response(&self.0),
+        ))
     }
 }

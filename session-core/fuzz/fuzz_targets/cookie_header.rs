@@ -8,8 +8,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use session_core::cookie::verdict;
-use session_core::{KeyMatch, SessionConfig, SessionId, Verdict};
+use session_core::__private::{KeyMatch, Verdict, verdict};
+use session_core::{SessionConfig, SessionId};
 
 const CURRENT: [u8; 32] = [0x11; 32];
 const PREVIOUS: [u8; 32] = [0x22; 32];

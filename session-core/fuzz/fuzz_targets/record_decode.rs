@@ -12,8 +12,8 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use session_core::{SessionId, Version};
-use session_core::expiry::Lifetime;
-use session_core::state::{State, decode, map_len};
+use session_core::Lifetime;
+use session_core::__private::{State, decode, map_len};
 use time::OffsetDateTime;
 
 fuzz_target!(|data: &[u8]| {

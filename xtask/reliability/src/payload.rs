@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use session_core::state::DataError;
+use session_core::DataError;
 use session_core::{MemoryStore, RequestMeta, SessionConfig, SessionError, SessionManager, Store};
 
 /// Runs the check; `Ok` carries the figures for the report.
