@@ -25,38 +25,30 @@ fn main() {
     let with_ours = format!("{others}id={signed}");
     let none_ours = others.trim_end_matches("; ").to_owned();
     let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
-    let at = Some(now + Duration::hours(24));
+    let at = now + Duration::hours(24);
+    let (with_ours, none_ours) = (with_ours.as_bytes(), none_ours.as_bytes());
     for _ in 0..n {
+        let (signed, at) = (black_box(signed.as_str()), black_box(at));
         match case.as_str() {
-            "split_hand" => drop(black_box(cookie::verdict(
-                &config,
-                [black_box(with_ours.as_bytes())],
-            ))),
+            "split_hand" => drop(black_box(cookie::verdict(&config, [black_box(with_ours)]))),
             "split_crate" => drop(black_box(cookie::plain::verdict(
                 &config,
-                [black_box(with_ours.as_bytes())],
+                black_box(with_ours),
             ))),
-            "split_none_hand" => drop(black_box(cookie::verdict(
-                &config,
-                [black_box(none_ours.as_bytes())],
-            ))),
+            "split_none_hand" => drop(black_box(cookie::verdict(&config, [black_box(none_ours)]))),
             "split_none_crate" => drop(black_box(cookie::plain::verdict(
                 &config,
-                [black_box(none_ours.as_bytes())],
+                black_box(none_ours),
             ))),
             "expires_hand" => drop(black_box(cookie::render_set(
                 &config,
-                black_box(&signed),
-                at,
+                signed,
+                Some(at),
                 now,
                 true,
             ))),
             "expires_crate" => drop(black_box(cookie::plain::render_set(
-                &config,
-                black_box(&signed),
-                at,
-                now,
-                true,
+                &config, signed, at, now,
             ))),
             other => panic!("unknown case {other:?}"),
         }

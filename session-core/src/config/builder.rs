@@ -364,10 +364,11 @@ impl SessionConfigBuilder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn b() -> SessionConfigBuilder {
+    /// A builder with a key: the defaults.
+    pub(in crate::config) fn b() -> SessionConfigBuilder {
         SessionConfig::builder().key([7u8; 32])
     }
 

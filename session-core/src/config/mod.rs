@@ -266,11 +266,8 @@ impl SessionConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn b() -> SessionConfigBuilder {
-        SessionConfig::builder().key([7u8; 32])
-    }
+    use super::Secure;
+    use super::builder::tests::b;
 
     #[test]
     fn secure_request_detection() {

@@ -43,30 +43,21 @@ pub mod plain {
     use super::{Verdict, expires, render_set_with, split, verdict_with};
     use crate::config::SessionConfig;
 
-    /// [`super::verdict`] splitting `Cookie` headers with the `cookie` crate.
-    pub fn verdict<'a, I>(config: &SessionConfig, values: I) -> Verdict
-    where
-        I: IntoIterator<Item = &'a [u8]>,
-    {
-        verdict_with(config, values, split::plain)
+    /// [`super::verdict`] for one `Cookie` header, split by the `cookie`
+    /// crate.
+    pub fn verdict(config: &SessionConfig, header: &[u8]) -> Verdict {
+        verdict_with(config, [header], split::plain)
     }
 
-    /// [`super::render_set`] writing `Expires` with the `cookie` crate.
+    /// [`super::render_set`] of a cookie expiring at `at`, on a secure
+    /// request, with the `cookie` crate writing `Expires`.
     pub fn render_set(
         config: &SessionConfig,
         signed: &str,
-        expires_at: Option<OffsetDateTime>,
+        at: OffsetDateTime,
         now: OffsetDateTime,
-        secure_request: bool,
     ) -> String {
-        render_set_with(
-            config,
-            signed,
-            expires_at,
-            now,
-            secure_request,
-            expires::plain,
-        )
+        render_set_with(config, signed, Some(at), now, true, expires::plain)
     }
 }
 
