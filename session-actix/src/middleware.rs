@@ -276,7 +276,7 @@ impl SessionMiddlewareBuilder {
     }
 
     /// Any other setting of the core's [`SessionConfigBuilder`]:
-    /// `.config(|c| c.rolling(true).touch_policy(..))`.
+    /// `.config(|c| c.rolling(true).hash_ids_at_rest(true))`.
     pub fn config(mut self, f: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder) -> Self {
         self.config = f(self.config);
         self

@@ -35,7 +35,7 @@ impl<'a> ResponseParts<'a> {
     /// no caching headers.
     ///
     /// ```
-    /// use session_core::ResponseParts;
+    /// use session_core::adapter::ResponseParts;
     /// let parts = ResponseParts::new(http::StatusCode::OK, "/cart");
     /// assert_eq!(parts.path, "/cart");
     /// ```
@@ -89,7 +89,8 @@ pub enum ResponseVerdict {
 /// | anything else | 500 | `error` (the cause goes to `tracing`, never to the body) |
 ///
 /// ```
-/// use session_core::{SessionError, error_response};
+/// use session_core::SessionError;
+/// use session_core::adapter::error_response;
 /// let r = error_response(&SessionError::TooManySessions(3));
 /// assert_eq!(r.status, http::StatusCode::CONFLICT);
 /// ```

@@ -196,7 +196,8 @@ impl SessionManager {
     ///
     /// ```
     /// # async fn demo() {
-    /// use session_core::{MemoryStore, RequestMeta, ResponseParts, ResponseVerdict, SessionConfig, SessionManager};
+    /// use session_core::adapter::{RequestMeta, ResponseParts, ResponseVerdict, SessionManager};
+    /// use session_core::{MemoryStore, SessionConfig};
     /// let config = SessionConfig::builder().key([7u8; 32]).build().unwrap();
     /// let manager = SessionManager::new(config, MemoryStore::new());
     /// let session = manager.start([], RequestMeta::default());

@@ -1,5 +1,20 @@
 //! Finding our signed value in request headers, and rendering `Set-Cookie`.
-//! Cookie grammar is the `cookie` crate's; this module only applies policy.
+//!
+//! Where the `cookie` crate is used and where not:
+//!
+//! - Reading: `Cookie` headers are split at `;` by hand, and a value of the
+//!   shape we issue is taken as it is (`split.rs`); every other value with
+//!   our name, and every header with bytes the two would trim differently,
+//!   goes through the `cookie` crate's parser. The header and bearer
+//!   transports have no cookie grammar: their value is trimmed and checked.
+//! - Writing: the `Set-Cookie` value (name, value, Path, Domain, Secure,
+//!   HttpOnly, SameSite, Partitioned, Max-Age; the removal cookie whole) is
+//!   the `cookie` crate's; only `Expires` is written by hand (`expires.rs`).
+//!
+//! Each hand-written part is a fast path: it is in its own module, next to
+//! the proptest that proves it equal to the `cookie` crate's result, with
+//! the figure that keeps it (`benches/fast_paths.rs` measures both). The
+//! plain versions are reachable as [`plain`] for that bench.
 
 use std::borrow::Cow;
 
@@ -9,6 +24,42 @@ use time::OffsetDateTime;
 use crate::config::{SameSite, Secure, SessionConfig, Transport};
 use crate::id::SessionId;
 use crate::keys::KeyMatch;
+
+mod expires;
+mod split;
+
+/// A search of one `Cookie` header for our value (see `verdict_with`).
+type Find = fn(&SessionConfig, &[u8], &mut bool) -> Option<Verdict>;
+
+/// Renders a cookie with Max-Age and Expires (see `render_set_with`).
+type Render = fn(cookie::CookieBuilder<'_>, OffsetDateTime) -> String;
+
+/// The hand-written fast paths' plain equivalents, for the benches that
+/// measure the fast paths (`benches/fast_paths.rs`). Not part of the API.
+#[doc(hidden)]
+pub mod plain {
+    use time::OffsetDateTime;
+
+    use super::{Verdict, expires, render_set_with, split, verdict_with};
+    use crate::config::SessionConfig;
+
+    /// [`super::verdict`] for one `Cookie` header, split by the `cookie`
+    /// crate.
+    pub fn verdict(config: &SessionConfig, header: &[u8]) -> Verdict {
+        verdict_with(config, [header], split::plain)
+    }
+
+    /// [`super::render_set`] of a cookie expiring at `at`, on a secure
+    /// request, with the `cookie` crate writing `Expires`.
+    pub fn render_set(
+        config: &SessionConfig,
+        signed: &str,
+        at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> String {
+        render_set_with(config, signed, Some(at), now, true, expires::plain)
+    }
+}
 
 /// What the request said about its session, before any store access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,47 +93,22 @@ pub fn verdict<'a, I>(config: &SessionConfig, values: I) -> Verdict
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
+    verdict_with(config, values, split::find)
+}
+
+/// [`verdict`], with `find` looking for our value in one `Cookie` header:
+/// the first value with our name that verifies, noting in `seen` whether
+/// there was a value with our name at all.
+fn verdict_with<'a, I>(config: &SessionConfig, values: I, find: Find) -> Verdict
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
     let mut seen = false;
     for raw in values {
         match &config.transport {
             Transport::Cookie => {
-                let name = config.cookie_name.as_bytes();
-                // Pairs are separated by `;`. Only pairs that start with our
-                // name go to the cookie crate's parser; the others (often
-                // most of the header) are skipped without parsing.
-                for piece in raw.split(|b| *b == b';') {
-                    let piece = piece.trim_ascii_start();
-                    let Some(rest) = piece.strip_prefix(name) else {
-                        continue;
-                    };
-                    let Some(value) = rest.trim_ascii_start().strip_prefix(b"=") else {
-                        continue;
-                    };
-                    // The shape we issue, `<name>=<base64url>.<base64url>`,
-                    // needs no further parsing; anything else (quotes,
-                    // other bytes) goes through the cookie crate.
-                    let value = value.trim_ascii();
-                    if value
-                        .iter()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-                    {
-                        seen = true;
-                        if let Some(v) = check(config, value) {
-                            return v;
-                        }
-                        continue;
-                    }
-                    let text = String::from_utf8_lossy(piece);
-                    let Ok(cookie) = Cookie::parse(text.as_ref()) else {
-                        continue;
-                    };
-                    if cookie.name() != config.cookie_name {
-                        continue;
-                    }
-                    seen = true;
-                    if let Some(v) = check(config, cookie.value_trimmed().as_bytes()) {
-                        return v;
-                    }
+                if let Some(v) = find(config, raw, &mut seen) {
+                    return v;
                 }
             }
             Transport::Header(_) => {
@@ -113,8 +139,13 @@ where
     }
 }
 
+/// The longest value looked at, in bytes: 4096, the size browsers allow a
+/// whole cookie (RFC 6265 §6.1). A signed id is far shorter, so a longer
+/// value is rejected before any MAC work.
+const MAX_VALUE_BYTES: usize = 4096;
+
 fn check(config: &SessionConfig, value: &[u8]) -> Option<Verdict> {
-    if value.len() > config.max_cookie_bytes {
+    if value.len() > MAX_VALUE_BYTES {
         return None;
     }
     config
@@ -172,80 +203,46 @@ fn base<'c>(
 /// Renders the response header value that hands the client `signed`.
 /// For the cookie transport, `expires_at` adds Max-Age and Expires (a
 /// browser-session cookie has neither).
-pub(crate) fn render_set(
+pub fn render_set(
     config: &SessionConfig,
     signed: &str,
     expires_at: Option<OffsetDateTime>,
     now: OffsetDateTime,
     secure_request: bool,
 ) -> String {
+    render_set_with(
+        config,
+        signed,
+        expires_at,
+        now,
+        secure_request,
+        expires::render,
+    )
+}
+
+/// [`render_set`], with `render` writing a cookie with Max-Age and Expires.
+fn render_set_with(
+    config: &SessionConfig,
+    signed: &str,
+    expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    secure_request: bool,
+    render: Render,
+) -> String {
     if !matches!(config.transport, Transport::Cookie) {
         return signed.to_owned();
     }
-    let mut b = base(config, Cow::Borrowed(signed), secure_request);
-    let mut expires = String::new();
-    if let Some(at) = expires_at {
-        let max_age = (at - now).max(time::Duration::ZERO);
-        b = b.max_age(time::Duration::seconds(max_age.whole_seconds()));
-        // The cookie crate writes Expires last, through the time crate's
-        // general formatter (most of the cost of a Set-Cookie); the fixed
-        // format is written here instead, with the same result.
-        if !http_date(at, &mut expires) {
-            b = b.expires(at);
+    let b = base(config, Cow::Borrowed(signed), secure_request);
+    match expires_at {
+        Some(at) => {
+            let max_age = (at - now).max(time::Duration::ZERO);
+            render(
+                b.max_age(time::Duration::seconds(max_age.whole_seconds())),
+                at,
+            )
         }
+        None => b.build().encoded().to_string(),
     }
-    let mut out = b.build().encoded().to_string();
-    if !expires.is_empty() {
-        out.push_str("; Expires=");
-        out.push_str(&expires);
-    }
-    out
-}
-
-/// Writes `at` as an IMF-fixdate (RFC 9110), `Tue, 01 Jan 2030 00:01:30
-/// GMT`; `false` (nothing written) for years outside 1000..=9999, which
-/// the cookie crate writes with fewer digits.
-fn http_date(at: OffsetDateTime, out: &mut String) -> bool {
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let at = at.to_offset(time::UtcOffset::UTC);
-    let Ok(year) = u16::try_from(at.year()) else {
-        return false;
-    };
-    if !(1000..=9999).contains(&year) {
-        return false;
-    }
-    let digits = |out: &mut String, n: u16, width: u32| {
-        for i in (0..width).rev() {
-            let d = (n / 10u16.pow(i)) % 10;
-            out.push(char::from(b'0' + d as u8));
-        }
-    };
-    let day = DAYS
-        .get(usize::from(at.weekday().number_days_from_monday()))
-        .copied()
-        .unwrap_or("Mon");
-    let month = MONTHS
-        .get(usize::from(u8::from(at.month())).saturating_sub(1))
-        .copied()
-        .unwrap_or("Jan");
-    out.push_str(day);
-    out.push_str(", ");
-    digits(out, u16::from(at.day()), 2);
-    out.push(' ');
-    out.push_str(month);
-    out.push(' ');
-    digits(out, year, 4);
-    out.push(' ');
-    digits(out, u16::from(at.hour()), 2);
-    out.push(':');
-    digits(out, u16::from(at.minute()), 2);
-    out.push(':');
-    digits(out, u16::from(at.second()), 2);
-    out.push_str(" GMT");
-    true
 }
 
 /// Renders the header value that removes the client's session cookie
@@ -276,48 +273,6 @@ mod tests {
 
     fn v(c: &SessionConfig, headers: &[&[u8]]) -> Verdict {
         verdict(c, headers.iter().copied())
-    }
-
-    proptest::proptest! {
-        /// The hand-written Expires is byte for byte what the cookie crate
-        /// writes, for any second from year 0 to 9999 and any offset.
-        #[test]
-        fn set_cookie_matches_the_cookie_crates_rendering(
-            secs in -62_167_219_200i64..253_402_300_799,
-            offset_h in -12i8..=12,
-            browser in proptest::prelude::any::<bool>(),
-        ) {
-            let c = config();
-            let (_, s) = signed(&c);
-            let offset = time::UtcOffset::from_hms(offset_h, 0, 0).unwrap();
-            let at = OffsetDateTime::from_unix_timestamp(secs).unwrap().to_offset(offset);
-            let now = at - time::Duration::hours(1);
-            let expires = (!browser).then_some(at);
-            let ours = render_set(&c, &s, expires, now, true);
-            let mut b = base(&c, Cow::Borrowed(s.as_str()), true);
-            if let Some(at) = expires {
-                b = b.max_age(time::Duration::seconds(3600)).expires(at);
-            }
-            proptest::prop_assert_eq!(ours, b.build().encoded().to_string());
-        }
-    }
-
-    #[test]
-    fn early_dates_fall_back_to_the_cookie_crate() {
-        let c = config();
-        let (_, s) = signed(&c);
-        let early = datetime!(0999-12-31 23:59:59 UTC);
-        let out = render_set(&c, &s, Some(early), early, true);
-        assert!(
-            out.ends_with("; Expires=Tue, 31 Dec 999 23:59:59 GMT"),
-            "{out}"
-        );
-        let usual = datetime!(2030-01-01 00:01:30 UTC);
-        let out = render_set(&c, &s, Some(usual), usual, true);
-        assert!(
-            out.ends_with("; Max-Age=0; Expires=Tue, 01 Jan 2030 00:01:30 GMT"),
-            "{out}"
-        );
     }
 
     #[test]

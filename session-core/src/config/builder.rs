@@ -1,109 +1,19 @@
-//! `SessionConfig`: every policy of the session system, validated once.
+//! [`SessionConfigBuilder`]: setters on a draft [`SessionConfig`], checked
+//! once by [`SessionConfigBuilder::build`]. The calls commute: the outcome
+//! never depends on their order.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
 use http::StatusCode;
 use time::Duration;
 
+use super::{
+    FailureResponse, IdGenerator, SameSite, Secure, SessionCap, SessionConfig, TouchPolicy,
+    Transport, Unset,
+};
 use crate::id::SessionId;
 use crate::keys::{Key, KeyError, Keys};
-
-/// Whether the cookie carries the `Secure` attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Secure {
-    /// Always (the default).
-    Always,
-    /// Never (plain-HTTP development only).
-    Never,
-    /// When the request came over HTTPS: its scheme was `https`, or
-    /// [`SessionConfigBuilder::trust_proxy`] is on and `X-Forwarded-Proto`
-    /// says `https`. A Secure cookie is never sent over plain HTTP.
-    Auto,
-}
-
-/// The `SameSite` cookie attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SameSite {
-    /// `SameSite=Strict`.
-    Strict,
-    /// `SameSite=Lax` (the default).
-    Lax,
-    /// `SameSite=None` (requires `Secure`).
-    None,
-}
-
-/// How the signed session id travels.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transport {
-    /// In a cookie (the default).
-    Cookie,
-    /// In a request header such as `X-Session-Id` (for API clients); the
-    /// response carries the new value in the same header when it changes.
-    Header(http::HeaderName),
-    /// In `Authorization: Bearer <value>`; the response carries a new value
-    /// in the `X-Session-Token` header when it changes.
-    Bearer,
-}
-
-/// When a read-only request extends an idle-timeout session in the store.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TouchPolicy {
-    /// Extend when less than this fraction of the idle window remains
-    /// (default 0.8: a session read continuously is written at most about
-    /// once per fifth of its idle window).
-    Threshold(f64),
-    /// Extend on every request that loads the session (express-session's
-    /// `resave`/`rolling` behaviour).
-    Always,
-    /// Never extend without a write: the idle window counts from the last
-    /// modification.
-    Never,
-}
-
-/// What happens to a session whose data becomes empty (express-session's
-/// `unset`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unset {
-    /// Keep the (empty) record (the default, like express-session's `keep`).
-    Keep,
-    /// Destroy the session when its last key is removed.
-    Destroy,
-}
-
-/// What happens at login when a user already has the maximum number of
-/// sessions ([`SessionConfigBuilder::max_sessions_per_user`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionCap {
-    /// The new session is kept and the user's oldest sessions are revoked.
-    RevokeOldest,
-    /// `Session::set_user` fails with `SessionError::TooManySessions`.
-    RefuseLogin,
-}
-
-/// The response an adapter sends when the store fails.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailureResponse {
-    /// Status code (default 503).
-    pub status: StatusCode,
-    /// Plain-text body (default "session store unavailable"). Never contains
-    /// the store's error.
-    pub body: Cow<'static, str>,
-}
-
-impl Default for FailureResponse {
-    fn default() -> Self {
-        Self {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            body: Cow::Borrowed("session store unavailable"),
-        }
-    }
-}
-
-/// A hook that makes session ids (express-session's `genid`). It must return
-/// unpredictable ids; the default draws 256 bits from the OS CSPRNG.
-pub type IdGenerator = Arc<dyn Fn() -> SessionId + Send + Sync>;
 
 /// A configuration error, reported by [`SessionConfigBuilder::build`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,225 +61,72 @@ pub enum ConfigError {
     /// The failure status is not a 4xx or 5xx status.
     #[error("failure status must be 4xx or 5xx")]
     FailureStatus,
-}
-
-/// The validated configuration. Build it with [`SessionConfig::builder`].
-#[derive(Clone)]
-pub struct SessionConfig {
-    pub(crate) cookie_name: String,
-    pub(crate) path: String,
-    pub(crate) domain: Option<String>,
-    pub(crate) secure: Secure,
-    pub(crate) trust_proxy: bool,
-    pub(crate) http_only: bool,
-    pub(crate) same_site: SameSite,
-    pub(crate) partitioned: bool,
-    pub(crate) keys: Keys,
-    pub(crate) transport: Transport,
-    pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) absolute_timeout: Option<Duration>,
-    pub(crate) browser_session_cookie: bool,
-    pub(crate) touch: TouchPolicy,
-    pub(crate) rolling: bool,
-    pub(crate) save_uninitialized: bool,
-    pub(crate) unset: Unset,
-    pub(crate) max_payload_bytes: usize,
-    pub(crate) max_cookie_bytes: usize,
-    pub(crate) id_generator: Option<IdGenerator>,
-    pub(crate) failure: FailureResponse,
-    pub(crate) hash_ids: bool,
-    pub(crate) max_retries: u32,
-    pub(crate) max_per_user: Option<(usize, SessionCap)>,
-}
-
-impl fmt::Debug for SessionConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionConfig")
-            .field("cookie_name", &self.cookie_name)
-            .field("path", &self.path)
-            .field("domain", &self.domain)
-            .field("secure", &self.secure)
-            .field("trust_proxy", &self.trust_proxy)
-            .field("http_only", &self.http_only)
-            .field("same_site", &self.same_site)
-            .field("partitioned", &self.partitioned)
-            .field("transport", &self.transport)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("absolute_timeout", &self.absolute_timeout)
-            .field("browser_session_cookie", &self.browser_session_cookie)
-            .field("touch", &self.touch)
-            .field("rolling", &self.rolling)
-            .field("save_uninitialized", &self.save_uninitialized)
-            .field("unset", &self.unset)
-            .field("max_payload_bytes", &self.max_payload_bytes)
-            .field("failure", &self.failure)
-            .field("hash_ids", &self.hash_ids)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SessionConfig {
-    /// A builder with the secure defaults.
-    pub fn builder() -> SessionConfigBuilder {
-        SessionConfigBuilder::default()
-    }
-
-    /// The cookie name.
-    pub fn cookie_name(&self) -> &str {
-        &self.cookie_name
-    }
-    /// The cookie path.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-    /// The cookie domain, if any.
-    pub fn domain(&self) -> Option<&str> {
-        self.domain.as_deref()
-    }
-    /// The Secure policy.
-    pub fn secure(&self) -> Secure {
-        self.secure
-    }
-    /// Whether `X-Forwarded-Proto` is trusted.
-    pub fn trust_proxy(&self) -> bool {
-        self.trust_proxy
-    }
-    /// Whether the cookie is HttpOnly.
-    pub fn http_only(&self) -> bool {
-        self.http_only
-    }
-    /// The SameSite attribute.
-    pub fn same_site(&self) -> SameSite {
-        self.same_site
-    }
-    /// Whether the cookie is Partitioned (CHIPS).
-    pub fn partitioned(&self) -> bool {
-        self.partitioned
-    }
-    /// How the id travels.
-    pub fn transport(&self) -> &Transport {
-        &self.transport
-    }
-    /// The idle timeout.
-    pub fn idle_timeout(&self) -> Option<Duration> {
-        self.idle_timeout
-    }
-    /// The absolute lifetime cap.
-    pub fn absolute_timeout(&self) -> Option<Duration> {
-        self.absolute_timeout
-    }
-    /// The touch policy.
-    pub fn touch_policy(&self) -> TouchPolicy {
-        self.touch
-    }
-    /// The largest serialized session data accepted, in bytes.
-    pub fn max_payload_bytes(&self) -> usize {
-        self.max_payload_bytes
-    }
-    /// The response adapters send when the store fails.
-    pub fn failure_response(&self) -> &FailureResponse {
-        &self.failure
-    }
-    /// The per-user session cap, if any.
-    pub fn max_sessions_per_user(&self) -> Option<(usize, SessionCap)> {
-        self.max_per_user
-    }
-    /// The signing keys.
-    pub fn keys(&self) -> &Keys {
-        &self.keys
-    }
-
-    /// Whether a request is a secure context for the `Secure` attribute:
-    /// `scheme_https` is what the adapter knows of its own connection,
-    /// `forwarded_proto` the raw `X-Forwarded-Proto` value, if any.
-    pub fn is_secure_request(&self, scheme_https: bool, forwarded_proto: Option<&[u8]>) -> bool {
-        scheme_https
-            || (self.trust_proxy
-                && forwarded_proto
-                    .and_then(|v| v.split(|b| *b == b',').next())
-                    .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"https")))
-    }
-
-    pub(crate) fn new_id(&self) -> SessionId {
-        match &self.id_generator {
-            Some(g) => g(),
-            None => SessionId::random(),
-        }
-    }
-
-    pub(crate) fn store_key(&self, id: &SessionId) -> crate::StoreKey {
-        if self.hash_ids {
-            id.hashed_key()
-        } else {
-            id.plain_key()
-        }
-    }
+    /// `rolling(true)` extends the session on every request
+    /// ([`TouchPolicy::Always`]), and a different touch policy was set.
+    #[error("rolling(true) needs TouchPolicy::Always; another touch policy was set")]
+    RollingTouchPolicy,
+    /// `max_sessions_per_user(0, ..)`: no user could ever log in.
+    #[error("max sessions per user must be at least 1")]
+    SessionCapZero,
 }
 
 /// Builder for [`SessionConfig`]; every setter is optional except a key.
 #[derive(Clone)]
 pub struct SessionConfigBuilder {
-    cookie_name: String,
-    path: String,
-    domain: Option<String>,
-    secure: Secure,
-    trust_proxy: bool,
-    http_only: bool,
-    same_site: SameSite,
-    partitioned: bool,
+    /// The configuration being built. Its `keys` are a random placeholder
+    /// until [`build`](Self::build) replaces them with the keys given (or
+    /// refuses the build with [`ConfigError::MissingKey`]); its `touch` is
+    /// decided by `build` from `touch` and `rolling`.
+    draft: SessionConfig,
     key: Option<Vec<u8>>,
     previous_keys: Vec<Vec<u8>>,
-    transport: Transport,
-    idle_timeout: Option<Duration>,
-    absolute_timeout: Option<Duration>,
-    browser_session_cookie: bool,
-    touch: TouchPolicy,
-    rolling: bool,
-    save_uninitialized: bool,
-    unset: Unset,
-    max_payload_bytes: usize,
-    id_generator: Option<IdGenerator>,
-    failure: FailureResponse,
-    hash_ids: bool,
-    max_retries: u32,
-    max_per_user: Option<(usize, SessionCap)>,
+    /// The touch policy set explicitly, if any.
+    touch: Option<TouchPolicy>,
 }
 
 impl fmt::Debug for SessionConfigBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionConfigBuilder")
-            .field("cookie_name", &self.cookie_name)
+            .field("draft", &self.draft)
+            .field("touch", &self.touch)
             .finish_non_exhaustive()
     }
 }
 
+/// The touch policy without `rolling` or an explicit policy.
+const DEFAULT_TOUCH: TouchPolicy = TouchPolicy::Threshold(0.8);
+
 impl Default for SessionConfigBuilder {
     fn default() -> Self {
         Self {
-            cookie_name: "id".to_owned(),
-            path: "/".to_owned(),
-            domain: None,
-            secure: Secure::Always,
-            trust_proxy: false,
-            http_only: true,
-            same_site: SameSite::Lax,
-            partitioned: false,
+            draft: SessionConfig {
+                cookie_name: "id".to_owned(),
+                path: "/".to_owned(),
+                domain: None,
+                secure: Secure::Always,
+                trust_proxy: false,
+                http_only: true,
+                same_site: SameSite::Lax,
+                partitioned: false,
+                keys: Keys::new(Key::generate()),
+                transport: Transport::Cookie,
+                idle_timeout: Some(Duration::hours(24)),
+                absolute_timeout: Some(Duration::days(7)),
+                browser_session_cookie: false,
+                touch: DEFAULT_TOUCH,
+                rolling: false,
+                save_uninitialized: false,
+                unset: Unset::Keep,
+                max_payload_bytes: 64 * 1024,
+                id_generator: None,
+                failure: FailureResponse::default(),
+                hash_ids: true,
+                max_retries: 256,
+                max_per_user: None,
+            },
             key: None,
             previous_keys: Vec::new(),
-            transport: Transport::Cookie,
-            idle_timeout: Some(Duration::hours(24)),
-            absolute_timeout: Some(Duration::days(7)),
-            browser_session_cookie: false,
-            touch: TouchPolicy::Threshold(0.8),
-            rolling: false,
-            save_uninitialized: false,
-            unset: Unset::Keep,
-            max_payload_bytes: 64 * 1024,
-            id_generator: None,
-            failure: FailureResponse::default(),
-            hash_ids: true,
-            max_retries: 256,
-            max_per_user: None,
+            touch: None,
         }
     }
 }
@@ -378,43 +135,43 @@ impl SessionConfigBuilder {
     /// Cookie name (default `id`). Names starting with `__Host-` or
     /// `__Secure-` get their prefix rules checked.
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
-        self.cookie_name = name.into();
+        self.draft.cookie_name = name.into();
         self
     }
     /// Cookie path (default `/`).
     pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+        self.draft.path = path.into();
         self
     }
     /// Cookie domain (default none: host-only).
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.domain = Some(domain.into());
+        self.draft.domain = Some(domain.into());
         self
     }
     /// Secure policy (default [`Secure::Always`]).
     pub fn secure(mut self, secure: Secure) -> Self {
-        self.secure = secure;
+        self.draft.secure = secure;
         self
     }
     /// Trust `X-Forwarded-Proto` for [`Secure::Auto`] (default false; turn on
     /// only behind a proxy that sets it).
     pub fn trust_proxy(mut self, trust: bool) -> Self {
-        self.trust_proxy = trust;
+        self.draft.trust_proxy = trust;
         self
     }
     /// HttpOnly (default true).
     pub fn http_only(mut self, on: bool) -> Self {
-        self.http_only = on;
+        self.draft.http_only = on;
         self
     }
     /// SameSite (default Lax).
     pub fn same_site(mut self, same_site: SameSite) -> Self {
-        self.same_site = same_site;
+        self.draft.same_site = same_site;
         self
     }
     /// Partitioned, for third-party contexts (default false).
     pub fn partitioned(mut self, on: bool) -> Self {
-        self.partitioned = on;
+        self.draft.partitioned = on;
         self
     }
     /// The current signing key (express-session's `secret`); at least 32
@@ -440,61 +197,60 @@ impl SessionConfigBuilder {
     }
     /// How the signed id travels (default a cookie).
     pub fn transport(mut self, transport: Transport) -> Self {
-        self.transport = transport;
+        self.draft.transport = transport;
         self
     }
     /// Idle timeout: a session unused this long expires (default 24 hours;
     /// `None` for no idle timeout).
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.idle_timeout = timeout;
+        self.draft.idle_timeout = timeout;
         self
     }
     /// Absolute lifetime cap from creation that no activity extends (default
     /// 7 days; `None` for none).
     pub fn absolute_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.absolute_timeout = timeout;
+        self.draft.absolute_timeout = timeout;
         self
     }
     /// Send a browser-session cookie (no Max-Age/Expires) while the store
     /// still enforces the timeouts (default false).
     pub fn browser_session_cookie(mut self, on: bool) -> Self {
-        self.browser_session_cookie = on;
+        self.draft.browser_session_cookie = on;
         self
     }
     /// When a read-only request extends the session (default
     /// `Threshold(0.8)`).
     pub fn touch_policy(mut self, policy: TouchPolicy) -> Self {
-        self.touch = policy;
+        self.touch = Some(policy);
         self
     }
     /// express-session's `rolling`: re-send the cookie with a fresh expiry on
     /// every response of a request that has a session, and extend the
-    /// session in the store every time (implies [`TouchPolicy::Always`]).
+    /// session in the store every time (implies [`TouchPolicy::Always`];
+    /// [`build`](Self::build) refuses any other explicit touch policy with
+    /// [`ConfigError::RollingTouchPolicy`], whatever the order of the calls).
     pub fn rolling(mut self, on: bool) -> Self {
-        self.rolling = on;
-        if on {
-            self.touch = TouchPolicy::Always;
-        }
+        self.draft.rolling = on;
         self
     }
     /// Store new sessions that hold no data (default false).
     pub fn save_uninitialized(mut self, on: bool) -> Self {
-        self.save_uninitialized = on;
+        self.draft.save_uninitialized = on;
         self
     }
     /// What to do when a session's data becomes empty (default keep).
     pub fn unset(mut self, unset: Unset) -> Self {
-        self.unset = unset;
+        self.draft.unset = unset;
         self
     }
     /// Largest serialized session data, in bytes (default 64 KiB).
     pub fn max_payload_bytes(mut self, bytes: usize) -> Self {
-        self.max_payload_bytes = bytes;
+        self.draft.max_payload_bytes = bytes;
         self
     }
     /// Id generator hook (express-session's `genid`).
     pub fn id_generator(mut self, generator: IdGenerator) -> Self {
-        self.id_generator = Some(generator);
+        self.draft.id_generator = Some(generator);
         self
     }
     /// Status and body sent when the store fails (default 503).
@@ -503,7 +259,7 @@ impl SessionConfigBuilder {
         status: StatusCode,
         body: impl Into<Cow<'static, str>>,
     ) -> Self {
-        self.failure = FailureResponse {
+        self.draft.failure = FailureResponse {
             status,
             body: body.into(),
         };
@@ -511,19 +267,20 @@ impl SessionConfigBuilder {
     }
     /// Hash ids at rest (default true): stores see SHA-256 of the id only.
     pub fn hash_ids_at_rest(mut self, on: bool) -> Self {
-        self.hash_ids = on;
+        self.draft.hash_ids = on;
         self
     }
     /// At most `max` concurrent sessions per user (needs a store with a user
     /// index); `policy` says what happens at a login beyond it. Default: no
-    /// cap.
+    /// cap. A `max` of 0 is refused by [`build`](Self::build) with
+    /// [`ConfigError::SessionCapZero`].
     pub fn max_sessions_per_user(mut self, max: usize, policy: SessionCap) -> Self {
-        self.max_per_user = Some((max.max(1), policy));
+        self.draft.max_per_user = Some((max, policy));
         self
     }
     /// Bound on compare-and-swap retries after a conflict (default 256: enough for 32 concurrent writers on one session, see RELIABILITY.md).
     pub fn max_conflict_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
+        self.draft.max_retries = retries;
         self
     }
 
@@ -538,44 +295,42 @@ impl SessionConfigBuilder {
                 source,
             })?);
         }
+        let mut c = self.draft;
         let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-        if self.cookie_name.is_empty() || !self.cookie_name.bytes().all(tchar) {
-            return Err(ConfigError::CookieName(self.cookie_name));
+        if c.cookie_name.is_empty() || !c.cookie_name.bytes().all(tchar) {
+            return Err(ConfigError::CookieName(c.cookie_name));
         }
         let attr_ok = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';');
-        if !self.path.starts_with('/') || !attr_ok(&self.path) {
-            return Err(ConfigError::CookiePath(self.path));
+        if !c.path.starts_with('/') || !attr_ok(&c.path) {
+            return Err(ConfigError::CookiePath(c.path));
         }
-        if let Some(d) = &self.domain
+        if let Some(d) = &c.domain
             && (d.is_empty() || !attr_ok(d) || d.contains(' '))
         {
             return Err(ConfigError::CookieDomain(d.clone()));
         }
-        let secure_possible = self.secure != Secure::Never;
-        if self.same_site == SameSite::None && !secure_possible {
+        let secure_possible = c.secure != Secure::Never;
+        if c.same_site == SameSite::None && !secure_possible {
             return Err(ConfigError::NeedsSecure("SameSite=None"));
         }
-        if self.partitioned && !secure_possible {
+        if c.partitioned && !secure_possible {
             return Err(ConfigError::NeedsSecure("Partitioned"));
         }
-        let host = self.cookie_name.starts_with("__Host-");
-        if (host || self.cookie_name.starts_with("__Secure-")) && self.secure != Secure::Always {
+        let host = c.cookie_name.starts_with("__Host-");
+        if (host || c.cookie_name.starts_with("__Secure-")) && c.secure != Secure::Always {
             return Err(ConfigError::NeedsSecure(
                 "a __Host- or __Secure- cookie name",
             ));
         }
-        if host && (self.path != "/" || self.domain.is_some()) {
+        if host && (c.path != "/" || c.domain.is_some()) {
             return Err(ConfigError::HostPrefix);
         }
-        if self.idle_timeout.is_none() && self.absolute_timeout.is_none() {
+        if c.idle_timeout.is_none() && c.absolute_timeout.is_none() {
             return Err(ConfigError::Expiry(
                 "set an idle timeout, an absolute timeout, or both",
             ));
         }
-        for d in [self.idle_timeout, self.absolute_timeout]
-            .into_iter()
-            .flatten()
-        {
+        for d in [c.idle_timeout, c.absolute_timeout].into_iter().flatten() {
             match crate::expiry::check_window(d) {
                 Ok(()) => {}
                 Err(crate::expiry::ExpiryError::NotPositive) => {
@@ -584,51 +339,36 @@ impl SessionConfigBuilder {
                 Err(_) => return Err(ConfigError::Expiry("timeouts must be at most 400 days")),
             }
         }
-        if let TouchPolicy::Threshold(t) = self.touch
+        c.touch = match (c.rolling, self.touch) {
+            (true, None | Some(TouchPolicy::Always)) => TouchPolicy::Always,
+            (true, Some(_)) => return Err(ConfigError::RollingTouchPolicy),
+            (false, policy) => policy.unwrap_or(DEFAULT_TOUCH),
+        };
+        if let TouchPolicy::Threshold(t) = c.touch
             && !(t > 0.0 && t <= 1.0)
         {
             return Err(ConfigError::TouchThreshold);
         }
-        if self.max_payload_bytes == 0 {
+        if c.max_payload_bytes == 0 {
             return Err(ConfigError::MaxPayload);
         }
-        if !(self.failure.status.is_client_error() || self.failure.status.is_server_error()) {
+        if !(c.failure.status.is_client_error() || c.failure.status.is_server_error()) {
             return Err(ConfigError::FailureStatus);
         }
-        Ok(SessionConfig {
-            cookie_name: self.cookie_name,
-            path: self.path,
-            domain: self.domain,
-            secure: self.secure,
-            trust_proxy: self.trust_proxy,
-            http_only: self.http_only,
-            same_site: self.same_site,
-            partitioned: self.partitioned,
-            keys,
-            transport: self.transport,
-            idle_timeout: self.idle_timeout,
-            absolute_timeout: self.absolute_timeout,
-            browser_session_cookie: self.browser_session_cookie,
-            touch: self.touch,
-            rolling: self.rolling,
-            save_uninitialized: self.save_uninitialized,
-            unset: self.unset,
-            max_payload_bytes: self.max_payload_bytes,
-            max_cookie_bytes: 4096,
-            id_generator: self.id_generator,
-            failure: self.failure,
-            hash_ids: self.hash_ids,
-            max_retries: self.max_retries,
-            max_per_user: self.max_per_user,
-        })
+        if matches!(c.max_per_user, Some((0, _))) {
+            return Err(ConfigError::SessionCapZero);
+        }
+        c.keys = keys;
+        Ok(c)
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn b() -> SessionConfigBuilder {
+    /// A builder with a key: the defaults.
+    pub(in crate::config) fn b() -> SessionConfigBuilder {
         SessionConfig::builder().key([7u8; 32])
     }
 
@@ -763,14 +503,57 @@ mod tests {
     }
 
     #[test]
-    fn secure_request_detection() {
-        let c = b().secure(Secure::Auto).build().unwrap();
-        assert!(c.is_secure_request(true, None));
-        assert!(!c.is_secure_request(false, Some(b"https")));
-        let c = b().secure(Secure::Auto).trust_proxy(true).build().unwrap();
-        assert!(c.is_secure_request(false, Some(b"HTTPS")));
-        assert!(c.is_secure_request(false, Some(b" https , http")));
-        assert!(!c.is_secure_request(false, Some(b"http")));
-        assert!(!c.is_secure_request(false, Some(b"\xff")));
+    fn rolling_and_touch_policy_do_not_depend_on_call_order() {
+        for policy in [
+            TouchPolicy::Always,
+            TouchPolicy::Never,
+            TouchPolicy::Threshold(0.5),
+        ] {
+            let one = b().rolling(true).touch_policy(policy).build();
+            let other = b().touch_policy(policy).rolling(true).build();
+            match (one, other) {
+                (Ok(one), Ok(other)) => {
+                    assert_eq!(policy, TouchPolicy::Always);
+                    assert_eq!(one.touch_policy(), other.touch_policy());
+                    assert!(one.rolling && other.rolling);
+                }
+                (Err(one), Err(other)) => {
+                    assert_ne!(policy, TouchPolicy::Always);
+                    assert_eq!(one, ConfigError::RollingTouchPolicy);
+                    assert_eq!(other, ConfigError::RollingTouchPolicy);
+                }
+                (one, other) => panic!("{policy:?}: {one:?} against {other:?}"),
+            }
+            // Without rolling, the policy set is the policy built.
+            let plain = b().rolling(false).touch_policy(policy).build().unwrap();
+            assert_eq!(plain.touch_policy(), policy);
+            let plain = b().touch_policy(policy).rolling(true).rolling(false);
+            assert_eq!(plain.build().unwrap().touch_policy(), policy);
+        }
+        // Rolling alone implies Always; no rolling keeps the default.
+        let rolling = b().rolling(true).build().unwrap();
+        assert_eq!(rolling.touch_policy(), TouchPolicy::Always);
+        assert_eq!(
+            b().build().unwrap().touch_policy(),
+            TouchPolicy::Threshold(0.8)
+        );
+    }
+
+    #[test]
+    fn a_session_cap_of_zero_is_refused() {
+        assert_eq!(
+            b().max_sessions_per_user(0, SessionCap::RevokeOldest)
+                .build()
+                .unwrap_err(),
+            ConfigError::SessionCapZero
+        );
+        let c = b()
+            .max_sessions_per_user(1, SessionCap::RefuseLogin)
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.max_sessions_per_user(),
+            Some((1, SessionCap::RefuseLogin))
+        );
     }
 }
