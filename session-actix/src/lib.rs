@@ -113,5 +113,7 @@ mod middleware;
 pub use extract::{Error, MissingSessionMiddleware, Session};
 pub use middleware::{SessionMiddleware, SessionMiddlewareBuilder, SessionService};
 pub use session_core;
+#[cfg(feature = "testing")]
+pub mod testing;
 /// What a hello-world needs, so an app imports from this crate alone.
 pub use session_core::{Expiry, MemoryStore, SameSite, Secure, SessionConfig, SessionError, time};

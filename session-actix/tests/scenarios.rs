@@ -3,9 +3,7 @@
 //! PostgreSQL come from `REDIS_URL` / `DATABASE_URL`, else the local
 //! defaults; every case gets its own key prefix, schema or file.
 
-mod app;
-
-use app::ActixApp;
+use session_actix::testing::ActixApp;
 
 mod cell_memory {
     use super::*;

@@ -47,5 +47,7 @@ pub use extract::{Error, MissingSessionLayer, Session};
 pub use layer::SessionLayer;
 pub use service::SessionService;
 pub use session_core;
+#[cfg(feature = "testing")]
+pub mod testing;
 /// What a hello-world needs, so an app imports from this crate alone.
 pub use session_core::{Expiry, MemoryStore, SameSite, Secure, SessionConfig, SessionError, time};

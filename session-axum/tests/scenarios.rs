@@ -1,9 +1,7 @@
 //! The HTTP scenario suite against axum, one module per store: the axum
 //! row of `cargo xtask test-matrix`.
 
-mod app;
-
-use app::AxumApp;
+use session_axum::testing::AxumApp;
 
 mod cell_memory {
     use super::*;

@@ -83,5 +83,7 @@ mod guard;
 pub use fairing::SessionFairing;
 pub use guard::{Error, MissingFairing, Session};
 pub use session_core;
+#[cfg(feature = "testing")]
+pub mod testing;
 /// What a hello-world needs, so an app imports from this crate alone.
 pub use session_core::{Expiry, MemoryStore, SameSite, Secure, SessionConfig, SessionError, time};

@@ -2,8 +2,6 @@
 //! Rocket's own cookie jar, error statuses, streaming responders, Rocket's
 //! tracked local client, and a real server on loopback.
 
-mod app;
-
 use rocket::fairing::AdHoc;
 use rocket::http::{ContentType, Cookie, CookieJar, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
@@ -79,7 +77,7 @@ async fn two_guards(a: Session, b: Session) -> R<String> {
 
 /// The shared test app plus this file's routes, without the fairing.
 fn bare() -> Rocket<Build> {
-    app::routes().mount(
+    session_rocket::testing::routes().mount(
         "/t",
         routes![
             jar,

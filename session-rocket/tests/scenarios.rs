@@ -1,8 +1,6 @@
 //! The HTTP scenario suite against Rocket, one module per store.
 
-mod app;
-
-use app::RocketApp;
+use session_rocket::testing::RocketApp;
 
 mod cell_memory {
     use super::*;

@@ -1,5 +1,6 @@
-//! The test app (the routes of `session_core::testing::http` that the load
-//! uses) in each framework, served over real loopback TCP.
+//! Each framework's shared test app (its adapter's `testing` module: the
+//! routes of `session_core::testing::http`), served over real loopback TCP.
+//! The load uses these routes of it:
 //!
 //! | route | handler |
 //! |---|---|
@@ -91,67 +92,12 @@ pub(crate) async fn serve(
 }
 
 mod axum_app {
-    use axum::Router;
-    use axum::extract::Path;
-    use axum::http::StatusCode;
-    use axum::response::{IntoResponse, Response};
-    use axum::routing::{get, post};
-    use session_axum::{Session, SessionLayer};
+    use session_axum::SessionLayer;
 
     use super::*;
 
-    type R = Result<Response, session_axum::Error>;
-
-    async fn get_key(session: Session, Path(key): Path<String>) -> R {
-        let v: Option<serde_json::Value> = session.get(&key).await?;
-        Ok(serde_json::Value::from(v).to_string().into_response())
-    }
-
-    async fn set_key(session: Session, Path(key): Path<String>, body: String) -> R {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&body) else {
-            return Ok((StatusCode::BAD_REQUEST, "bad json").into_response());
-        };
-        session.insert(&key, value).await?;
-        Ok("ok".into_response())
-    }
-
-    async fn incr(session: Session, Path(key): Path<String>) -> R {
-        let n = session
-            .update(&key, |n: Option<i64>| n.unwrap_or(0) + 1)
-            .await?;
-        Ok(n.to_string().into_response())
-    }
-
-    async fn regenerate(session: Session) -> R {
-        session.regenerate().await?;
-        Ok("ok".into_response())
-    }
-
-    async fn destroy(session: Session) -> R {
-        session.destroy();
-        Ok("ok".into_response())
-    }
-
-    async fn id(session: Session) -> R {
-        Ok(session.id().await?.to_string().into_response())
-    }
-
-    async fn entries(session: Session) -> R {
-        Ok(serde_json::Value::Object(session.entries().await?)
-            .to_string()
-            .into_response())
-    }
-
     pub(super) async fn serve(manager: SessionManager) -> Result<Server, BoxError> {
-        let app = Router::new()
-            .route("/get/{key}", get(get_key))
-            .route("/set/{key}", post(set_key))
-            .route("/incr/{key}", post(incr))
-            .route("/regenerate", post(regenerate))
-            .route("/destroy", post(destroy))
-            .route("/id", get(id))
-            .route("/entries", get(entries))
-            .layer(SessionLayer::from_manager(manager));
+        let app = session_axum::testing::routes().layer(SessionLayer::from_manager(manager));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -170,53 +116,10 @@ mod axum_app {
 }
 
 mod actix_app {
-    use actix_web::{App, HttpResponse, HttpServer, web};
-    use session_actix::{Session, SessionMiddleware};
+    use actix_web::{App, HttpServer};
+    use session_actix::SessionMiddleware;
 
     use super::*;
-
-    type R = Result<HttpResponse, session_actix::Error>;
-
-    async fn get_key(session: Session, key: web::Path<String>) -> R {
-        let v: Option<serde_json::Value> = session.get(&key).await?;
-        Ok(HttpResponse::Ok().body(serde_json::Value::from(v).to_string()))
-    }
-
-    async fn set_key(session: Session, key: web::Path<String>, body: String) -> R {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&body) else {
-            return Ok(HttpResponse::BadRequest().body("bad json"));
-        };
-        session.insert(&key, value).await?;
-        Ok(HttpResponse::Ok().body("ok"))
-    }
-
-    async fn incr(session: Session, key: web::Path<String>) -> R {
-        let n = session
-            .update(&key, |n: Option<i64>| n.unwrap_or(0) + 1)
-            .await?;
-        Ok(HttpResponse::Ok().body(n.to_string()))
-    }
-
-    async fn regenerate(session: Session) -> R {
-        session.regenerate().await?;
-        Ok(HttpResponse::Ok().body("ok"))
-    }
-
-    async fn destroy(session: Session) -> R {
-        session.destroy();
-        Ok(HttpResponse::Ok().body("ok"))
-    }
-
-    async fn id(session: Session) -> R {
-        Ok(HttpResponse::Ok().body(session.id().await?.to_string()))
-    }
-
-    async fn entries(session: Session) -> R {
-        Ok(
-            HttpResponse::Ok()
-                .body(serde_json::Value::Object(session.entries().await?).to_string()),
-        )
-    }
 
     pub(super) async fn serve(manager: SessionManager) -> Result<Server, BoxError> {
         let listener = StdListener::bind("127.0.0.1:0")?;
@@ -224,13 +127,7 @@ mod actix_app {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(SessionMiddleware::from_manager(manager.clone()))
-                .route("/get/{key}", web::get().to(get_key))
-                .route("/set/{key}", web::post().to(set_key))
-                .route("/incr/{key}", web::post().to(incr))
-                .route("/regenerate", web::post().to(regenerate))
-                .route("/destroy", web::post().to(destroy))
-                .route("/id", web::get().to(id))
-                .route("/entries", web::get().to(entries))
+                .configure(session_actix::testing::routes)
         })
         .workers(2)
         .disable_signals()
@@ -249,58 +146,9 @@ mod actix_app {
 }
 
 mod rocket_app {
-    use rocket::http::Status;
-    use rocket::{get, post, routes};
-    use session_rocket::{Session, SessionFairing};
+    use session_rocket::SessionFairing;
 
     use super::*;
-
-    type R<T = String> = Result<T, session_rocket::Error>;
-
-    #[get("/get/<key>")]
-    async fn get_key(session: Session, key: &str) -> R {
-        let v: Option<serde_json::Value> = session.get(key).await?;
-        Ok(serde_json::Value::from(v).to_string())
-    }
-
-    #[post("/set/<key>", data = "<body>")]
-    async fn set_key(session: Session, key: &str, body: String) -> R<(Status, &'static str)> {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&body) else {
-            return Ok((Status::BadRequest, "bad json"));
-        };
-        session.insert(key, value).await?;
-        Ok((Status::Ok, "ok"))
-    }
-
-    #[post("/incr/<key>")]
-    async fn incr(session: Session, key: &str) -> R {
-        let n = session
-            .update(key, |n: Option<i64>| n.unwrap_or(0) + 1)
-            .await?;
-        Ok(n.to_string())
-    }
-
-    #[post("/regenerate")]
-    async fn regenerate(session: Session) -> R<&'static str> {
-        session.regenerate().await?;
-        Ok("ok")
-    }
-
-    #[post("/destroy")]
-    async fn destroy(session: Session) -> R<&'static str> {
-        session.destroy();
-        Ok("ok")
-    }
-
-    #[get("/id")]
-    async fn id(session: Session) -> R {
-        Ok(session.id().await?.to_string())
-    }
-
-    #[get("/entries")]
-    async fn entries(session: Session) -> R {
-        Ok(serde_json::Value::Object(session.entries().await?).to_string())
-    }
 
     pub(super) async fn serve(manager: SessionManager) -> Result<Server, BoxError> {
         // Rocket binds itself: take a free port, release it, hand it over.
@@ -315,10 +163,7 @@ mod rocket_app {
             .merge(("shutdown.grace", 1))
             .merge(("shutdown.mercy", 1));
         let rocket = rocket::custom(figment)
-            .mount(
-                "/",
-                routes![get_key, set_key, incr, regenerate, destroy, id, entries],
-            )
+            .mount("/", session_rocket::testing::route_list())
             .attach(SessionFairing::from_manager(manager))
             .ignite()
             .await?;

@@ -1,19 +1,19 @@
-//! The shared test app (see `session_core::testing::http`) in actix-web.
-//!
-//! Used by `scenarios.rs` (`mod app;`); cargo also builds this file as its
-//! own, empty test target, where nothing is used.
-#![allow(dead_code)]
+//! The shared test app of `session_core::testing::http` in actix (feature
+//! `testing`): the one route table for this framework, used by the scenario
+//! suite (every store), the store crates' matrix cells and
+//! `xtask/reliability`.
+#![allow(missing_docs, clippy::missing_errors_doc)]
 
+use crate::{Session, SessionMiddleware};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header;
 use actix_web::{App, HttpResponse, test, web};
 use async_trait::async_trait;
-use session_actix::{Session, SessionMiddleware};
 use session_core::SessionManager;
 use session_core::testing::http::{self as http_suite, Client, TestApp};
 
-type R = Result<HttpResponse, session_actix::Error>;
+type R = Result<HttpResponse, crate::Error>;
 
 fn ok() -> HttpResponse {
     HttpResponse::Ok().body("ok")
@@ -109,7 +109,7 @@ async fn revoke(session: Session, handle: web::Path<String>) -> R {
 }
 
 /// The test app's routes, without the middleware.
-pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/get/{key}", web::get().to(get_key))
         .route("/set/{key}", web::post().to(set_key))
         .route("/remove/{key}", web::post().to(remove_key))
@@ -129,13 +129,14 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The actix-web test app factory.
-pub(crate) struct ActixApp;
+#[derive(Debug, Clone, Copy)]
+pub struct ActixApp;
 
 struct ActixClient<S>(S);
 
 /// Converts a scenario request (`http` 1.x) to an actix test request
 /// (`http` 0.2 inside), by bytes.
-pub(crate) fn to_actix(request: http::Request<Vec<u8>>) -> actix_http::Request {
+pub fn to_actix(request: http::Request<Vec<u8>>) -> actix_http::Request {
     let (parts, body) = request.into_parts();
     let method = actix_web::http::Method::from_bytes(parts.method.as_str().as_bytes())
         .unwrap_or_else(|e| panic!("method: {e}"));
@@ -153,7 +154,7 @@ pub(crate) fn to_actix(request: http::Request<Vec<u8>>) -> actix_http::Request {
 }
 
 /// Converts an actix response to a scenario response, reading the body.
-pub(crate) async fn from_actix<B: MessageBody>(res: ServiceResponse<B>) -> http::Response<Vec<u8>> {
+pub async fn from_actix<B: MessageBody>(res: ServiceResponse<B>) -> http::Response<Vec<u8>> {
     let mut out = http::Response::builder().status(res.status().as_u16());
     for (name, value) in res.headers() {
         out = out.header(name.as_str(), value.as_bytes());

@@ -1,5 +1,10 @@
-//! The shared test app (see `session_core::testing::http`) in axum.
+//! The shared test app of `session_core::testing::http` in axum (feature
+//! `testing`): the one route table for this framework, used by the scenario
+//! suite (every store), the store crates' matrix cells and
+//! `xtask/reliability`.
+#![allow(missing_docs, clippy::missing_errors_doc)]
 
+use crate::{Session, SessionLayer};
 use async_trait::async_trait;
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -7,12 +12,11 @@ use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use session_axum::{Session, SessionLayer};
 use session_core::SessionManager;
 use session_core::testing::http::{self as http_suite, Client, TestApp};
 use tower::ServiceExt;
 
-type R = Result<Response, session_axum::Error>;
+type R = Result<Response, crate::Error>;
 
 fn ok() -> Response {
     "ok".into_response()
@@ -111,7 +115,7 @@ async fn revoke(session: Session, Path(handle): Path<String>) -> R {
 }
 
 /// The test app's routes, without the layer.
-pub(crate) fn routes() -> Router {
+pub fn routes() -> Router {
     Router::new()
         .route("/get/{key}", get(get_key))
         .route("/set/{key}", post(set_key))
@@ -132,7 +136,8 @@ pub(crate) fn routes() -> Router {
 }
 
 /// The axum test app factory.
-pub(crate) struct AxumApp;
+#[derive(Debug, Clone, Copy)]
+pub struct AxumApp;
 
 struct AxumClient(Router);
 

@@ -1,19 +1,20 @@
-//! The shared test app (see `session_core::testing::http`) in Rocket, and
-//! its `Client` over Rocket's in-process asynchronous client. Shared by the
-//! test binaries (each uses part of it).
-#![allow(dead_code)]
+//! The shared test app of `session_core::testing::http` in rocket (feature
+//! `testing`): the one route table for this framework, used by the scenario
+//! suite (every store), the store crates' matrix cells and
+//! `xtask/reliability`.
+#![allow(missing_docs, clippy::missing_errors_doc)]
 
 use std::str::FromStr;
 
+use crate::{Session, SessionFairing};
 use async_trait::async_trait;
 use rocket::http::{Header, Method, Status};
 use rocket::local::asynchronous::Client as LocalClient;
 use rocket::{Build, Responder, Rocket, get, post, routes};
 use session_core::SessionManager;
 use session_core::testing::http::{self as http_suite, Client, TestApp};
-use session_rocket::{Session, SessionFairing};
 
-type R<T = String> = Result<T, session_rocket::Error>;
+type R<T = String> = Result<T, crate::Error>;
 
 #[get("/get/<key>")]
 async fn get_key(session: Session, key: &str) -> R {
@@ -103,7 +104,7 @@ async fn with_cookie(session: Session, key: &str) -> R<WithCookie> {
 }
 
 /// A quiet Rocket (no logging).
-pub(crate) fn quiet() -> Rocket<Build> {
+pub fn quiet() -> Rocket<Build> {
     let figment = rocket::Config::figment()
         .merge(("log_level", "off"))
         .merge(("cli_colors", false));
@@ -139,37 +140,46 @@ async fn revoke(session: Session, handle: &str) -> R {
     Ok(session.revoke(handle).await?.to_string())
 }
 
-/// The test app's routes, without the fairing.
-pub(crate) fn routes() -> Rocket<Build> {
-    quiet().mount(
-        "/",
-        routes![
-            get_key,
-            set_key,
-            remove_key,
-            incr,
-            regenerate,
-            destroy,
-            id,
-            expiry,
-            untouched,
-            entries,
-            with_cookie,
-            login,
-            devices,
-            revoke_others,
-            revoke,
-            held
-        ],
-    )
+/// The test app's routes, mounted on a quiet Rocket, without the fairing.
+pub fn routes() -> Rocket<Build> {
+    quiet().mount("/", route_list())
+}
+
+/// The test app's route table, to mount on a Rocket of one's own.
+pub fn route_list() -> Vec<rocket::Route> {
+    routes![
+        get_key,
+        set_key,
+        remove_key,
+        incr,
+        regenerate,
+        destroy,
+        id,
+        expiry,
+        untouched,
+        entries,
+        with_cookie,
+        login,
+        devices,
+        revoke_others,
+        revoke,
+        held
+    ]
 }
 
 /// The Rocket test app factory.
-pub(crate) struct RocketApp;
+#[derive(Debug, Clone, Copy)]
+pub struct RocketApp;
 
 /// The scenario client over Rocket's local client. Untracked: the scenario
 /// suite manages cookies itself.
-pub(crate) struct RocketClient(pub(crate) LocalClient);
+pub struct RocketClient(pub LocalClient);
+
+impl std::fmt::Debug for RocketClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RocketClient")
+    }
+}
 
 /// Converts an `http` request to a local Rocket request, dispatches it and
 /// converts the response back. Header values that are not UTF-8 are
