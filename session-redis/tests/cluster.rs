@@ -4,7 +4,7 @@
 
 mod common;
 
-use session_core::{Created, Record, SessionId, Store, StoreError, Version};
+use session_core::{Created, Record, Store, StoreError, Version};
 use session_redis::RedisStore;
 use time::{Duration, OffsetDateTime};
 
@@ -39,13 +39,7 @@ async fn sessions_spread_over_masters_and_keep_their_slot() {
     let cluster = common::cluster();
     let mut keys = Vec::new();
     for _ in 0..60 {
-        let r = Record {
-            key: SessionId::random().hashed_key(),
-            version: Version::FIRST,
-            expires_at: OffsetDateTime::now_utc() + Duration::hours(1),
-            payload: b"{}".to_vec(),
-            user: None,
-        };
+        let r = common::record(Duration::hours(1), b"{}");
         assert_eq!(store.create(&r).await.unwrap(), Created::Ok);
         keys.push(r.key);
     }
@@ -115,29 +109,16 @@ async fn user_index_spans_slots() {
     let mut records = Vec::new();
     let mut slots = std::collections::HashSet::new();
     for i in 0..12 {
-        let r = Record {
-            key: SessionId::random().hashed_key(),
-            version: Version::FIRST,
-            expires_at: OffsetDateTime::now_utc() + Duration::hours(1),
-            payload: format!("{i}").into_bytes(),
-            user: Some("ada".to_owned()),
-        };
+        let mut r = common::record(Duration::hours(1), format!("{i}").as_bytes());
+        r.user = Some("ada".to_owned());
         assert_eq!(store.create(&r).await.unwrap(), Created::Ok);
         slots.insert(slot(store.redis_key(&r.key)).await);
         records.push(r);
     }
     assert!(slots.len() > 1, "sessions on several slots: {slots:?}");
-    let mut listed: Vec<_> = index
-        .user_records("ada")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.key)
-        .collect();
     let mut want: Vec<_> = records.iter().map(|r| r.key).collect();
-    listed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    want.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    assert_eq!(listed, want);
+    want.sort();
+    assert_eq!(common::listed_keys(&store, "ada").await, want);
     // Move one to another user, delete the others.
     let mut moved = records[0].clone();
     moved.version = Version(2);
@@ -184,13 +165,7 @@ async fn killed_master_gives_typed_errors_and_others_keep_working() {
             .collect()
     };
     while by_node.iter().any(|v| v.len() < 3) {
-        let r = Record {
-            key: SessionId::random().hashed_key(),
-            version: Version::FIRST,
-            expires_at: OffsetDateTime::now_utc() + Duration::hours(1),
-            payload: b"x".to_vec(),
-            user: None,
-        };
+        let r = common::record(Duration::hours(1), b"x");
         let slot: u16 = redis::cmd("CLUSTER")
             .arg("KEYSLOT")
             .arg(store.redis_key(&r.key))
@@ -248,13 +223,8 @@ async fn admin_walks_every_master_and_clears_the_indexes() {
     for u in 0..10 {
         let user = format!("user{u}");
         for i in 0..3 {
-            let r = Record {
-                key: SessionId::random().hashed_key(),
-                version: Version::FIRST,
-                expires_at: OffsetDateTime::now_utc() + Duration::hours(1),
-                payload: b"{}".to_vec(),
-                user: Some(user.clone()),
-            };
+            let mut r = common::record(Duration::hours(1), b"{}");
+            r.user = Some(user.clone());
             let at = OffsetDateTime::now_utc() + Duration::milliseconds(i);
             assert!(matches!(
                 store.admit(&r, None, at, cap).await.unwrap(),

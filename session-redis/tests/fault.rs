@@ -7,20 +7,14 @@ mod common;
 use std::time::Duration as StdDuration;
 
 use common::RedisServer;
-use session_core::{Created, Record, SessionId, Store, StoreError, Version};
+use session_core::{Created, Record, Store, StoreError, Version};
 use session_redis::RedisStore;
 use time::{Duration, OffsetDateTime};
 
 const BOUND: StdDuration = StdDuration::from_secs(10);
 
 fn record(payload: &[u8]) -> Record {
-    Record {
-        key: SessionId::random().hashed_key(),
-        version: Version::FIRST,
-        expires_at: OffsetDateTime::now_utc() + Duration::hours(1),
-        payload: payload.to_vec(),
-        user: None,
-    }
+    common::record(Duration::hours(1), payload)
 }
 
 /// Every store method, each under a 10 s bound; returns the errors.

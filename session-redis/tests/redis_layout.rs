@@ -8,15 +8,7 @@ use session_core::{Created, Record, Saved, SessionId, Store, StoreError, Touched
 use session_redis::RedisStore;
 use time::{Duration, OffsetDateTime};
 
-fn record(expires_in: Duration, payload: &[u8]) -> Record {
-    Record {
-        key: SessionId::random().hashed_key(),
-        version: Version::FIRST,
-        expires_at: OffsetDateTime::now_utc() + expires_in,
-        payload: payload.to_vec(),
-        user: None,
-    }
-}
+use common::record;
 
 fn ms(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
@@ -47,11 +39,7 @@ async fn records_are_plain_strings_with_native_expiry() {
     assert_eq!(key, format!("{}{{{}}}", store.prefix(), r.key.as_str()));
     let value: Vec<u8> = con.get(&key).await.unwrap();
     assert_eq!(value, br#"1:{"a":1}"#);
-    let at: i64 = redis::cmd("PEXPIRETIME")
-        .arg(&key)
-        .query_async(&mut con)
-        .await
-        .unwrap();
+    let at = pexpiretime(&mut con, &key).await;
     assert_eq!(at, ms(r.expires_at));
 
     let later = r.expires_at + Duration::hours(3);
@@ -59,11 +47,7 @@ async fn records_are_plain_strings_with_native_expiry() {
         store.touch(&r.key, Version::FIRST, later).await.unwrap(),
         Touched::Ok
     );
-    let at: i64 = redis::cmd("PEXPIRETIME")
-        .arg(&key)
-        .query_async(&mut con)
-        .await
-        .unwrap();
+    let at = pexpiretime(&mut con, &key).await;
     assert_eq!(at, ms(later));
     let value: Vec<u8> = con.get(&key).await.unwrap();
     assert_eq!(value, br#"1:{"a":1}"#, "touch leaves the value alone");
@@ -75,11 +59,7 @@ async fn records_are_plain_strings_with_native_expiry() {
     assert_eq!(store.save(&next, Version::FIRST).await.unwrap(), Saved::Ok);
     let value: Vec<u8> = con.get(&key).await.unwrap();
     assert_eq!(value, b"2:v2");
-    let at: i64 = redis::cmd("PEXPIRETIME")
-        .arg(&key)
-        .query_async(&mut con)
-        .await
-        .unwrap();
+    let at = pexpiretime(&mut con, &key).await;
     assert_eq!(at, ms(next.expires_at));
 
     store.delete(&r.key).await.unwrap();
@@ -230,13 +210,7 @@ async fn lost_script_cache_is_reloaded_on_noscript() {
         .query_async(&mut con)
         .await
         .unwrap();
-    let listed = store
-        .user_index()
-        .unwrap()
-        .user_records("ada")
-        .await
-        .unwrap();
-    assert_eq!(listed.len(), 1);
+    assert_eq!(common::listed_keys(&store, "ada").await, [mine.key]);
 }
 
 const GRID_MS: i64 = 3_600_000;
@@ -252,6 +226,11 @@ async fn score(
 ) -> Option<i64> {
     let s: Option<f64> = con.zscore(set, member).await.unwrap();
     s.map(|s| s as i64)
+}
+
+/// The Redis type of `key`.
+async fn key_type(con: &mut redis::aio::MultiplexedConnection, key: &str) -> String {
+    redis::cmd("TYPE").arg(key).query_async(con).await.unwrap()
 }
 
 async fn pexpiretime(con: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
@@ -289,12 +268,7 @@ async fn a_user_is_kept_in_the_value_and_indexed_in_a_sorted_set() {
     // score.
     let set = store.user_key("ada:{x}");
     assert_eq!(set, format!("{}user:{{ada:{{x}}}}", store.prefix()));
-    let kind: String = redis::cmd("TYPE")
-        .arg(&set)
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    assert_eq!(kind, "zset");
+    assert_eq!(key_type(&mut con, &set).await, "zset");
     assert_eq!(
         score(&mut con, &set, r.key.as_str()).await,
         Some(bound(r.expires_at))
@@ -476,12 +450,7 @@ async fn logins_under_a_cap_keep_their_time_in_the_index_and_clear_removes_all()
     // No second key: the login times live in the index itself, as one
     // admission record per admitted session, scored 2^52.
     let set = store.user_key("ada");
-    let kind: String = redis::cmd("TYPE")
-        .arg(&set)
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    assert_eq!(kind, "zset");
+    assert_eq!(key_type(&mut con, &set).await, "zset");
     let logins_key = format!("{set}:login");
     let old: u64 = con.exists(&logins_key).await.unwrap();
     assert_eq!(old, 0, "no separate login set");
@@ -504,17 +473,9 @@ async fn logins_under_a_cap_keep_their_time_in_the_index_and_clear_removes_all()
         );
     }
     // Listings return store keys only.
-    let mut listed: Vec<_> = index
-        .user_records("ada")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.key)
-        .collect();
-    listed.sort();
     let mut want = vec![records[0].0.key, records[2].0.key];
     want.sort();
-    assert_eq!(listed, want);
+    assert_eq!(common::listed_keys(&store, "ada").await, want);
 
     let admin = store
         .admin()
@@ -611,12 +572,5 @@ async fn pending_logins_count_by_their_lease_and_revoked_ones_never_return() {
         Admission::Gone
     );
     assert_eq!(store.load(&fresh).await.unwrap(), None);
-    let listed: Vec<_> = index
-        .user_records("ada")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.key)
-        .collect();
-    assert_eq!(listed, [mine.key]);
+    assert_eq!(common::listed_keys(&store, "ada").await, [mine.key]);
 }

@@ -52,6 +52,27 @@ where
     (delta(&before, &after), out)
 }
 
+/// A request that reads `n`, which is 1.
+async fn reads_one(s: session_core::Session) {
+    assert_eq!(s.get::<u64>("n").await.unwrap(), Some(1));
+}
+
+/// A request that writes `n = 1`.
+async fn writes_one(s: session_core::Session) {
+    s.insert("n", 1).await.unwrap();
+}
+
+/// A manager over `store` with a per-user cap of 2 that revokes the
+/// oldest session.
+fn capped(store: &RedisStore) -> SessionManager {
+    let config = SessionConfig::builder()
+        .key([9u8; 32])
+        .max_sessions_per_user(2, session_core::SessionCap::RevokeOldest)
+        .build()
+        .unwrap();
+    SessionManager::new(config, store.clone())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trips_per_request_kind() {
     let server = RedisServer::start();
@@ -84,10 +105,7 @@ async fn round_trips_per_request_kind() {
         ]),
         "cold read"
     );
-    let (cold_write, _) = measure(&url, &m, Some(&cookie), |s| async move {
-        s.insert("n", 1).await.unwrap();
-    })
-    .await;
+    let (cold_write, _) = measure(&url, &m, Some(&cookie), writes_one).await;
     assert_eq!(
         cold_write,
         stats(&[
@@ -130,10 +148,7 @@ async fn round_trips_per_request_kind() {
         "new session: EVALSHA (SET NX PXAT inside)"
     );
 
-    let (read, out) = measure(&url, &m, Some(&cookie), |s| async move {
-        assert_eq!(s.get::<u64>("n").await.unwrap(), Some(1));
-    })
-    .await;
+    let (read, out) = measure(&url, &m, Some(&cookie), reads_one).await;
     assert_eq!(
         read,
         stats(&[("evalsha", 1), ("get", 1), ("pexpiretime", 1)]),
@@ -255,19 +270,13 @@ async fn round_trips_per_request_kind() {
         user_read, read,
         "read-only, logged in: the same single EVALSHA"
     );
-    let (user_write, _) = measure(&url, &m, Some(&ada), |s| async move {
-        s.insert("n", 1).await.unwrap();
-    })
-    .await;
+    let (user_write, _) = measure(&url, &m, Some(&ada), writes_one).await;
     assert_eq!(
         user_write,
         stats(&[("evalsha", 2), ("get", 2), ("pexpiretime", 2), ("set", 1)]),
         "write, logged in, expiry in the same grid cell: load + save"
     );
-    let (user_touch, _) = measure(&url, &rm, Some(&ada), |s| async move {
-        assert_eq!(s.get::<u64>("n").await.unwrap(), Some(1));
-    })
-    .await;
+    let (user_touch, _) = measure(&url, &rm, Some(&ada), reads_one).await;
     assert_eq!(
         user_touch,
         stats(&[
@@ -381,10 +390,7 @@ async fn round_trips_per_request_kind() {
     );
 
     // set_user on an existing session, without regenerate.
-    let (_, carl) = measure(&url, &m, None, |s| async move {
-        s.insert("n", 1).await.unwrap();
-    })
-    .await;
+    let (_, carl) = measure(&url, &m, None, writes_one).await;
     let (set_user, _) = measure(&url, &m, carl.as_deref(), |s| async move {
         s.set_user("carl").await.unwrap();
     })
@@ -404,12 +410,7 @@ async fn round_trips_per_request_kind() {
     );
 
     // A login beyond a per-user cap of 2 that revokes the oldest session.
-    let capped = SessionConfig::builder()
-        .key([9u8; 32])
-        .max_sessions_per_user(2, session_core::SessionCap::RevokeOldest)
-        .build()
-        .unwrap();
-    let cm = SessionManager::new(capped, store.clone());
+    let cm = capped(&store);
     measure(&url, &cm, None, login("dora")).await;
     measure(&url, &cm, None, login("dora")).await;
     let (login_cap, _) = measure(&url, &cm, None, login("dora")).await;
@@ -507,12 +508,7 @@ async fn warm_up(store: &RedisStore) {
     })
     .await;
     // A login under a cap: admit (ADMIT, CONFIRM).
-    let capped = SessionConfig::builder()
-        .key([9u8; 32])
-        .max_sessions_per_user(2, session_core::SessionCap::RevokeOldest)
-        .build()
-        .unwrap();
-    let cm = SessionManager::new(capped, store.clone());
+    let cm = capped(store);
     let cookie = request(&cm, None, |s| async move {
         s.set_user("warm").await.unwrap();
     })

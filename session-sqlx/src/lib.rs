@@ -258,10 +258,14 @@
 //! one more idle connection that keeps the database alive, for tests.
 
 // Without a database feature the crate is empty; keep that warning-free.
-#![cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "sqlite")),
+    allow(dead_code, unused_macros, unused_imports)
+)]
 
 mod admit;
 mod cleanup;
+mod common;
 mod error;
 mod migration;
 mod name;
@@ -274,6 +278,37 @@ mod sqlite;
 pub mod testing;
 
 pub use cleanup::{CleanupHandle, MIN_CLEANUP_PERIOD};
+
+/// The statements both stores run, each written in its dialect and built
+/// once per store from validated names. Defined at the crate root: its
+/// fields are private to the root, and so visible to both stores' modules.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    /// `(version, expires_at, payload, user_id)` of a live row.
+    load: String,
+    /// Insert-if-absent, taking over an expired row.
+    create: String,
+    /// The compare-and-swap of `save`.
+    save: String,
+    /// The compare-and-swap of `touch`.
+    touch: String,
+    /// The compare-and-delete of `retire`.
+    retire: String,
+    /// The live rows' count.
+    count: String,
+    /// Deletes every row, telling how many were live.
+    clear: String,
+    /// Deletes one row.
+    delete: String,
+    /// One batch of the expiry sweep.
+    delete_expired: String,
+    /// A user's live rows.
+    user_records: String,
+    /// The cap's victims, oldest login first.
+    other_logins: String,
+    /// `admit`'s compare-and-swap, with the login time.
+    admit_save: String,
+}
 
 /// Records a statement that sqlx sends without its own `sqlx::query` event
 /// (a transaction's `BEGIN`, SQLite's `COMMIT`): a debug event, target

@@ -25,3 +25,29 @@ impl Migration {
             .replace("{user_index}", &name.user_index())
     }
 }
+
+/// The migrations of one dialect (`"postgres"` or `"sqlite"`, the folder
+/// under `migrations/`), in order: the same files for both.
+macro_rules! migrations {
+    ($dialect:literal) => {
+        &[
+            $crate::migration::Migration {
+                sql: include_str!(concat!(
+                    "../migrations/",
+                    $dialect,
+                    "/0001_create_sessions.sql"
+                )),
+                adds_column: None,
+            },
+            $crate::migration::Migration {
+                sql: include_str!(concat!("../migrations/", $dialect, "/0002_user_id.sql")),
+                adds_column: Some("user_id"),
+            },
+            $crate::migration::Migration {
+                sql: include_str!(concat!("../migrations/", $dialect, "/0003_login_at.sql")),
+                adds_column: Some("login_at"),
+            },
+        ]
+    };
+}
+pub(crate) use migrations;

@@ -12,120 +12,119 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Executor, Row};
 use time::OffsetDateTime;
 
+use crate::Statements;
 use crate::admit::{self, AdmitTx, Written};
 use crate::cleanup::{self, CleanupHandle};
-use crate::error::{Error, key_from_db, store_error, version_from_db, version_to_db};
-use crate::migration::Migration;
+use crate::common::{
+    self, Cas, apply_migrations, created, delete_row, load_record, other_logins, sweep_expired,
+    user_records,
+};
+use crate::error::{Error, store_error, version_to_db};
+use crate::migration::{Migration, migrations};
 use crate::name::{self, Ident};
 
 /// The migrations, in order. Each is idempotent.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        sql: include_str!("../migrations/postgres/0001_create_sessions.sql"),
-        adds_column: None,
-    },
-    Migration {
-        sql: include_str!("../migrations/postgres/0002_user_id.sql"),
-        adds_column: Some("user_id"),
-    },
-    Migration {
-        sql: include_str!("../migrations/postgres/0003_login_at.sql"),
-        adds_column: Some("login_at"),
-    },
-];
+const MIGRATIONS: &[Migration] = migrations!("postgres");
+
+/// Whether the table (the first parameter) has the column (the second).
+const HAS_COLUMN: &str = "SELECT EXISTS (SELECT 1 FROM pg_attribute \
+    WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)";
 
 /// Key of the transaction-scoped advisory lock that serializes migrations
 /// of every `PostgresStore` on a database ("sessions" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7365_7373_696f_6e73;
-
-/// Rows deleted per statement by [`Store::delete_expired`].
-const EXPIRED_BATCH: i64 = 1000;
 
 /// The SQL of one store, built once from validated names.
 #[derive(Debug)]
 struct Queries {
     schema: Ident,
     table: Ident,
-    load: String,
-    create: String,
-    save: String,
-    touch: String,
-    retire: String,
-    count: String,
-    clear: String,
-    delete: String,
-    delete_expired: String,
-    user_records: String,
-    other_logins: String,
+    common: Statements,
     admit_create: String,
-    admit_save: String,
 }
+
+common::statements_of!(Queries);
 
 impl Queries {
     fn new(schema: Ident, table: Ident) -> Self {
         let t = format!("{}.{}", schema.quoted(), table.quoted());
         Self {
-            load: format!(
-                "SELECT version, expires_at, payload, user_id FROM {t} \
-                 WHERE id = $1 AND expires_at > $2"
-            ),
-            // Insert-if-absent that also takes over an expired row: the
-            // conditional DO UPDATE affects 0 rows when a live row exists.
-            // No login time: only `admit` writes one.
-            create: format!(
-                "INSERT INTO {t} AS s (id, version, expires_at, payload, user_id, login_at) \
-                 VALUES ($1, $2, $3, $4, $5, NULL) \
-                 ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
-                 expires_at = EXCLUDED.expires_at, payload = EXCLUDED.payload, \
-                 user_id = EXCLUDED.user_id, login_at = EXCLUDED.login_at \
-                 WHERE s.expires_at <= $6"
-            ),
-            // Compare-and-swap and, when it wrote nothing, the live row's
-            // version in the statement's snapshot (see `cas_verdict`), in
-            // one statement: the outer SELECT sees the row as it was before
-            // the UPDATE. The row keeps its login time while its
-            // user stays the same.
-            save: format!(
-                "WITH upd AS (UPDATE {t} SET version = $3, expires_at = $4, payload = $5, \
-                 user_id = $6, login_at = CASE \
-                 WHEN user_id IS DISTINCT FROM $6 THEN NULL ELSE login_at END \
-                 WHERE id = $1 AND version = $2 AND expires_at > $7 RETURNING 1) \
-                 SELECT (SELECT count(*) FROM upd) AS updated, \
-                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $7) AS stored"
-            ),
-            touch: format!(
-                "WITH upd AS (UPDATE {t} SET expires_at = $3 WHERE id = $1 AND version = $2 \
-                 AND expires_at > $4 RETURNING 1) \
-                 SELECT (SELECT count(*) FROM upd) AS updated, \
-                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $4) AS stored"
-            ),
-            retire: format!(
-                "WITH del AS (DELETE FROM {t} WHERE id = $1 AND version = $2 \
-                 AND expires_at > $3 RETURNING 1) \
-                 SELECT (SELECT count(*) FROM del) AS deleted, \
-                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $3) AS stored"
-            ),
-            count: format!("SELECT count(*) FROM {t} WHERE expires_at > $1"),
-            clear: format!(
-                "WITH del AS (DELETE FROM {t} RETURNING expires_at) \
-                 SELECT count(*) FILTER (WHERE expires_at > $1) FROM del"
-            ),
-            delete: format!("DELETE FROM {t} WHERE id = $1"),
-            // One batch; rows locked by another cleaner are skipped.
-            delete_expired: format!(
-                "DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {t} \
-                 WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))"
-            ),
-            // Served by the partial index on user_id (`=` implies NOT NULL).
-            user_records: format!(
-                "SELECT id, version, expires_at, payload FROM {t} \
-                 WHERE user_id = $1 AND expires_at > $2"
-            ),
-            // The cap's victims, oldest login first (no login time first).
-            other_logins: format!(
-                "SELECT id FROM {t} WHERE user_id = $1 AND expires_at > $2 AND id <> $3 \
-                 ORDER BY login_at ASC NULLS FIRST, expires_at, id"
-            ),
+            common: Statements {
+                load: format!(
+                    "SELECT version, expires_at, payload, user_id FROM {t} \
+                     WHERE id = $1 AND expires_at > $2"
+                ),
+                // Insert-if-absent that also takes over an expired row: the
+                // conditional DO UPDATE affects 0 rows when a live row exists.
+                // No login time: only `admit` writes one.
+                create: format!(
+                    "INSERT INTO {t} AS s (id, version, expires_at, payload, user_id, login_at) \
+                     VALUES ($1, $2, $3, $4, $5, NULL) \
+                     ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, \
+                     expires_at = EXCLUDED.expires_at, payload = EXCLUDED.payload, \
+                     user_id = EXCLUDED.user_id, login_at = EXCLUDED.login_at \
+                     WHERE s.expires_at <= $6"
+                ),
+                // Compare-and-swap and, when it wrote nothing, the live row's
+                // version in the statement's snapshot (see `cas_verdict`), in
+                // one statement: the outer SELECT sees the row as it was before
+                // the UPDATE. The row keeps its login time while its
+                // user stays the same.
+                save: format!(
+                    "WITH upd AS (UPDATE {t} SET version = $3, expires_at = $4, payload = $5, \
+                     user_id = $6, login_at = CASE \
+                     WHEN user_id IS DISTINCT FROM $6 THEN NULL ELSE login_at END \
+                     WHERE id = $1 AND version = $2 AND expires_at > $7 RETURNING 1) \
+                     SELECT (SELECT count(*) FROM upd) AS updated, \
+                     (SELECT version FROM {t} WHERE id = $1 AND expires_at > $7) AS stored"
+                ),
+                touch: format!(
+                    "WITH upd AS (UPDATE {t} SET expires_at = $3 WHERE id = $1 AND version = $2 \
+                     AND expires_at > $4 RETURNING 1) \
+                     SELECT (SELECT count(*) FROM upd) AS updated, \
+                     (SELECT version FROM {t} WHERE id = $1 AND expires_at > $4) AS stored"
+                ),
+                retire: format!(
+                    "WITH del AS (DELETE FROM {t} WHERE id = $1 AND version = $2 \
+                     AND expires_at > $3 RETURNING 1) \
+                     SELECT (SELECT count(*) FROM del) AS deleted, \
+                     (SELECT version FROM {t} WHERE id = $1 AND expires_at > $3) AS stored"
+                ),
+                count: format!("SELECT count(*) FROM {t} WHERE expires_at > $1"),
+                clear: format!(
+                    "WITH del AS (DELETE FROM {t} RETURNING expires_at) \
+                     SELECT count(*) FILTER (WHERE expires_at > $1) FROM del"
+                ),
+                delete: format!("DELETE FROM {t} WHERE id = $1"),
+                // One batch; rows locked by another cleaner are skipped.
+                delete_expired: format!(
+                    "DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {t} \
+                     WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))"
+                ),
+                // Served by the partial index on user_id (`=` implies NOT NULL).
+                user_records: format!(
+                    "SELECT id, version, expires_at, payload FROM {t} \
+                     WHERE user_id = $1 AND expires_at > $2"
+                ),
+                // The cap's victims, oldest login first (no login time first).
+                other_logins: format!(
+                    "SELECT id FROM {t} WHERE user_id = $1 AND expires_at > $2 AND id <> $3 \
+                     ORDER BY login_at ASC NULLS FIRST, expires_at, id"
+                ),
+                // `admit`'s write from a loaded session: the save's
+                // compare-and-swap with its login time and, only if it wrote,
+                // the deletion of the cap's victims ($9), in one statement.
+                admit_save: format!(
+                    "WITH upd AS (UPDATE {t} SET version = $3, expires_at = $4, payload = $5, \
+                     user_id = $6, login_at = $8 \
+                     WHERE id = $1 AND version = $2 AND expires_at > $7 RETURNING 1), \
+                     del AS (DELETE FROM {t} WHERE id = ANY($9) \
+                     AND EXISTS (SELECT 1 FROM upd) RETURNING 1) \
+                     SELECT (SELECT count(*) FROM upd) AS written, \
+                     (SELECT version FROM {t} WHERE id = $1 AND expires_at > $7) AS stored, \
+                     (SELECT count(*) FROM del) AS revoked"
+                ),
+            },
             // `admit`'s write: the create's insert-if-absent with its login
             // time and, only if it wrote, the deletion of the cap's victims
             // ($8), in one statement. Result: (written, live, revoked).
@@ -140,19 +139,6 @@ impl Queries {
                  del AS (DELETE FROM {t} WHERE id = ANY($8) \
                  AND EXISTS (SELECT 1 FROM ins) RETURNING 1) \
                  SELECT (SELECT count(*) FROM ins) AS written, NULL::bigint AS stored, \
-                 (SELECT count(*) FROM del) AS revoked"
-            ),
-            // `admit`'s write from a loaded session: the save's
-            // compare-and-swap with its login time and, only if it wrote,
-            // the deletion of the cap's victims ($9), in one statement.
-            admit_save: format!(
-                "WITH upd AS (UPDATE {t} SET version = $3, expires_at = $4, payload = $5, \
-                 user_id = $6, login_at = $8 \
-                 WHERE id = $1 AND version = $2 AND expires_at > $7 RETURNING 1), \
-                 del AS (DELETE FROM {t} WHERE id = ANY($9) \
-                 AND EXISTS (SELECT 1 FROM upd) RETURNING 1) \
-                 SELECT (SELECT count(*) FROM upd) AS written, \
-                 (SELECT version FROM {t} WHERE id = $1 AND expires_at > $7) AS stored, \
                  (SELECT count(*) FROM del) AS revoked"
             ),
             schema,
@@ -305,26 +291,9 @@ impl PostgresStore {
             (&mut *tx).execute(sqlx::raw_sql(&sql)).await?;
         }
         let table = format!("{}.{}", self.sql.schema.quoted(), self.sql.table.quoted());
-        for m in MIGRATIONS {
-            if let Some(column) = m.adds_column {
-                // Skipped once applied: ALTER TABLE locks the table even
-                // when the column exists.
-                let has: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM pg_attribute \
-                     WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)",
-                )
-                .bind(&table)
-                .bind(column)
-                .fetch_one(&mut *tx)
-                .await?;
-                if has {
-                    continue;
-                }
-            }
-            let sql = m.render(&table, &self.sql.table);
-            (&mut *tx).execute(sqlx::raw_sql(&sql)).await?;
-        }
-        tx.commit().await?;
+        // Skipped once applied: ALTER TABLE locks the table even when the
+        // column exists.
+        apply_migrations!(tx, MIGRATIONS, HAS_COLUMN, &table, &table, &self.sql.table);
         Ok(())
     }
 
@@ -342,24 +311,12 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query(&self.sql.load)
-            .bind(key.as_str())
-            .bind(self.clock.now())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        let Some(row) = row else { return Ok(None) };
-        let version: i64 = row.try_get(0).map_err(store_error)?;
-        let expires_at: OffsetDateTime = row.try_get(1).map_err(store_error)?;
-        let payload: Vec<u8> = row.try_get(2).map_err(store_error)?;
-        let user: Option<String> = row.try_get(3).map_err(store_error)?;
-        Ok(Some(Record {
-            key: key.to_owned(),
-            version: version_from_db(version)?,
-            expires_at,
-            payload,
-            user,
-        }))
+        load_record!(
+            self,
+            key,
+            self.clock.now(),
+            Ok::<OffsetDateTime, StoreError>
+        )
     }
 
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
@@ -373,11 +330,7 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
-        Ok(if done.rows_affected() == 1 {
-            Created::Ok
-        } else {
-            Created::Collision
-        })
+        Ok(created(done.rows_affected()))
     }
 
     /// One statement: the compare-and-swap `UPDATE` and, in the same
@@ -404,11 +357,7 @@ impl Store for PostgresStore {
             written_and_stored(&row)
         })
         .await?;
-        Ok(match outcome {
-            Cas::Done => Saved::Ok,
-            Cas::MovedOn => Saved::Conflict,
-            Cas::Gone => Saved::Gone,
-        })
+        Ok(outcome.saved())
     }
 
     async fn touch(
@@ -417,57 +366,28 @@ impl Store for PostgresStore {
         expected: Version,
         expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
-        Ok(
-            match self
-                .cas(&self.sql.touch, key, expected, Some(expires_at))
-                .await?
-            {
-                Cas::Done => Touched::Ok,
-                Cas::MovedOn => Touched::MovedOn,
-                Cas::Gone => Touched::Gone,
-            },
-        )
+        let outcome = self.cas(&self.sql.touch, key, expected, Some(expires_at));
+        Ok(outcome.await?.touched())
     }
 
     /// One statement: a compare-and-delete and, in the same snapshot,
     /// the live row's version (run again when they disagree, as `save`).
     async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
-        Ok(
-            match self.cas(&self.sql.retire, key, expected, None).await? {
-                Cas::Done => Retired::Ok,
-                Cas::MovedOn => Retired::MovedOn,
-                Cas::Gone => Retired::Gone,
-            },
-        )
+        Ok(self
+            .cas(&self.sql.retire, key, expected, None)
+            .await?
+            .retired())
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        sqlx::query(&self.sql.delete)
-            .bind(key.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        delete_row!(self, key)
     }
 
     /// Deletes expired rows in batches of 1000 (one short statement each,
     /// skipping rows another cleaner holds) until a batch comes back short.
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
-        let mut total = 0;
-        loop {
-            let n = sqlx::query(&self.sql.delete_expired)
-                .bind(now)
-                .bind(EXPIRED_BATCH)
-                .execute(&self.pool)
-                .await
-                .map_err(store_error)?
-                .rows_affected();
-            total += n;
-            if n < EXPIRED_BATCH as u64 {
-                return Ok(total);
-            }
-        }
+        sweep_expired!(self, now)
     }
 
     fn user_index(&self) -> Option<&dyn UserIndex> {
@@ -506,17 +426,6 @@ impl PostgresStore {
         })
         .await
     }
-}
-
-/// The verdict of a compare-and-swap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cas {
-    /// Written.
-    Done,
-    /// The live row has another version: nothing written.
-    MovedOn,
-    /// No live row: nothing written.
-    Gone,
 }
 
 /// Times a compare-and-swap statement runs before [`cas_retry`] settles
@@ -608,14 +517,7 @@ struct PgAdmit<'a> {
 #[async_trait]
 impl AdmitTx for PgAdmit<'_> {
     async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(&self.sql.other_logins)
-            .bind(user)
-            .bind(self.now)
-            .bind(except.as_str())
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(store_error)?;
-        ids.iter().map(|id| key_from_db(id)).collect()
+        other_logins!(&self.sql.other_logins, self.tx, user, self.now, except)
     }
 
     async fn write(
@@ -668,11 +570,7 @@ impl AdmitTx for PgAdmit<'_> {
                 break;
             }
         }
-        Ok(match outcome {
-            Cas::Done => Written::Ok,
-            Cas::MovedOn => Written::Conflict,
-            Cas::Gone => Written::Gone,
-        })
+        Ok(outcome.written())
     }
 
     async fn commit(self) -> Result<(), StoreError> {
@@ -747,24 +645,11 @@ impl UserIndex for PostgresStore {
     /// One `SELECT` of the user's live rows, through the partial index on
     /// `user_id`.
     async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
-        let rows = sqlx::query(&self.sql.user_records)
-            .bind(user)
-            .bind(self.clock.now())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
-        rows.iter()
-            .map(|row| {
-                let key: &str = row.try_get(0).map_err(store_error)?;
-                let version: i64 = row.try_get(1).map_err(store_error)?;
-                Ok(Record {
-                    key: key_from_db(key)?,
-                    version: version_from_db(version)?,
-                    expires_at: row.try_get(2).map_err(store_error)?,
-                    payload: row.try_get(3).map_err(store_error)?,
-                    user: Some(user.to_owned()),
-                })
-            })
-            .collect()
+        user_records!(
+            self,
+            user,
+            self.clock.now(),
+            Ok::<OffsetDateTime, StoreError>
+        )
     }
 }

@@ -12,34 +12,25 @@ use session_core::{
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Executor, Row};
 use time::OffsetDateTime;
 
+use crate::Statements;
 use crate::admit::{self, AdmitTx, Written};
 use crate::cleanup::{self, CleanupHandle};
-use crate::error::{Error, key_from_db, store_error, version_from_db, version_to_db};
-use crate::migration::Migration;
+use crate::common::{
+    self, Cas, apply_migrations, created, delete_row, load_record, other_logins, sweep_expired,
+    user_records,
+};
+use crate::error::{Error, store_error, version_to_db};
+use crate::migration::{Migration, migrations};
 use crate::name::{self, Ident};
 
 /// The migrations, in order. Each is idempotent (0002 through its
 /// `adds_column` guard).
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        sql: include_str!("../migrations/sqlite/0001_create_sessions.sql"),
-        adds_column: None,
-    },
-    Migration {
-        sql: include_str!("../migrations/sqlite/0002_user_id.sql"),
-        adds_column: Some("user_id"),
-    },
-    Migration {
-        sql: include_str!("../migrations/sqlite/0003_login_at.sql"),
-        adds_column: Some("login_at"),
-    },
-];
+const MIGRATIONS: &[Migration] = migrations!("sqlite");
 
-/// Rows deleted per statement by [`Store::delete_expired`].
-const EXPIRED_BATCH: i64 = 1000;
+/// Whether the table (the first parameter) has the column (the second).
+const HAS_COLUMN: &str = "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)";
 
 /// The busy timeout [`SqliteStore::connect`] sets.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -48,81 +39,76 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 struct Queries {
     table: Ident,
-    load: String,
-    create: String,
-    save: String,
+    common: Statements,
     version_of: String,
-    touch: String,
-    retire: String,
-    count: String,
-    clear: String,
-    delete: String,
-    delete_expired: String,
-    user_records: String,
-    other_logins: String,
-    admit_save: String,
     revoke: String,
 }
+
+common::statements_of!(Queries);
 
 impl Queries {
     fn new(table: Ident) -> Self {
         let t = table.quoted();
         Self {
-            load: format!(
-                "SELECT version, expires_at, payload, user_id FROM {t} \
-                 WHERE id = ?1 AND expires_at > ?2"
-            ),
-            // Insert-if-absent that also takes over an expired row: the
-            // conditional DO UPDATE changes 0 rows when a live row exists.
-            // ?7: the login time (`admit`), NULL for a plain create.
-            create: format!(
-                "INSERT INTO {t} AS s (id, version, expires_at, payload, user_id, login_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?7) \
-                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
-                 expires_at = excluded.expires_at, payload = excluded.payload, \
-                 user_id = excluded.user_id, login_at = excluded.login_at \
-                 WHERE s.expires_at <= ?6"
-            ),
-            // The row keeps its login time while its user stays the same
-            // (`IS`: NULL-safe equality).
-            save: format!(
-                "UPDATE {t} SET version = ?3, expires_at = ?4, payload = ?5, user_id = ?6, \
-                 login_at = CASE WHEN user_id IS ?6 THEN login_at ELSE NULL END \
-                 WHERE id = ?1 AND version = ?2 AND expires_at > ?7"
-            ),
-            // `admit`'s save: the same compare-and-swap, with the login time.
-            admit_save: format!(
-                "UPDATE {t} SET version = ?3, expires_at = ?4, payload = ?5, user_id = ?6, \
-                 login_at = ?8 WHERE id = ?1 AND version = ?2 AND expires_at > ?7"
-            ),
+            common: Statements {
+                load: format!(
+                    "SELECT version, expires_at, payload, user_id FROM {t} \
+                     WHERE id = ?1 AND expires_at > ?2"
+                ),
+                // Insert-if-absent that also takes over an expired row: the
+                // conditional DO UPDATE changes 0 rows when a live row exists.
+                // ?7: the login time (`admit`), NULL for a plain create.
+                create: format!(
+                    "INSERT INTO {t} AS s (id, version, expires_at, payload, user_id, login_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?7) \
+                     ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+                     expires_at = excluded.expires_at, payload = excluded.payload, \
+                     user_id = excluded.user_id, login_at = excluded.login_at \
+                     WHERE s.expires_at <= ?6"
+                ),
+                // The row keeps its login time while its user stays the same
+                // (`IS`: NULL-safe equality).
+                save: format!(
+                    "UPDATE {t} SET version = ?3, expires_at = ?4, payload = ?5, user_id = ?6, \
+                     login_at = CASE WHEN user_id IS ?6 THEN login_at ELSE NULL END \
+                     WHERE id = ?1 AND version = ?2 AND expires_at > ?7"
+                ),
+                // `admit`'s save: the same compare-and-swap, with the login time.
+                admit_save: format!(
+                    "UPDATE {t} SET version = ?3, expires_at = ?4, payload = ?5, user_id = ?6, \
+                     login_at = ?8 WHERE id = ?1 AND version = ?2 AND expires_at > ?7"
+                ),
+                touch: format!(
+                    "UPDATE {t} SET expires_at = ?3 WHERE id = ?1 AND version = ?2 AND expires_at > ?4"
+                ),
+                retire: format!(
+                    "DELETE FROM {t} WHERE id = ?1 AND version = ?2 AND expires_at > ?3"
+                ),
+                count: format!("SELECT count(*) FROM {t} WHERE expires_at > ?1"),
+                // Every row goes; each tells whether it was live.
+                clear: format!("DELETE FROM {t} RETURNING expires_at > ?1"),
+                delete: format!("DELETE FROM {t} WHERE id = ?1"),
+                delete_expired: format!(
+                    "DELETE FROM {t} WHERE rowid IN \
+                     (SELECT rowid FROM {t} WHERE expires_at <= ?1 LIMIT ?2)"
+                ),
+                // Served by the partial index on user_id (`=` implies NOT NULL).
+                user_records: format!(
+                    "SELECT id, version, expires_at, payload FROM {t} \
+                     WHERE user_id = ?1 AND expires_at > ?2"
+                ),
+                // The cap's victims, oldest login first (SQLite sorts NULL, no
+                // login time, first).
+                other_logins: format!(
+                    "SELECT id FROM {t} WHERE user_id = ?1 AND expires_at > ?2 AND id <> ?3 \
+                     ORDER BY login_at, expires_at, id"
+                ),
+            },
             // After a compare-and-swap changed nothing, inside the write
             // lock: the live row's version (moved on), or none (gone).
             version_of: format!("SELECT version FROM {t} WHERE id = ?1 AND expires_at > ?2"),
-            touch: format!(
-                "UPDATE {t} SET expires_at = ?3 WHERE id = ?1 AND version = ?2 AND expires_at > ?4"
-            ),
-            retire: format!("DELETE FROM {t} WHERE id = ?1 AND version = ?2 AND expires_at > ?3"),
-            count: format!("SELECT count(*) FROM {t} WHERE expires_at > ?1"),
-            // Every row goes; each tells whether it was live.
-            clear: format!("DELETE FROM {t} RETURNING expires_at > ?1"),
-            delete: format!("DELETE FROM {t} WHERE id = ?1"),
             // One victim of the cap, if it still belongs to the user.
             revoke: format!("DELETE FROM {t} WHERE id = ?1 AND user_id = ?2"),
-            delete_expired: format!(
-                "DELETE FROM {t} WHERE rowid IN \
-                 (SELECT rowid FROM {t} WHERE expires_at <= ?1 LIMIT ?2)"
-            ),
-            // Served by the partial index on user_id (`=` implies NOT NULL).
-            user_records: format!(
-                "SELECT id, version, expires_at, payload FROM {t} \
-                 WHERE user_id = ?1 AND expires_at > ?2"
-            ),
-            // The cap's victims, oldest login first (SQLite sorts NULL, no
-            // login time, first).
-            other_logins: format!(
-                "SELECT id FROM {t} WHERE user_id = ?1 AND expires_at > ?2 AND id <> ?3 \
-                 ORDER BY login_at, expires_at, id"
-            ),
             table,
         }
     }
@@ -302,24 +288,15 @@ impl SqliteStore {
     pub async fn migrate(&self) -> Result<(), Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let table = self.sql.table.quoted();
-        for m in MIGRATIONS {
-            if let Some(column) = m.adds_column {
-                // SQLite has no ADD COLUMN IF NOT EXISTS.
-                let has: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
-                )
-                .bind(self.sql.table.as_str())
-                .bind(column)
-                .fetch_one(&mut *tx)
-                .await?;
-                if has {
-                    continue;
-                }
-            }
-            let sql = m.render(&table, &self.sql.table);
-            (&mut *tx).execute(sqlx::raw_sql(&sql)).await?;
-        }
-        tx.commit().await?;
+        // SQLite has no ADD COLUMN IF NOT EXISTS.
+        apply_migrations!(
+            tx,
+            MIGRATIONS,
+            HAS_COLUMN,
+            self.sql.table.as_str(),
+            &table,
+            &self.sql.table
+        );
         Ok(())
     }
 
@@ -346,24 +323,7 @@ fn is_busy(e: &sqlx::Error) -> bool {
 #[async_trait]
 impl Store for SqliteStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query(&self.sql.load)
-            .bind(key.as_str())
-            .bind(self.now_ms())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        let Some(row) = row else { return Ok(None) };
-        let version: i64 = row.try_get(0).map_err(store_error)?;
-        let expires_at: i64 = row.try_get(1).map_err(store_error)?;
-        let payload: Vec<u8> = row.try_get(2).map_err(store_error)?;
-        let user: Option<String> = row.try_get(3).map_err(store_error)?;
-        Ok(Some(Record {
-            key: key.to_owned(),
-            version: version_from_db(version)?,
-            expires_at: from_millis(expires_at)?,
-            payload,
-            user,
-        }))
+        load_record!(self, key, self.now_ms(), from_millis)
     }
 
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
@@ -372,19 +332,11 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
-        Ok(if done.rows_affected() == 1 {
-            Created::Ok
-        } else {
-            Created::Collision
-        })
+        Ok(created(done.rows_affected()))
     }
 
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-        Ok(match self.cas(Cas::Save(record, expected)).await? {
-            CasOutcome::Done => Saved::Ok,
-            CasOutcome::MovedOn => Saved::Conflict,
-            CasOutcome::Gone => Saved::Gone,
-        })
+        Ok(self.cas(CasOp::Save(record, expected)).await?.saved())
     }
 
     async fn touch(
@@ -393,30 +345,16 @@ impl Store for SqliteStore {
         expected: Version,
         expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
-        Ok(
-            match self.cas(Cas::Touch(key, expected, expires_at)).await? {
-                CasOutcome::Done => Touched::Ok,
-                CasOutcome::MovedOn => Touched::MovedOn,
-                CasOutcome::Gone => Touched::Gone,
-            },
-        )
+        let outcome = self.cas(CasOp::Touch(key, expected, expires_at));
+        Ok(outcome.await?.touched())
     }
 
     async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
-        Ok(match self.cas(Cas::Retire(key, expected)).await? {
-            CasOutcome::Done => Retired::Ok,
-            CasOutcome::MovedOn => Retired::MovedOn,
-            CasOutcome::Gone => Retired::Gone,
-        })
+        Ok(self.cas(CasOp::Retire(key, expected)).await?.retired())
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        sqlx::query(&self.sql.delete)
-            .bind(key.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        delete_row!(self, key)
     }
 
     /// Deletes expired rows in batches of 1000 (one short write transaction
@@ -424,20 +362,7 @@ impl Store for SqliteStore {
     /// back short.
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         let now = self.now_ms();
-        let mut total = 0;
-        loop {
-            let n = sqlx::query(&self.sql.delete_expired)
-                .bind(now)
-                .bind(EXPIRED_BATCH)
-                .execute(&self.pool)
-                .await
-                .map_err(store_error)?
-                .rows_affected();
-            total += n;
-            if n < EXPIRED_BATCH as u64 {
-                return Ok(total);
-            }
-        }
+        sweep_expired!(self, now)
     }
 
     fn user_index(&self) -> Option<&dyn UserIndex> {
@@ -451,7 +376,7 @@ impl Store for SqliteStore {
 
 /// A compare-and-swap on the version the request loaded.
 #[derive(Clone, Copy)]
-enum Cas<'a> {
+enum CasOp<'a> {
     /// `save`: replace the record.
     Save(&'a Record, Version),
     /// `touch`: move the expiry.
@@ -460,29 +385,19 @@ enum Cas<'a> {
     Retire(&'a StoreKey, Version),
 }
 
-impl Cas<'_> {
+impl CasOp<'_> {
     fn key(&self) -> &StoreKey {
         match self {
-            Cas::Save(record, _) => &record.key,
-            Cas::Touch(key, ..) | Cas::Retire(key, _) => key,
+            CasOp::Save(record, _) => &record.key,
+            CasOp::Touch(key, ..) | CasOp::Retire(key, _) => key,
         }
     }
 
     fn expected(&self) -> Version {
         match *self {
-            Cas::Save(_, v) | Cas::Touch(_, v, _) | Cas::Retire(_, v) => v,
+            CasOp::Save(_, v) | CasOp::Touch(_, v, _) | CasOp::Retire(_, v) => v,
         }
     }
-}
-
-/// What a compare-and-swap found.
-enum CasOutcome {
-    /// Written.
-    Done,
-    /// The live row has another version: nothing written.
-    MovedOn,
-    /// No live row: nothing written.
-    Gone,
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
@@ -506,9 +421,9 @@ impl SqliteStore {
     }
 
     /// The versioned statement of `op`.
-    fn cas_query<'q>(&'q self, op: Cas<'q>, now: i64) -> Result<SqliteQuery<'q>, StoreError> {
+    fn cas_query<'q>(&'q self, op: CasOp<'q>, now: i64) -> Result<SqliteQuery<'q>, StoreError> {
         Ok(match op {
-            Cas::Save(record, expected) => sqlx::query(&self.sql.save)
+            CasOp::Save(record, expected) => sqlx::query(&self.sql.save)
                 .bind(record.key.as_str())
                 .bind(version_to_db(expected)?)
                 .bind(version_to_db(record.version)?)
@@ -516,12 +431,12 @@ impl SqliteStore {
                 .bind(&record.payload)
                 .bind(record.user.as_deref())
                 .bind(now),
-            Cas::Touch(key, expected, expires_at) => sqlx::query(&self.sql.touch)
+            CasOp::Touch(key, expected, expires_at) => sqlx::query(&self.sql.touch)
                 .bind(key.as_str())
                 .bind(version_to_db(expected)?)
                 .bind(to_millis(expires_at))
                 .bind(now),
-            Cas::Retire(key, expected) => sqlx::query(&self.sql.retire)
+            CasOp::Retire(key, expected) => sqlx::query(&self.sql.retire)
                 .bind(key.as_str())
                 .bind(version_to_db(expected)?)
                 .bind(now),
@@ -536,7 +451,7 @@ impl SqliteStore {
     /// (again) the expected one the statement runs once more. So the
     /// outcome is always true at one instant, even if the row was deleted
     /// or written between the first statement and the question.
-    async fn cas(&self, op: Cas<'_>) -> Result<CasOutcome, StoreError> {
+    async fn cas(&self, op: CasOp<'_>) -> Result<Cas, StoreError> {
         let now = self.now_ms();
         let done = self
             .cas_query(op, now)?
@@ -544,7 +459,7 @@ impl SqliteStore {
             .await
             .map_err(store_error)?;
         if done.rows_affected() == 1 {
-            return Ok(CasOutcome::Done);
+            return Ok(Cas::Done);
         }
         let mut tx = self.begin_immediate().await?;
         let stored: Option<i64> = sqlx::query_scalar(&self.sql.version_of)
@@ -554,8 +469,8 @@ impl SqliteStore {
             .await
             .map_err(store_error)?;
         let outcome = match stored {
-            None => CasOutcome::Gone,
-            Some(v) if v != version_to_db(op.expected())? => CasOutcome::MovedOn,
+            None => Cas::Gone,
+            Some(v) if v != version_to_db(op.expected())? => Cas::MovedOn,
             Some(_) => {
                 let done = self
                     .cas_query(op, now)?
@@ -567,7 +482,7 @@ impl SqliteStore {
                         "a row at the expected version was not written",
                     ));
                 }
-                CasOutcome::Done
+                Cas::Done
             }
         };
         commit(tx).await?;
@@ -604,14 +519,13 @@ struct SqliteAdmit<'a> {
 #[async_trait]
 impl AdmitTx for SqliteAdmit<'_> {
     async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(&self.store.sql.other_logins)
-            .bind(user)
-            .bind(self.now)
-            .bind(except.as_str())
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(store_error)?;
-        ids.iter().map(|id| key_from_db(id)).collect()
+        other_logins!(
+            &self.store.sql.other_logins,
+            self.tx,
+            user,
+            self.now,
+            except
+        )
     }
 
     async fn write(
@@ -648,8 +562,8 @@ impl AdmitTx for SqliteAdmit<'_> {
                     .execute(&mut *self.tx)
                     .await
                     .map_err(store_error)?;
-                if done.rows_affected() == 1 {
-                    Written::Ok
+                let verdict = if done.rows_affected() == 1 {
+                    Cas::Done
                 } else {
                     // Under the write lock: the same state the UPDATE saw.
                     let live: Option<i64> = sqlx::query_scalar(&self.store.sql.version_of)
@@ -659,11 +573,12 @@ impl AdmitTx for SqliteAdmit<'_> {
                         .await
                         .map_err(store_error)?;
                     if live.is_some() {
-                        Written::Conflict
+                        Cas::MovedOn
                     } else {
-                        Written::Gone
+                        Cas::Gone
                     }
-                }
+                };
+                verdict.written()
             }
         };
         if written == Written::Ok {
@@ -757,26 +672,7 @@ impl UserIndex for SqliteStore {
     /// One `SELECT` of the user's live rows, through the partial index on
     /// `user_id`.
     async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
-        let rows = sqlx::query(&self.sql.user_records)
-            .bind(user)
-            .bind(self.now_ms())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
-        rows.iter()
-            .map(|row| {
-                let key: &str = row.try_get(0).map_err(store_error)?;
-                let version: i64 = row.try_get(1).map_err(store_error)?;
-                let expires_at: i64 = row.try_get(2).map_err(store_error)?;
-                Ok(Record {
-                    key: key_from_db(key)?,
-                    version: version_from_db(version)?,
-                    expires_at: from_millis(expires_at)?,
-                    payload: row.try_get(3).map_err(store_error)?,
-                    user: Some(user.to_owned()),
-                })
-            })
-            .collect()
+        user_records!(self, user, self.now_ms(), from_millis)
     }
 }
 

@@ -5,9 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{drop_schema, pg_store, pg_url};
+use common::{drop_schema, pg_store, pg_url, record, start_at_once};
 use session_core::testing::namespace;
-use session_core::{Created, Record, SessionId, Store, Version};
+use session_core::{Created, Record, Store, Version};
 use session_sqlx::sqlx::Executor;
 use session_sqlx::sqlx::postgres::PgPoolOptions;
 use session_sqlx::{Error, PostgresStore, sqlx};
@@ -18,16 +18,6 @@ mod conformance {
     session_core::store_conformance_tests!(|namespace: String| async move {
         super::common::pg_store(namespace).await
     });
-}
-
-fn record(expires_in: time::Duration) -> Record {
-    Record {
-        key: SessionId::random().hashed_key(),
-        version: Version::FIRST,
-        expires_at: OffsetDateTime::now_utc() + expires_in,
-        payload: b"{}".to_vec(),
-        user: None,
-    }
 }
 
 async fn count_rows(store: &PostgresStore) -> i64 {
@@ -85,24 +75,16 @@ async fn invalid_names_are_rejected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_from_four_instances_all_succeed() {
     let ns = namespace("pg_concurrent_migrate");
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
+    let stores = start_at_once(4, || {
         let ns = ns.clone();
-        tasks.push(tokio::spawn(async move {
-            let store = PostgresStore::connect(&pg_url())
+        async move {
+            PostgresStore::connect(&pg_url())
                 .await?
                 .with_schema(&ns)?
-                .with_table("shared")?;
-            store.migrate().await?;
-            // And again, as on every restart.
-            store.migrate().await?;
-            Ok::<_, Error>(store)
-        }));
-    }
-    let mut stores = Vec::new();
-    for t in tasks {
-        stores.push(t.await.expect("task").expect("migrate"));
-    }
+                .with_table("shared")
+        }
+    })
+    .await;
     let s = &stores[0];
     let indexes: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'shared'",
@@ -148,55 +130,14 @@ async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     .execute(store.pool())
     .await
     .expect("bulk insert");
-    let live: Vec<Record> = (0..5).map(|_| record(time::Duration::hours(1))).collect();
-    for r in &live {
-        store.create(r).await.expect("create");
-    }
-    assert_eq!(store.delete_expired().await.expect("delete_expired"), 2500);
-    assert_eq!(count_rows(&store).await, 5);
-    assert_eq!(store.delete_expired().await.expect("again"), 0);
-    for r in &live {
-        assert!(store.load(&r.key).await.expect("load").is_some());
-    }
+    common::expired_rows_go_in_batches(&store, count_rows).await;
     drop_schema(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_task_deletes_expired_rows_and_stops_on_shutdown() {
     let store = pg_store(namespace("pg_cleanup_task")).await;
-    for _ in 0..3 {
-        store
-            .create(&record(time::Duration::seconds(-1)))
-            .await
-            .expect("create");
-    }
-    let live = record(time::Duration::hours(1));
-    store.create(&live).await.expect("create");
-    let handle = store.spawn_cleanup(Duration::from_millis(100));
-    let mut left = count_rows(&store).await;
-    for _ in 0..100 {
-        if left == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = count_rows(&store).await;
-    }
-    assert_eq!(left, 1, "the cleanup task never deleted the expired rows");
-    assert!(!handle.is_finished());
-    handle.shutdown().await;
-
-    // Stopped: a new expired row survives several periods.
-    store
-        .create(&record(time::Duration::seconds(-1)))
-        .await
-        .expect("create");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(count_rows(&store).await, 2);
-
-    // Dropping the handle stops the task too.
-    drop(store.spawn_cleanup(Duration::from_millis(100)));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(count_rows(&store).await, 2);
+    common::cleanup_task_runs_until_shutdown(&store, count_rows).await;
     drop_schema(&store).await;
 }
 
@@ -257,32 +198,14 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     .expect("old insert");
 
     // Four instances of the new version start at once, then restart.
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
+    let stores = start_at_once(4, || {
         let ns = ns.clone();
-        tasks.push(tokio::spawn(async move {
-            let store = PostgresStore::connect(&pg_url()).await?.with_schema(&ns)?;
-            store.migrate().await?;
-            store.migrate().await?;
-            Ok::<_, Error>(store)
-        }));
-    }
-    let mut stores = Vec::new();
-    for t in tasks {
-        stores.push(t.await.expect("task").expect("migrate"));
-    }
+        async move { PostgresStore::connect(&pg_url()).await?.with_schema(&ns) }
+    })
+    .await;
     let store = &stores[0];
 
-    let key = session_core::StoreKey::from_stored("old_row").expect("key");
-    let loaded = store.load(&key).await.expect("load").expect("old row");
-    assert_eq!(
-        (
-            loaded.version,
-            loaded.payload.as_slice(),
-            loaded.user.clone()
-        ),
-        (Version(7), &b"{}"[..], None)
-    );
+    let loaded = common::old_row(store).await;
     let columns: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT column_name::text, data_type::text, is_nullable::text \
          FROM information_schema.columns \
@@ -342,18 +265,8 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     tx.rollback().await.expect("rollback");
 
     // The old row joins a user through the new code.
-    let mut r = loaded;
-    r.version = Version(8);
-    r.user = Some("ada".to_owned());
-    assert_eq!(
-        stores[1].save(&r, Version(7)).await.expect("save"),
-        session_core::Saved::Ok
-    );
-    let index = stores[2].user_index().expect("index");
-    let listed = index.user_records("ada").await.expect("list");
-    assert_eq!(listed.iter().map(|r| r.key).collect::<Vec<_>>(), [key]);
-    common::user_column_follows_every_method(&stores[3]).await;
-    common::admit_revokes_the_oldest_login(&stores[0]).await;
+    let all: Vec<&dyn Store> = stores.iter().map(|s| s as &dyn Store).collect();
+    common::old_row_joins_a_user(&all, loaded).await;
     drop_schema(store).await;
 }
 

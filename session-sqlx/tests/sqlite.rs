@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{sqlite_path, sqlite_store, sqlite_url};
+use common::{record, sqlite_path, sqlite_store, sqlite_url, start_at_once};
 use session_core::testing::namespace;
-use session_core::{Created, Record, SessionId, Store, StoreError, Version};
+use session_core::{Created, Store, StoreError, Version};
 use session_sqlx::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use session_sqlx::sqlx::{self, Connection, Executor, Row};
 use session_sqlx::{Error, SqliteStore};
@@ -35,16 +35,6 @@ async fn memory_store() -> SqliteStore {
         .expect("open in-memory database");
     store.migrate().await.expect("migrate");
     store
-}
-
-fn record(expires_in: time::Duration) -> Record {
-    Record {
-        key: SessionId::random().hashed_key(),
-        version: Version::FIRST,
-        expires_at: OffsetDateTime::now_utc() + expires_in,
-        payload: b"{}".to_vec(),
-        user: None,
-    }
 }
 
 async fn count_rows(store: &SqliteStore) -> i64 {
@@ -167,20 +157,11 @@ async fn concurrent_migrations_on_one_file_all_succeed() {
     // Connecting converts the new file to WAL; SQLite answers the racing
     // connections SQLITE_BUSY without waiting, which `connect` retries.
     let url = sqlite_url(&sqlite_path(&namespace("sqlite_concurrent_migrate")));
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
+    let stores = start_at_once(8, || {
         let url = url.clone();
-        tasks.push(tokio::spawn(async move {
-            let store = SqliteStore::connect(&url).await?;
-            store.migrate().await?;
-            store.migrate().await?;
-            Ok::<_, Error>(store)
-        }));
-    }
-    let mut stores = Vec::new();
-    for t in tasks {
-        stores.push(t.await.expect("task").expect("migrate"));
-    }
+        async move { SqliteStore::connect(&url).await }
+    })
+    .await;
     let r = record(time::Duration::hours(1));
     assert_eq!(stores[0].create(&r).await.expect("create"), Created::Ok);
     assert!(stores[3].load(&r.key).await.expect("load").is_some());
@@ -197,45 +178,13 @@ async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     .execute(store.pool())
     .await
     .expect("bulk insert");
-    let live: Vec<Record> = (0..5).map(|_| record(time::Duration::hours(1))).collect();
-    for r in &live {
-        store.create(r).await.expect("create");
-    }
-    assert_eq!(store.delete_expired().await.expect("delete_expired"), 2500);
-    assert_eq!(count_rows(&store).await, 5);
-    assert_eq!(store.delete_expired().await.expect("again"), 0);
+    common::expired_rows_go_in_batches(&store, count_rows).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_task_deletes_expired_rows_and_stops_on_shutdown() {
     let store = sqlite_store(namespace("sqlite_cleanup_task")).await;
-    for _ in 0..3 {
-        store
-            .create(&record(time::Duration::seconds(-1)))
-            .await
-            .expect("create");
-    }
-    store
-        .create(&record(time::Duration::hours(1)))
-        .await
-        .expect("create");
-    let handle = store.spawn_cleanup(Duration::from_millis(100));
-    let mut left = count_rows(&store).await;
-    for _ in 0..100 {
-        if left == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = count_rows(&store).await;
-    }
-    assert_eq!(left, 1, "the cleanup task never deleted the expired rows");
-    handle.shutdown().await;
-    store
-        .create(&record(time::Duration::seconds(-1)))
-        .await
-        .expect("create");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(count_rows(&store).await, 2, "the task still runs");
+    common::cleanup_task_runs_until_shutdown(&store, count_rows).await;
 }
 
 /// Opens a second connection to the store's file and takes the write lock.
@@ -392,32 +341,14 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     }
 
     // Four instances of the new version start at once, then restart.
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
+    let stores = start_at_once(4, || {
         let url = url.clone();
-        tasks.push(tokio::spawn(async move {
-            let store = SqliteStore::connect(&url).await?;
-            store.migrate().await?;
-            store.migrate().await?;
-            Ok::<_, Error>(store)
-        }));
-    }
-    let mut stores = Vec::new();
-    for t in tasks {
-        stores.push(t.await.expect("task").expect("migrate"));
-    }
+        async move { SqliteStore::connect(&url).await }
+    })
+    .await;
     let store = &stores[0];
 
-    let key = session_core::StoreKey::from_stored("old_row").expect("key");
-    let loaded = store.load(&key).await.expect("load").expect("old row");
-    assert_eq!(
-        (
-            loaded.version,
-            loaded.payload.as_slice(),
-            loaded.user.clone()
-        ),
-        (Version(7), &b"{}"[..], None)
-    );
+    let loaded = common::old_row(store).await;
     let columns: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT name, type, \"notnull\" FROM pragma_table_info('sessions') WHERE name = 'user_id'",
     )
@@ -466,16 +397,6 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     );
 
     // The old row joins a user through the new code.
-    let mut r = loaded;
-    r.version = Version(8);
-    r.user = Some("ada".to_owned());
-    assert_eq!(
-        stores[1].save(&r, Version(7)).await.expect("save"),
-        session_core::Saved::Ok
-    );
-    let index = stores[2].user_index().expect("index");
-    let listed = index.user_records("ada").await.expect("list");
-    assert_eq!(listed.iter().map(|r| r.key).collect::<Vec<_>>(), [key]);
-    common::user_column_follows_every_method(&stores[3]).await;
-    common::admit_revokes_the_oldest_login(&stores[0]).await;
+    let all: Vec<&dyn Store> = stores.iter().map(|s| s as &dyn Store).collect();
+    common::old_row_joins_a_user(&all, loaded).await;
 }

@@ -14,9 +14,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
+
+use crate::services;
+use crate::toolbox::{Guard, cargo, find_binary, free_port, root};
 use std::time::{Duration, Instant};
 
 const HELP: &str = "\
@@ -231,61 +234,6 @@ struct Measure {
 
 type Key = (&'static str, Store, &'static str);
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-fn find(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    })
-}
-
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
-}
-
-/// Kills a process by PID when dropped.
-struct Guard {
-    what: String,
-    child: Child,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Guard {
-    fn wait_port(&mut self, port: u16) -> Result<(), String> {
-        let start = Instant::now();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        while start.elapsed() < Duration::from_secs(20) {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return Ok(());
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("{} exited early: {status}", self.what));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err(format!(
-            "{} did not listen on port {port} in 20 s",
-            self.what
-        ))
-    }
-}
-
 /// Prefix of a command with `taskset -c CPU` when taskset is there.
 fn pinned(cpu: &str, program: &Path, taskset: Option<&Path>) -> Command {
     match taskset {
@@ -422,34 +370,15 @@ fn command_stats(port: u16) -> Result<BTreeMap<String, u64>, String> {
     Ok(out)
 }
 
+/// The bench's `redis-server` on core 1 with the load generator (core 0
+/// is the server's alone), its directory under `target/`: (guard, port,
+/// directory).
 fn start_redis(taskset: Option<&Path>) -> Result<(Guard, u16, PathBuf), String> {
-    let bin = find("redis-server")
+    let bin = find_binary("redis-server", &[])
         .ok_or("redis-server not found: install it with `apt-get install -y redis-server`")?;
-    let port = free_port()?;
     let dir = root().join("target").join("bench-redis");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    // On core 1 with the load generator: core 0 is the server's alone.
-    let child = pinned("1", &bin, taskset)
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args([
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "yes",
-        ])
-        .arg("--dir")
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("could not start redis-server: {e}"))?;
-    let mut guard = Guard {
-        what: "redis-server".into(),
-        child,
-    };
-    guard.wait_port(port)?;
+    let (port, guard) = services::start_redis(pinned("1", &bin, taskset), dir.clone())?;
     Ok((guard, port, dir))
 }
 
@@ -666,7 +595,7 @@ fn build_servers() -> Result<PathBuf, String> {
     let root = root();
     let target = root.join("target").join("bench-servers");
     eprintln!("bench: building xtask/bench-servers in release (target/bench-servers)...");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let status = cargo()
         .args(["build", "--release", "--manifest-path"])
         .arg(root.join("xtask").join("bench-servers").join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target)
@@ -690,12 +619,12 @@ pub(crate) fn run(options: &Options) -> ExitCode {
 
 fn bench(o: &Options) -> Result<(), String> {
     let started = Instant::now();
-    let Some(wrk) = find("wrk") else {
+    let Some(wrk) = find_binary("wrk", &[]) else {
         return Err("wrk not found: the bench needs the wrk load generator; \
                     install it with `apt-get install -y wrk` (Debian's package) and run again"
             .into());
     };
-    let taskset = find("taskset");
+    let taskset = find_binary("taskset", &[]);
     if taskset.is_none() {
         eprintln!(
             "bench: warning: taskset not found (util-linux): running unpinned, figures are noisier"
@@ -726,11 +655,11 @@ fn bench(o: &Options) -> Result<(), String> {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .map_err(|e| format!("could not start bench-server: {e}"))?;
-            let mut guard = Guard {
-                what: format!("bench-server {} {}", server.name, store.arg()),
+            let mut guard = Guard::new(
+                format!("bench-server {} {}", server.name, store.arg()),
                 child,
-            };
-            guard.wait_port(port)?;
+            );
+            guard.wait_port(port, Duration::from_secs(20))?;
             for route in ROUTES {
                 if store == Store::Redis {
                     redis_cmd(redis_port, &["FLUSHALL"])?;
@@ -754,7 +683,7 @@ fn bench(o: &Options) -> Result<(), String> {
                 if store == Store::Redis {
                     redis_cmd(redis_port, &["CONFIG", "RESETSTAT"])?;
                 }
-                let pid = guard.child.id();
+                let pid = guard.child().id();
                 let cpu_before = cpu_ns(pid);
                 let mut m = wrk.run(port, route, &cookies, o.duration)?;
                 m.cpu_us =

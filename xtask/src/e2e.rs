@@ -3,35 +3,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::toolbox::{Guard, cargo, find_binary, free_port, root};
+
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-/// Kills a child process when dropped (also when a step fails).
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
-}
-
-fn find(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
 
 /// A WebDriver session.
 struct Driver {
@@ -177,13 +157,13 @@ pub(crate) fn run() -> ExitCode {
 }
 
 fn steps() -> Result<(), String> {
-    let chromium = find("chromium").ok_or("chromium not found: apt-get install chromium")?;
-    let chromedriver =
-        find("chromedriver").ok_or("chromedriver not found: apt-get install chromium-driver")?;
+    let chromium =
+        find_binary("chromium", &[]).ok_or("chromium not found: apt-get install chromium")?;
+    let chromedriver = find_binary("chromedriver", &[])
+        .ok_or("chromedriver not found: apt-get install chromium-driver")?;
 
     println!("== building the demo");
-    let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(root())
+    let built = cargo()
         .args(["build", "-p", "session-axum", "--example", "demo"])
         .status()
         .map_err(|e| e.to_string())?;
@@ -193,7 +173,8 @@ fn steps() -> Result<(), String> {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     let demo_bin = target.join("debug/examples/demo");
-    let mut demo = Kill(
+    let mut demo = Guard::new(
+        "demo",
         Command::new(&demo_bin)
             .args(["--port", "0"])
             .stdout(Stdio::piped())
@@ -202,7 +183,7 @@ fn steps() -> Result<(), String> {
             .map_err(|e| format!("start demo: {e}"))?,
     );
     let mut line = String::new();
-    if let Some(out) = demo.0.stdout.take() {
+    if let Some(out) = demo.child().stdout.take() {
         BufReader::new(out)
             .read_line(&mut line)
             .map_err(|e| e.to_string())?;
@@ -215,11 +196,9 @@ fn steps() -> Result<(), String> {
         .to_owned();
     println!("== demo at {base}");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
-    let _driver_proc = Kill(
+    let port = free_port()?;
+    let _driver_proc = Guard::new(
+        "chromedriver",
         Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

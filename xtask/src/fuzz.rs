@@ -10,8 +10,9 @@
 //! stays small.
 
 use std::fmt::Write as _;
-use std::path::Path;
 use std::process::{Command, Stdio};
+
+use crate::toolbox::{cargo, root};
 use std::time::Instant;
 
 /// One target: its name, what it checks, and whether it takes long inputs.
@@ -117,10 +118,10 @@ fn group(n: u64) -> String {
 }
 
 /// Runs the fuzzers; `Ok(true)` when none crashed or hung.
-pub(crate) fn run(root: &Path, secs: u64) -> Result<bool, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+pub(crate) fn run(secs: u64) -> Result<bool, String> {
+    let root = root();
     let fuzz_dir = root.join("session-core").join("fuzz");
-    let present = Command::new(&cargo)
+    let present = cargo()
         .args(["fuzz", "--version"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -130,7 +131,7 @@ pub(crate) fn run(root: &Path, secs: u64) -> Result<bool, String> {
         return Err("cargo-fuzz is not installed (cargo install cargo-fuzz)".to_owned());
     }
     println!("== fuzz: building the targets (cargo fuzz build -O)");
-    let built = Command::new(&cargo)
+    let built = cargo()
         .current_dir(&fuzz_dir)
         .env("RUSTC_BOOTSTRAP", "1")
         .args(["fuzz", "build", "-O"])
@@ -155,7 +156,7 @@ pub(crate) fn run(root: &Path, secs: u64) -> Result<bool, String> {
         let log_path = logs.join(format!("{}.log", t.name));
         let log =
             std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let mut cmd = Command::new(&cargo);
+        let mut cmd = cargo();
         cmd.current_dir(&fuzz_dir)
             .env("RUSTC_BOOTSTRAP", "1")
             .args(["fuzz", "run", "-O", t.name])

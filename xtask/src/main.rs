@@ -7,8 +7,21 @@ mod fuzz;
 mod matrix;
 mod reliability;
 mod services;
+mod toolbox;
 
 use std::process::ExitCode;
+
+/// The `cargo test` arguments of the deterministic simulation (`simulate`
+/// and the matrix run it).
+const SIMULATION_TEST: &[&str] = &[
+    "-p",
+    "session-core",
+    "--all-features",
+    "--test",
+    "simulation",
+    "--",
+    "--nocapture",
+];
 
 const HELP: &str = "\
 cargo xtask <command> [options]
@@ -97,22 +110,12 @@ fn simulate(args: &[String]) -> ExitCode {
             }
         }
     }
-    let status =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
-                "test",
-                "--release",
-                "-p",
-                "session-core",
-                "--all-features",
-                "--test",
-                "simulation",
-                "--",
-                "--nocapture",
-            ])
-            .env("SIMULATE_SEEDS", &seeds)
-            .env("SIMULATE_FIRST_SEED", &first)
-            .status();
+    let status = toolbox::cargo()
+        .args(["test", "--release"])
+        .args(SIMULATION_TEST)
+        .env("SIMULATE_SEEDS", &seeds)
+        .env("SIMULATE_FIRST_SEED", &first)
+        .status();
     match status {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,

@@ -9,11 +9,11 @@
 //!   tests" part.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::time::Instant;
 
 use crate::services::{self, Service};
+use crate::toolbox::{cargo, root};
 
 const FRAMEWORKS: [&str; 3] = ["axum", "actix", "rocket"];
 const STORES: [&str; 4] = ["memory", "redis", "postgres", "sqlite"];
@@ -126,17 +126,6 @@ impl Outcome {
             Outcome::Missing(_) => "FAIL (missing)".into(),
         }
     }
-}
-
-fn root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
-}
-
-fn cargo() -> Command {
-    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    c.current_dir(root());
-    c
 }
 
 /// Runs `cargo test <args>`, logs its output to `target/xtask-logs/<log>.log`
@@ -371,15 +360,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
     let mut simulation: Option<(Outcome, String)> = None;
     if options.other() {
         println!("== deterministic simulation of concurrent requests");
-        let args = strings(&[
-            "-p",
-            "session-core",
-            "--all-features",
-            "--test",
-            "simulation",
-            "--",
-            "--nocapture",
-        ]);
+        let args = strings(crate::SIMULATION_TEST);
         let o = cargo_test(&args, &env, "simulation");
         let log = std::fs::read_to_string(root().join("target/xtask-logs/simulation.log"))
             .unwrap_or_default();
@@ -472,12 +453,14 @@ pub(crate) fn run(options: &Options) -> ExitCode {
             }
         }
     }
-    let total: u64 = grid
-        .iter()
-        .flat_map(|(_, r)| r.iter())
-        .chain(conformance.iter())
-        .chain(simulation.iter().map(|(o, _)| o))
-        .chain(others.iter().map(|(_, o)| o))
+    let outcomes = || {
+        grid.iter()
+            .flat_map(|(_, r)| r.iter())
+            .chain(conformance.iter())
+            .chain(simulation.iter().map(|(o, _)| o))
+            .chain(others.iter().map(|(_, o)| o))
+    };
+    let total: u64 = outcomes()
         .map(|o| match o {
             Outcome::NotBuilt => 0,
             Outcome::Pass(n) => *n,
@@ -485,12 +468,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
             Outcome::Missing(_) => 0,
         })
         .sum();
-    let failed: u64 = grid
-        .iter()
-        .flat_map(|(_, r)| r.iter())
-        .chain(conformance.iter())
-        .chain(simulation.iter().map(|(o, _)| o))
-        .chain(others.iter().map(|(_, o)| o))
+    let failed: u64 = outcomes()
         .map(|o| match o {
             Outcome::Fail { failed, .. } => *failed,
             Outcome::Missing(_) | Outcome::Pass(0) => 1,

@@ -7,13 +7,12 @@
 //! whose figures `RELIABILITY.md` then embeds; `--only fuzz` runs just
 //! them.
 
-use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use crate::services;
+use crate::toolbox::cargo;
 
 pub(crate) fn run(args: &[String]) -> ExitCode {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     // `--fuzz SECS` is this wrapper's; the rest goes to the package.
     let mut fuzz_secs = None;
     let mut rest = Vec::new();
@@ -34,7 +33,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
     let only_fuzz = rest.windows(2).any(|w| w[0] == "--only" && w[1] == "fuzz");
     let mut fuzz_clean = true;
     if let Some(secs) = fuzz_secs.or(only_fuzz.then_some(600)) {
-        match crate::fuzz::run(&root, secs) {
+        match crate::fuzz::run(secs) {
             Ok(clean) => fuzz_clean = clean,
             Err(e) => {
                 eprintln!("error: fuzz: {e}");
@@ -58,10 +57,9 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         eprintln!("error: reliability needs Redis and PostgreSQL (see above)");
         return ExitCode::FAILURE;
     };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let dev = args.iter().any(|a| a == "--dev");
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root).args(["run", "--quiet"]);
+    let mut cmd = cargo();
+    cmd.args(["run", "--quiet"]);
     if !dev {
         cmd.arg("--release");
     }

@@ -1,10 +1,11 @@
-//! Finds or starts the Redis and PostgreSQL servers the tests need, and stops
-//! the ones it started (by PID, when dropped).
+//! Finds or starts the Redis and PostgreSQL servers the tests and the bench
+//! need, and stops the ones it started (by PID, when dropped).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::toolbox::{Guard, find_binary, free_port, reachable};
 
 /// A service the tests can use, or why not.
 pub(crate) enum Service {
@@ -34,59 +35,6 @@ impl Service {
     }
 }
 
-/// Kills a child server and removes its directory when dropped. A Ctrl-C
-/// reaches the children too: they run in the same process group.
-pub(crate) struct Guard {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        // SIGINT first: a fast, clean shutdown for both servers.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn reachable(port: u16) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
-}
-
-fn free_port() -> Option<u16> {
-    TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()
-        .map(|a| a.port())
-}
-
-fn wait_for(port: u16, child: &mut Child, limit: Duration) -> Result<(), String> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if reachable(port) {
-            return Ok(());
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("exited early with {status}"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(format!("not listening after {limit:?}"))
-}
-
 fn temp_dir(name: &str) -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -94,30 +42,31 @@ fn temp_dir(name: &str) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-fn find_binary(name: &str, extra_dirs: &[PathBuf]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(extra_dirs.iter().cloned())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+/// Unless `fresh`: the URL in the environment variable `var`, else `local`
+/// when something listens on its default `port`.
+fn given_or_running(fresh: bool, var: &str, port: u16, local: &str) -> Option<Service> {
+    if fresh {
+        return None;
+    }
+    if let Ok(url) = std::env::var(var) {
+        return Some(Service::Ready {
+            url,
+            how: format!("from {var}"),
+            _guard: None,
+        });
+    }
+    reachable(port).then(|| Service::Ready {
+        url: local.into(),
+        how: "running on the default port".into(),
+        _guard: None,
+    })
 }
 
 /// Redis: `REDIS_URL`, else 127.0.0.1:6379, else a throwaway `redis-server`
 /// (always a throwaway one when `fresh`).
 pub(crate) fn redis(fresh: bool) -> Service {
-    if let Some(url) = std::env::var("REDIS_URL").ok().filter(|_| !fresh) {
-        return Service::Ready {
-            url,
-            how: "from REDIS_URL".into(),
-            _guard: None,
-        };
-    }
-    if !fresh && reachable(6379) {
-        return Service::Ready {
-            url: "redis://127.0.0.1:6379".into(),
-            how: "running on the default port".into(),
-            _guard: None,
-        };
+    if let Some(found) = given_or_running(fresh, "REDIS_URL", 6379, "redis://127.0.0.1:6379") {
+        return found;
     }
     let Some(bin) = find_binary("redis-server", &[]) else {
         return Service::Missing(
@@ -125,9 +74,10 @@ pub(crate) fn redis(fresh: bool) -> Service {
                 .into(),
         );
     };
-    match start_redis(&bin) {
-        Ok((url, guard)) => Service::Ready {
-            url,
+    let started = temp_dir("redis").and_then(|dir| start_redis(Command::new(&bin), dir));
+    match started {
+        Ok((port, guard)) => Service::Ready {
+            url: format!("redis://127.0.0.1:{port}"),
             how: "throwaway redis-server".into(),
             _guard: Some(guard),
         },
@@ -135,47 +85,39 @@ pub(crate) fn redis(fresh: bool) -> Service {
     }
 }
 
-fn start_redis(bin: &Path) -> Result<(String, Guard), String> {
-    let dir = temp_dir("redis")?;
-    let port = free_port().ok_or("no free port")?;
-    let mut child = Command::new(bin)
+/// Starts a throwaway `redis-server` without persistence on a free loopback
+/// port, with its directory `dir`; `server` runs the binary (directly, or
+/// pinned to a core). The guard stops it and removes `dir`.
+pub(crate) fn start_redis(mut server: Command, dir: PathBuf) -> Result<(u16, Guard), String> {
+    let port = free_port()?;
+    let child = server
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
             "--save",
             "",
             "--appendonly",
             "no",
+            "--protected-mode",
+            "yes",
         ])
         .arg("--dir")
         .arg(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| e.to_string())?;
-    wait_for(port, &mut child, Duration::from_secs(10))?;
-    Ok((format!("redis://127.0.0.1:{port}"), Guard { child, dir }))
+        .map_err(|e| format!("could not start redis-server: {e}"))?;
+    let mut guard = Guard::new("redis-server", child).graceful(dir);
+    guard.wait_port(port, Duration::from_secs(20))?;
+    Ok((port, guard))
 }
 
 /// PostgreSQL: `DATABASE_URL`, else 127.0.0.1:5432 (database `test`, user
 /// `postgres`), else a throwaway cluster from `initdb` + `postgres` (always a
 /// throwaway one when `fresh`).
 pub(crate) fn postgres(fresh: bool) -> Service {
-    if let Some(url) = std::env::var("DATABASE_URL").ok().filter(|_| !fresh) {
-        return Service::Ready {
-            url,
-            how: "from DATABASE_URL".into(),
-            _guard: None,
-        };
-    }
-    if !fresh && reachable(5432) {
-        return Service::Ready {
-            url: "postgres://postgres@127.0.0.1:5432/test".into(),
-            how: "running on the default port".into(),
-            _guard: None,
-        };
+    let local = "postgres://postgres@127.0.0.1:5432/test";
+    if let Some(found) = given_or_running(fresh, "DATABASE_URL", 5432, local) {
+        return found;
     }
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|rd| rd.flatten().map(|e| e.path().join("bin")).collect())
@@ -253,8 +195,8 @@ fn start_postgres(initdb: &Path, server: &Path) -> Result<(String, Guard), Strin
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let port = free_port().ok_or("no free port")?;
-    let mut child = as_postgres(server, user)
+    let port = free_port()?;
+    let child = as_postgres(server, user)
         .arg("-D")
         .arg(&data)
         .args([
@@ -271,11 +213,12 @@ fn start_postgres(initdb: &Path, server: &Path) -> Result<(String, Guard), Strin
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
-    wait_for(port, &mut child, Duration::from_secs(30))?;
+    let mut guard = Guard::new("postgres", child).graceful(dir);
+    guard.wait_port(port, Duration::from_secs(30))?;
     // Give the server a moment to accept connections after it listens.
     std::thread::sleep(Duration::from_millis(300));
     Ok((
         format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-        Guard { child, dir },
+        guard,
     ))
 }

@@ -20,7 +20,7 @@ fn now() -> OffsetDateTime {
     SystemClock.now()
 }
 
-fn manager_with(
+pub(super) fn manager_with(
     store: Arc<dyn Store>,
     f: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
 ) -> SessionManager {
@@ -33,14 +33,14 @@ fn manager_with(
 }
 
 /// A request's session, held open (the handler has not returned).
-fn open(m: &SessionManager, cookie: Option<&str>) -> Session {
+pub(super) fn open(m: &SessionManager, cookie: Option<&str>) -> Session {
     let header = cookie.map(|c| format!("{}={c}", m.config().cookie_name()));
     m.start(header.iter().map(|h| h.as_bytes()), RequestMeta::default())
 }
 
 /// Finishes a held request: the cookie value it sets, `None` when it sets
 /// none or removes it.
-async fn close(m: &SessionManager, s: &Session) -> Option<String> {
+pub(super) async fn close(m: &SessionManager, s: &Session) -> Option<String> {
     let out = m.finish(s).await.unwrap_or_else(|e| panic!("finish: {e}"));
     out.and_then(|h| {
         let first = h.value.split(';').next()?.to_owned();
@@ -55,7 +55,7 @@ async fn close_removes(m: &SessionManager, s: &Session) -> bool {
     out.is_some_and(|h| h.value.split(';').next().is_some_and(|v| v.ends_with('=')))
 }
 
-fn user_name() -> String {
+pub(super) fn user_name() -> String {
     format!("u{}", &SessionId::random().to_string()[..12])
 }
 
@@ -316,7 +316,7 @@ pub async fn unbounded_or_empty_idle_windows_are_refused(store: Arc<dyn Store>) 
     close(&m, &s).await;
 }
 
-fn login_record(user: &str) -> Record {
+pub(super) fn login_record(user: &str) -> Record {
     Record {
         key: SessionId::random().hashed_key(),
         version: Version::FIRST,
@@ -394,57 +394,6 @@ pub async fn admit_applies_the_cap(store: Arc<dyn Store>) {
         index.admit(&r3, None, t0, revoke).await.unwrap(),
         Admission::Collision
     );
-}
-
-/// Rounds of the concurrent-login case.
-pub const LOGIN_ROUNDS: usize = 25;
-
-/// Issue 14, case 3: 8 simultaneous logins of one user, caps 1 and 3,
-/// both policies: `RefuseLogin` admits exactly the cap, `RevokeOldest`
-/// leaves exactly the cap (never 0).
-pub async fn concurrent_logins_keep_the_cap(store: Arc<dyn Store>) {
-    if store.user_index().is_none() {
-        eprintln!("this store has no user index: case skipped");
-        return;
-    }
-    for policy in [SessionCap::RevokeOldest, SessionCap::RefuseLogin] {
-        for cap in [1usize, 3] {
-            let m = manager_with(store.clone(), |b| b.max_sessions_per_user(cap, policy));
-            for round in 0..LOGIN_ROUNDS {
-                let user = user_name();
-                let barrier = Arc::new(tokio::sync::Barrier::new(8));
-                let tasks: Vec<_> = (0..8)
-                    .map(|_| {
-                        let (m, user, barrier) = (m.clone(), user.clone(), barrier.clone());
-                        tokio::spawn(async move {
-                            let s = open(&m, None);
-                            s.insert("device", true).await.unwrap();
-                            barrier.wait().await;
-                            let ok = s.set_user(user).await.is_ok();
-                            close(&m, &s).await;
-                            ok
-                        })
-                    })
-                    .collect();
-                let mut admitted = 0;
-                for t in tasks {
-                    admitted += usize::from(t.await.unwrap());
-                }
-                let live = m.user_sessions(&user).await.unwrap().len();
-                let ctx = format!("{policy:?}, cap {cap}, round {round}");
-                match policy {
-                    SessionCap::RefuseLogin => {
-                        assert_eq!(admitted, cap, "{ctx}: logins admitted");
-                        assert_eq!(live, cap, "{ctx}: live sessions");
-                    }
-                    SessionCap::RevokeOldest => {
-                        assert_eq!(admitted, 8, "{ctx}: logins admitted");
-                        assert_eq!(live, cap, "{ctx}: live sessions");
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// The operator capability counts live sessions and deletes them all.

@@ -16,6 +16,7 @@ pub mod http;
 mod races;
 pub mod simulation;
 pub mod store;
+mod store_races;
 mod wrappers;
 
 pub use tokio;
@@ -97,6 +98,7 @@ macro_rules! store_conformance_tests {
             unbounded_or_empty_idle_windows_are_refused,
             admit_applies_the_cap,
             concurrent_logins_keep_the_cap,
+            logout_racing_a_rotation_never_resurrects,
             admin_counts_and_clears,
         );
     };

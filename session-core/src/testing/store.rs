@@ -12,6 +12,7 @@ use crate::store::{Created, Record, Retired, Saved, Store, Touched, Version};
 use crate::{SessionConfig, SessionId, SessionManager};
 
 pub use super::exactness::*;
+pub use super::store_races::*;
 
 /// The payload limit the payload cases use (the default config's).
 pub const MAX_PAYLOAD: usize = 64 * 1024;

@@ -471,3 +471,27 @@ pub(crate) fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();
     CLUSTER.get_or_init(start_cluster)
 }
+
+/// The keys of `user`'s live sessions as the store's user index lists
+/// them, sorted.
+pub(crate) async fn listed_keys(
+    store: &dyn session_core::Store,
+    user: &str,
+) -> Vec<session_core::StoreKey> {
+    let index = store.user_index().expect("a user index");
+    let records = index.user_records(user).await.expect("user_records");
+    let mut keys: Vec<_> = records.into_iter().map(|r| r.key).collect();
+    keys.sort();
+    keys
+}
+
+/// A session record without a user, expiring `expires_in` from now.
+pub(crate) fn record(expires_in: time::Duration, payload: &[u8]) -> session_core::Record {
+    session_core::Record {
+        key: session_core::SessionId::random().hashed_key(),
+        version: session_core::Version::FIRST,
+        expires_at: time::OffsetDateTime::now_utc() + expires_in,
+        payload: payload.to_vec(),
+        user: None,
+    }
+}

@@ -18,10 +18,12 @@ pub fn pg_url() -> String {
 }
 
 #[cfg(feature = "postgres")]
-/// A migrated Postgres store whose table lives in the schema `namespace`.
+/// A migrated Postgres store whose table lives in the schema `namespace`,
+/// with a connection for each of the conformance suite's 8 racing logins
+/// and one more (so the logins really wait on each other in the server).
 pub async fn pg_store(namespace: String) -> PostgresStore {
     let pool = PgPoolOptions::new()
-        .max_connections(4)
+        .max_connections(9)
         .connect(&pg_url())
         .await
         .expect("connect to PostgreSQL");
@@ -247,4 +249,166 @@ pub async fn admit_revokes_the_oldest_login(store: &dyn session_core::Store) {
     let mut want = vec![b.key, c.key, d.key];
     want.sort();
     assert_eq!(left, want);
+}
+
+/// A session record without a user, expiring `expires_in` from now.
+pub fn record(expires_in: time::Duration) -> session_core::Record {
+    session_core::Record {
+        key: session_core::SessionId::random().hashed_key(),
+        version: session_core::Version::FIRST,
+        expires_at: time::OffsetDateTime::now_utc() + expires_in,
+        payload: b"{}".to_vec(),
+        user: None,
+    }
+}
+
+/// A store of either dialect, migrated as an instance does it: on start,
+/// and again on a restart.
+pub trait Instance: session_core::Store + Sized + 'static {
+    /// Migrates twice.
+    fn migrate_twice(
+        self,
+    ) -> impl std::future::Future<Output = Result<Self, session_sqlx::Error>> + Send;
+
+    /// Starts the expiry cleanup task (see `spawn_cleanup`).
+    fn cleanup(&self, period: std::time::Duration) -> session_sqlx::CleanupHandle;
+}
+
+macro_rules! instance {
+    ($store:ty) => {
+        impl Instance for $store {
+            async fn migrate_twice(self) -> Result<Self, session_sqlx::Error> {
+                self.migrate().await?;
+                self.migrate().await?;
+                Ok(self)
+            }
+
+            fn cleanup(&self, period: std::time::Duration) -> session_sqlx::CleanupHandle {
+                self.spawn_cleanup(period)
+            }
+        }
+    };
+}
+#[cfg(feature = "postgres")]
+instance!(PostgresStore);
+#[cfg(feature = "sqlite")]
+instance!(SqliteStore);
+
+/// `n` instances start at once, each opening its store with `open` and
+/// migrating it on start and on a restart; all of them succeed.
+pub async fn start_at_once<S, F, Fut>(n: usize, open: F) -> Vec<S>
+where
+    S: Instance,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<S, session_sqlx::Error>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let opened = open();
+            tokio::spawn(async move { opened.await?.migrate_twice().await })
+        })
+        .collect();
+    let mut stores = Vec::with_capacity(n);
+    for t in tasks {
+        stores.push(t.await.expect("task").expect("migrate"));
+    }
+    stores
+}
+
+/// The cleanup task deletes expired rows (`rows` counts the table's rows)
+/// and keeps live ones; once shut down, or once its handle is dropped, it
+/// deletes nothing more.
+pub async fn cleanup_task_runs_until_shutdown<S: Instance>(
+    store: &S,
+    rows: impl AsyncFn(&S) -> i64,
+) {
+    use std::time::Duration;
+    for _ in 0..3 {
+        store
+            .create(&record(time::Duration::seconds(-1)))
+            .await
+            .expect("create");
+    }
+    let live = record(time::Duration::hours(1));
+    store.create(&live).await.expect("create");
+    let handle = store.cleanup(Duration::from_millis(100));
+    let mut left = rows(store).await;
+    for _ in 0..100 {
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = rows(store).await;
+    }
+    assert_eq!(left, 1, "the cleanup task never deleted the expired rows");
+    assert!(!handle.is_finished());
+    handle.shutdown().await;
+
+    // Stopped: a new expired row survives several periods.
+    store
+        .create(&record(time::Duration::seconds(-1)))
+        .await
+        .expect("create");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rows(store).await, 2, "the task still runs");
+
+    // Dropping the handle stops the task too.
+    drop(store.cleanup(Duration::from_millis(100)));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rows(store).await, 2, "the dropped task still runs");
+}
+
+/// After an upgrade, the row `loaded` (version 7, no user) that the
+/// previous version wrote joins a user through the new code on every
+/// instance, and the new rules hold on the upgraded table.
+pub async fn old_row_joins_a_user(
+    stores: &[&dyn session_core::Store],
+    loaded: session_core::Record,
+) {
+    use session_core::Version;
+    let key = loaded.key;
+    let mut r = loaded;
+    r.version = Version(8);
+    r.user = Some("ada".to_owned());
+    assert_eq!(
+        stores[1].save(&r, Version(7)).await.expect("save"),
+        session_core::Saved::Ok
+    );
+    let index = stores[2].user_index().expect("index");
+    let listed = index.user_records("ada").await.expect("list");
+    assert_eq!(listed.iter().map(|r| r.key).collect::<Vec<_>>(), [key]);
+    user_column_follows_every_method(stores[3]).await;
+    admit_revokes_the_oldest_login(stores[0]).await;
+}
+
+/// After 2500 expired rows (3 batches) were inserted: with 5 live rows
+/// beside them (`rows` counts the table's rows), `delete_expired` deletes
+/// every batch and keeps the live rows, then finds nothing more.
+pub async fn expired_rows_go_in_batches<S: Instance>(store: &S, rows: impl AsyncFn(&S) -> i64) {
+    let live: Vec<_> = (0..5).map(|_| record(time::Duration::hours(1))).collect();
+    for r in &live {
+        store.create(r).await.expect("create");
+    }
+    assert_eq!(store.delete_expired().await.expect("delete_expired"), 2500);
+    assert_eq!(rows(store).await, 5);
+    assert_eq!(store.delete_expired().await.expect("again"), 0);
+    for r in &live {
+        assert!(store.load(&r.key).await.expect("load").is_some());
+    }
+}
+
+/// The row `old_row` the previous version wrote (version 7, payload `{}`,
+/// no user), as the new version loads it.
+pub async fn old_row(store: &dyn session_core::Store) -> session_core::Record {
+    let key = session_core::StoreKey::from_stored("old_row").expect("key");
+    let loaded = store.load(&key).await.expect("load").expect("old row");
+    assert_eq!(
+        (
+            loaded.version,
+            loaded.payload.as_slice(),
+            loaded.user.clone()
+        ),
+        (session_core::Version(7), &b"{}"[..], None)
+    );
+    loaded
 }

@@ -1,0 +1,233 @@
+//! What both SQL stores share: the verdict of a compare-and-swap (and what
+//! it means to each caller), and the statements whose Rust side is the same
+//! in both dialects (macros: the dialects differ in the types they bind and
+//! decode, the time of a row above all).
+
+use std::future::Future;
+
+use session_core::{Created, Retired, Saved, StoreError, Touched};
+
+use crate::admit::Written;
+use crate::error::store_error;
+
+/// The verdict of a compare-and-swap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cas {
+    /// Written.
+    Done,
+    /// The live row has another version: nothing written.
+    MovedOn,
+    /// No live row: nothing written.
+    Gone,
+}
+
+impl Cas {
+    /// The verdict as `save`'s outcome.
+    pub(crate) fn saved(self) -> Saved {
+        match self {
+            Cas::Done => Saved::Ok,
+            Cas::MovedOn => Saved::Conflict,
+            Cas::Gone => Saved::Gone,
+        }
+    }
+
+    /// The verdict as `touch`'s outcome.
+    pub(crate) fn touched(self) -> Touched {
+        match self {
+            Cas::Done => Touched::Ok,
+            Cas::MovedOn => Touched::MovedOn,
+            Cas::Gone => Touched::Gone,
+        }
+    }
+
+    /// The verdict as `retire`'s outcome.
+    pub(crate) fn retired(self) -> Retired {
+        match self {
+            Cas::Done => Retired::Ok,
+            Cas::MovedOn => Retired::MovedOn,
+            Cas::Gone => Retired::Gone,
+        }
+    }
+
+    /// The verdict as the outcome of an admission's write from a loaded
+    /// session.
+    pub(crate) fn written(self) -> Written {
+        match self {
+            Cas::Done => Written::Ok,
+            Cas::MovedOn => Written::Conflict,
+            Cas::Gone => Written::Gone,
+        }
+    }
+}
+
+/// `create`'s outcome from the rows its insert-if-absent wrote.
+pub(crate) fn created(rows: u64) -> Created {
+    if rows == 1 {
+        Created::Ok
+    } else {
+        Created::Collision
+    }
+}
+
+/// Rows deleted per statement by `Store::delete_expired`.
+pub(crate) const EXPIRED_BATCH: i64 = 1000;
+
+/// Runs `batch` (one statement deleting at most [`EXPIRED_BATCH`] expired
+/// rows, returning how many it deleted) until a batch comes back short;
+/// returns the total.
+pub(crate) async fn delete_expired_in_batches<F, Fut>(mut batch: F) -> Result<u64, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64, sqlx::Error>>,
+{
+    let mut total = 0;
+    loop {
+        let n = batch().await.map_err(store_error)?;
+        total += n;
+        if n < EXPIRED_BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Applies the migrations in the open transaction `tx`, then commits it. A
+/// migration that adds a column runs only while `has_column` (the dialect's
+/// `SELECT EXISTS`, bound to `table_arg` and the column) says the table
+/// lacks it.
+macro_rules! apply_migrations {
+    ($tx:ident, $migrations:expr, $has_column:expr, $table_arg:expr, $table:expr, $name:expr) => {{
+        for m in $migrations {
+            if let Some(column) = m.adds_column {
+                let has: bool = ::sqlx::query_scalar($has_column)
+                    .bind($table_arg)
+                    .bind(column)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                if has {
+                    continue;
+                }
+            }
+            let sql = m.render($table, $name);
+            ::sqlx::Executor::execute(&mut *$tx, ::sqlx::raw_sql(&sql)).await?;
+        }
+        $tx.commit().await?;
+    }};
+}
+
+/// `Store::load` of an SQL store (`store.sql.load` at `now`): the record,
+/// its expiry decoded by `expires` from the dialect's column type.
+macro_rules! load_record {
+    ($store:expr, $key:expr, $now:expr, $expires:expr) => {{
+        let row = ::sqlx::query(&$store.sql.load)
+            .bind($key.as_str())
+            .bind($now)
+            .fetch_optional(&$store.pool)
+            .await
+            .map_err($crate::error::store_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let version: i64 = ::sqlx::Row::try_get(&row, 0).map_err($crate::error::store_error)?;
+        Ok(Some(::session_core::Record {
+            key: $key.to_owned(),
+            version: $crate::error::version_from_db(version)?,
+            expires_at: $expires(
+                ::sqlx::Row::try_get(&row, 1).map_err($crate::error::store_error)?,
+            )?,
+            payload: ::sqlx::Row::try_get(&row, 2).map_err($crate::error::store_error)?,
+            user: ::sqlx::Row::try_get(&row, 3).map_err($crate::error::store_error)?,
+        }))
+    }};
+}
+
+/// `UserIndex::user_records` of an SQL store (`store.sql.user_records` at
+/// `now`), expiries decoded by `expires` as in [`load_record`].
+macro_rules! user_records {
+    ($store:expr, $user:expr, $now:expr, $expires:expr) => {{
+        let rows = ::sqlx::query(&$store.sql.user_records)
+            .bind($user)
+            .bind($now)
+            .fetch_all(&$store.pool)
+            .await
+            .map_err($crate::error::store_error)?;
+        rows.iter()
+            .map(|row| {
+                let key: &str = ::sqlx::Row::try_get(row, 0).map_err($crate::error::store_error)?;
+                let version: i64 =
+                    ::sqlx::Row::try_get(row, 1).map_err($crate::error::store_error)?;
+                Ok(::session_core::Record {
+                    key: $crate::error::key_from_db(key)?,
+                    version: $crate::error::version_from_db(version)?,
+                    expires_at: $expires(
+                        ::sqlx::Row::try_get(row, 2).map_err($crate::error::store_error)?,
+                    )?,
+                    payload: ::sqlx::Row::try_get(row, 3).map_err($crate::error::store_error)?,
+                    user: Some($user.to_owned()),
+                })
+            })
+            .collect()
+    }};
+}
+
+/// `AdmitTx::others` of an SQL store: the user's other live sessions at
+/// `now`, oldest login first, read in the admission's transaction `tx`.
+macro_rules! other_logins {
+    ($sql:expr, $tx:expr, $user:expr, $now:expr, $except:expr) => {{
+        let ids: Vec<String> = ::sqlx::query_scalar($sql)
+            .bind($user)
+            .bind($now)
+            .bind($except.as_str())
+            .fetch_all(&mut *$tx)
+            .await
+            .map_err($crate::error::store_error)?;
+        ids.iter()
+            .map(|id| $crate::error::key_from_db(id))
+            .collect()
+    }};
+}
+
+/// `Store::delete` of an SQL store.
+macro_rules! delete_row {
+    ($store:expr, $key:expr) => {{
+        ::sqlx::query(&$store.sql.delete)
+            .bind($key.as_str())
+            .execute(&$store.pool)
+            .await
+            .map_err($crate::error::store_error)?;
+        Ok(())
+    }};
+}
+
+/// `Store::delete_expired` of an SQL store: batches of
+/// `store.sql.delete_expired` at `now` until one comes back short.
+macro_rules! sweep_expired {
+    ($store:expr, $now:expr) => {
+        $crate::common::delete_expired_in_batches(|| async {
+            let done = ::sqlx::query(&$store.sql.delete_expired)
+                .bind($now)
+                .bind($crate::common::EXPIRED_BATCH)
+                .execute(&$store.pool)
+                .await?;
+            Ok(done.rows_affected())
+        })
+        .await
+    };
+}
+
+/// Lets a store's `Queries` (whose field `common` holds the
+/// [`Statements`](crate::Statements)
+/// both stores run) be used as those statements.
+macro_rules! statements_of {
+    ($queries:ty) => {
+        impl std::ops::Deref for $queries {
+            type Target = $crate::Statements;
+
+            fn deref(&self) -> &$crate::Statements {
+                &self.common
+            }
+        }
+    };
+}
+
+pub(crate) use {
+    apply_migrations, delete_row, load_record, other_logins, statements_of, sweep_expired,
+    user_records,
+};
