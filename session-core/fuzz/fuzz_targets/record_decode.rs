@@ -1,4 +1,4 @@
-//! Record payload decoding (`session_core::state::decode`): whatever bytes
+//! Record payload decoding (`session_core::__private::decode`): whatever bytes
 //! a store hands back.
 //!
 //! Checked: no panic; a payload that decodes re-encodes (through `State`)
