@@ -158,7 +158,8 @@ where
                 .map(HeaderValue::as_bytes);
             manager.start(values, meta)
         };
-        let path = req.path().to_owned();
+        // A cheap clone (shared bytes), not a copy of the path.
+        let uri = req.uri().clone();
         req.extensions_mut().insert(session.clone());
         let fut = self.service.call(req);
         Box::pin(async move {
@@ -173,7 +174,7 @@ where
             let parts = ResponseParts {
                 status: http::StatusCode::from_u16(res.status().as_u16())
                     .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-                path: &path,
+                path: uri.path(),
                 cache_control: cache_control.as_ref(),
                 vary: vary.as_ref(),
             };

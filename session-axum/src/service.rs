@@ -66,7 +66,8 @@ where
                 .map(HeaderValue::as_bytes);
             manager.start(values, meta)
         };
-        let path = req.uri().path().to_owned();
+        // A cheap clone (shared bytes), not a copy of the path.
+        let uri = req.uri().clone();
         req.extensions_mut().insert(session.clone());
         // Everything before the handler is synchronous, so the service that
         // was polled ready is called right here: no clone of the inner
@@ -76,7 +77,7 @@ where
             let Ok(mut res) = response.await;
             let parts = ResponseParts {
                 status: res.status(),
-                path: &path,
+                path: uri.path(),
                 cache_control: res.headers().get(CACHE_CONTROL),
                 vary: res.headers().get(VARY),
             };

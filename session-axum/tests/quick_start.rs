@@ -30,22 +30,8 @@ async fn quick_start() -> Result<(), Box<dyn std::error::Error>> {
 
 #[test]
 fn the_readme_shows_this_file() {
-    let this = include_str!("quick_start.rs");
-    let between = |from: &str, to: &str| {
-        let start = this.find(from).expect("begin marker") + from.len();
-        let end = this.find(to).expect("end marker");
-        this[start..end].trim_matches('\n').to_owned()
-    };
-    let items = between("// README items: begin\n", "// README items: end");
-    let body = between("    // README body: begin\n", "    // README body: end");
-    let body: Vec<&str> = body
-        .lines()
-        .map(|l| l.strip_prefix("    ").unwrap_or(l))
-        .collect();
-    let snippet = format!("{items}\n\n{}\n", body.join("\n"));
-    let readme = include_str!("../../README.md");
-    assert!(
-        readme.contains(&snippet),
-        "README.md no longer shows this quick start:\n{snippet}"
+    session_core::testing::assert_readme_shows(
+        include_str!("quick_start.rs"),
+        include_str!("../../README.md"),
     );
 }

@@ -202,3 +202,26 @@ macro_rules! __http_cases {
     };
     (@each [$($attrs:tt)*] $app:expr; $make:expr;) => {};
 }
+
+/// Checks that `readme` shows the quick start compiled in `source` (a test
+/// file with `// README items: begin/end` around its items and
+/// `    // README body: begin/end` around the body of its function, shown
+/// unindented), and panics with the expected text when it does not.
+pub fn assert_readme_shows(source: &str, readme: &str) {
+    let between = |from: &str, to: &str| {
+        let start = source.find(from).expect("begin marker") + from.len();
+        let end = source.find(to).expect("end marker");
+        source[start..end].trim_matches('\n').to_owned()
+    };
+    let items = between("// README items: begin\n", "// README items: end");
+    let body = between("    // README body: begin\n", "    // README body: end");
+    let body: Vec<&str> = body
+        .lines()
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .collect();
+    let snippet = format!("{items}\n\n{}\n", body.join("\n"));
+    assert!(
+        readme.contains(&snippet),
+        "README.md no longer shows this quick start:\n{snippet}"
+    );
+}
