@@ -13,7 +13,7 @@ use crate::config::SessionConfig;
 use crate::events::{self, Event, EventHook, EventKind};
 use crate::id::SessionId;
 use crate::lifecycle::{Call, Reply};
-use crate::store::{Store, StoreError};
+use crate::store::{Login, Store, StoreError};
 
 /// What every request of one [`SessionManager`](crate::SessionManager)
 /// shares.
@@ -115,9 +115,15 @@ impl Driver {
                 self.timed("delete", s.delete(&key)).await?;
                 Reply::Deleted
             }
-            Call::Admit(r, v, at, cap) => match s.user_index() {
+            Call::Admit(record, expected, at, cap) => match s.user_index() {
                 Some(index) => {
-                    Reply::Admitted(self.timed("admit", index.admit(&r, v, at, cap)).await?)
+                    let login = Login {
+                        record: &record,
+                        expected,
+                        at,
+                        cap,
+                    };
+                    Reply::Admitted(self.timed("admit", index.admit(login)).await?)
                 }
                 None => return Err(StoreError::Malformed("the store has no user index")),
             },

@@ -198,6 +198,6 @@ pub(crate) use state::State;
 pub use async_trait::async_trait;
 pub use id::StoreKey;
 pub use store::{
-    Admission, Cap, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
+    Admission, Cap, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
     UserIndex, Version,
 };

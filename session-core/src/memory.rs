@@ -12,7 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::SessionCap;
 use crate::id::StoreKey;
 use crate::store::{
-    Admission, Cap, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
+    Admission, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
     UserIndex, Version,
 };
 
@@ -389,16 +389,9 @@ impl StoreAdmin for MemoryStore {
 
 #[async_trait]
 impl UserIndex for MemoryStore {
-    async fn admit(
-        &self,
-        record: &Record,
-        expected: Option<Version>,
-        login_at: OffsetDateTime,
-        cap: Cap,
-    ) -> Result<Admission, StoreError> {
-        let Some(user) = record.user.as_deref() else {
-            return Err(StoreError::Malformed("a login record has no user"));
-        };
+    async fn admit(&self, login: Login<'_>) -> Result<Admission, StoreError> {
+        let user = login.user()?;
+        let (record, cap) = (login.record, login.cap);
         // One login at a time: the choice below is atomic per user.
         let _logins = self.logins.lock().unwrap_or_else(PoisonError::into_inner);
         let now = self.clock.now();
@@ -406,7 +399,7 @@ impl UserIndex for MemoryStore {
         if cap.policy == SessionCap::RefuseLogin && others.len() >= cap.max {
             return Ok(Admission::Refused { live: others.len() });
         }
-        let written = match expected {
+        let written = match login.expected {
             None => match self.create_now(record) {
                 Created::Ok => None,
                 Created::Collision => Some(Admission::Collision),
@@ -423,7 +416,7 @@ impl UserIndex for MemoryStore {
         self.shard(&record.key)
             .map
             .entry(record.key)
-            .and_modify(|e| e.login_at = login_at);
+            .and_modify(|e| e.login_at = login.at);
         let excess = (others.len() + 1).saturating_sub(cap.max);
         others.sort();
         let mut revoked = 0;

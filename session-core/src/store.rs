@@ -109,6 +109,64 @@ pub struct Cap {
     pub policy: SessionCap,
 }
 
+/// A login to write with [`UserIndex::admit`]: the record, how to write
+/// it, when the user logged in, and the cap to apply.
+///
+/// ```
+/// use session_core::{Cap, Login, Record, SessionCap, SessionId, Version};
+/// use session_core::time::OffsetDateTime;
+///
+/// let now = OffsetDateTime::now_utc();
+/// let record = Record {
+///     key: SessionId::random().hashed_key(),
+///     version: Version(1),
+///     expires_at: now + session_core::time::Duration::hours(1),
+///     payload: Vec::new(),
+///     user: Some("alice".into()),
+/// };
+/// let login = Login {
+///     record: &record,
+///     expected: None,
+///     at: now,
+///     cap: Cap { max: 3, policy: SessionCap::RevokeOldest },
+/// };
+/// assert_eq!(login.user().unwrap(), "alice");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Login<'a> {
+    /// The record to write; its `user` is set.
+    pub record: &'a Record,
+    /// `None`: create it (insert-if-absent); `Some(v)`: save it
+    /// (compare-and-swap from `v`).
+    pub expected: Option<Version>,
+    /// The login time, by which "oldest" is decided.
+    pub at: OffsetDateTime,
+    /// The cap to apply.
+    pub cap: Cap,
+}
+
+impl<'a> Login<'a> {
+    /// The login of a new record, created insert-if-absent (`expected` is
+    /// `None`), at `at` under `cap`.
+    pub fn new(record: &'a Record, at: OffsetDateTime, cap: Cap) -> Self {
+        Login {
+            record,
+            expected: None,
+            at,
+            cap,
+        }
+    }
+
+    /// The user the record is bound to; a record without one is
+    /// [`StoreError::Malformed`].
+    pub fn user(&self) -> Result<&str, StoreError> {
+        self.record
+            .user
+            .as_deref()
+            .ok_or(StoreError::Malformed("a login record has no user"))
+    }
+}
+
 /// Outcome of [`UserIndex::admit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
@@ -267,28 +325,22 @@ pub trait Store: Send + Sync + 'static {
 ///   [`SessionCap::RevokeOldest`] keeps the login being admitted and never
 ///   leaves the user with 0 sessions, [`SessionCap::RefuseLogin`] never lets
 ///   the number of live sessions exceed the cap;
-/// - "oldest" is by login time, the `login_at` given to `admit`.
+/// - "oldest" is by login time, the [`Login::at`] given to `admit`.
 #[async_trait]
 pub trait UserIndex: Send + Sync {
     /// The live records whose `user` is `user`: every one of them, and
     /// never an expired, deleted or re-assigned record.
     async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError>;
 
-    /// Writes a login: `record` (whose `user` is set) is created (when
+    /// Writes a login: its `record` (whose `user` is set) is created (when
     /// `expected` is `None`, insert-if-absent) or saved (compare-and-swap
-    /// from `expected`), listed under its user with `login_at`, and the cap
-    /// is applied, all as one atomic step per user. With
+    /// from `expected`), listed under its user with the login time `at`,
+    /// and the cap is applied, all as one atomic step per user. With
     /// [`SessionCap::RevokeOldest`] the user's other live sessions beyond
     /// `cap.max - 1`, oldest login first, are deleted; with
     /// [`SessionCap::RefuseLogin`] nothing is written when the user already
     /// has `cap.max` other live sessions.
-    async fn admit(
-        &self,
-        record: &Record,
-        expected: Option<Version>,
-        login_at: OffsetDateTime,
-        cap: Cap,
-    ) -> Result<Admission, StoreError>;
+    async fn admit(&self, login: Login<'_>) -> Result<Admission, StoreError>;
 }
 
 /// The operator capability: how many sessions there are, and delete them

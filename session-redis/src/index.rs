@@ -10,10 +10,9 @@ use async_trait::async_trait;
 use futures_util::future::join_all;
 use redis::Value;
 use session_core::{
-    Admission, Cap, Created, Record, Saved, SessionCap, SessionId, Store, StoreError, StoreKey,
-    UserIndex, Version,
+    Admission, Cap, Created, Login, Record, Saved, SessionCap, SessionId, Store, StoreError,
+    StoreKey, UserIndex,
 };
-use time::OffsetDateTime;
 
 use crate::scripts::{ABORT, ADMIT, CONFIRM, LINK, LIST, UNLINK};
 use crate::store::{RedisStore, index_bound, now, unix_ms};
@@ -252,19 +251,12 @@ impl UserIndex for RedisStore {
     /// round trip more than before issue 15 is `CONFIRM`: without it a
     /// login revoked between its decision and its write would stay live,
     /// uncounted, and the cap would not hold.
-    async fn admit(
-        &self,
-        record: &Record,
-        expected: Option<Version>,
-        login_at: OffsetDateTime,
-        cap: Cap,
-    ) -> Result<Admission, StoreError> {
-        let Some(user) = record.user.as_deref() else {
-            return Err(StoreError::Malformed("a login record has no user"));
-        };
+    async fn admit(&self, login: Login<'_>) -> Result<Admission, StoreError> {
+        let user = login.user()?;
+        let (record, cap) = (login.record, login.cap);
         let ukey = self.user_key(user);
         let nonce = nonce();
-        let login_ms = unix_ms(login_at);
+        let login_ms = unix_ms(login.at);
         let mut decided = self
             .decide(&ukey, record, login_ms, cap, &nonce, None)
             .await?;
@@ -294,7 +286,7 @@ impl UserIndex for RedisStore {
             Decision::Admitted(victims) => victims,
             Decision::Roster(_) => return Err(bad_admit()),
         };
-        let failed = match expected {
+        let failed = match login.expected {
             None => match self.create_record(record, true).await? {
                 Created::Ok => None,
                 Created::Collision => Some(Admission::Collision),

@@ -210,7 +210,7 @@ async fn killed_master_gives_typed_errors_and_others_keep_working() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_walks_every_master_and_clears_the_indexes() {
     use redis::AsyncCommands;
-    use session_core::{Cap, SessionCap, UserIndex};
+    use session_core::{Cap, Login, SessionCap, UserIndex};
     let namespace = session_core::testing::namespace("admin_masters");
     let store = cluster_store(namespace).await;
     let cluster = common::cluster();
@@ -227,7 +227,7 @@ async fn admin_walks_every_master_and_clears_the_indexes() {
             r.user = Some(user.clone());
             let at = OffsetDateTime::now_utc() + Duration::milliseconds(i);
             assert!(matches!(
-                store.admit(&r, None, at, cap).await.unwrap(),
+                store.admit(Login::new(&r, at, cap)).await.unwrap(),
                 session_core::Admission::Admitted { .. }
             ));
         }

@@ -423,7 +423,7 @@ async fn stale_index_entries_are_skipped_and_leave_with_their_bound() {
 
 #[tokio::test]
 async fn logins_under_a_cap_keep_their_time_in_the_index_and_clear_removes_all() {
-    use session_core::{Admission, Cap, SessionCap};
+    use session_core::{Admission, Cap, Login, SessionCap};
     let store = store("login_times").await;
     let index = store.user_index().unwrap();
     let mut con = raw().await;
@@ -439,7 +439,7 @@ async fn logins_under_a_cap_keep_their_time_in_the_index_and_clear_removes_all()
         let mut r = record(Duration::hours(1), b"x");
         r.user = Some("ada".to_owned());
         let admitted = index
-            .admit(&r, None, t0 + Duration::seconds(offset), cap)
+            .admit(Login::new(&r, t0 + Duration::seconds(offset), cap))
             .await
             .unwrap();
         records.push((r, admitted));
@@ -497,7 +497,7 @@ async fn logins_under_a_cap_keep_their_time_in_the_index_and_clear_removes_all()
 /// revoked key is never admitted again.
 #[tokio::test]
 async fn pending_logins_count_by_their_lease_and_revoked_ones_never_return() {
-    use session_core::{Admission, Cap, SessionCap};
+    use session_core::{Admission, Cap, Login, SessionCap};
     let store = store("admission_states").await;
     let index = store.user_index().unwrap();
     let mut con = raw().await;
@@ -525,7 +525,7 @@ async fn pending_logins_count_by_their_lease_and_revoked_ones_never_return() {
     mine.user = Some("ada".to_owned());
     assert_eq!(
         index
-            .admit(&mine, None, OffsetDateTime::now_utc(), refuse)
+            .admit(Login::new(&mine, OffsetDateTime::now_utc(), refuse))
             .await
             .unwrap(),
         Admission::Refused { live: 1 },
@@ -554,7 +554,7 @@ async fn pending_logins_count_by_their_lease_and_revoked_ones_never_return() {
     };
     assert_eq!(
         index
-            .admit(&mine, None, OffsetDateTime::now_utc(), revoke)
+            .admit(Login::new(&mine, OffsetDateTime::now_utc(), revoke))
             .await
             .unwrap(),
         Admission::Admitted { revoked: 1 }
@@ -566,7 +566,7 @@ async fn pending_logins_count_by_their_lease_and_revoked_ones_never_return() {
     late.user = Some("ada".to_owned());
     assert_eq!(
         index
-            .admit(&late, None, OffsetDateTime::now_utc(), revoke)
+            .admit(Login::new(&late, OffsetDateTime::now_utc(), revoke))
             .await
             .unwrap(),
         Admission::Gone

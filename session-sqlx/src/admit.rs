@@ -21,7 +21,7 @@
 //! rolled back by sqlx: nothing of the admission is stored.
 
 use async_trait::async_trait;
-use session_core::{Admission, Cap, Record, SessionCap, StoreError, StoreKey, Version};
+use session_core::{Admission, Cap, Login, Record, SessionCap, StoreError, StoreKey, Version};
 use time::OffsetDateTime;
 
 /// What the write step of an admission found.
@@ -91,20 +91,16 @@ pub(crate) fn decide(others: usize, cap: Cap) -> Decision {
 /// Runs one admission in `tx` (see the module docs) and commits it.
 pub(crate) async fn admit<T: AdmitTx>(
     mut tx: T,
-    record: &Record,
-    expected: Option<Version>,
-    login_at: OffsetDateTime,
-    cap: Cap,
+    login: Login<'_>,
 ) -> Result<Admission, StoreError> {
-    let Some(user) = record.user.as_deref() else {
-        return Err(StoreError::Malformed("a login record has no user"));
-    };
+    let user = login.user()?;
+    let (record, cap) = (login.record, login.cap);
     let others = tx.others(user, &record.key).await?;
     let outcome = match decide(others.len(), cap) {
         Decision::Refuse => Admission::Refused { live: others.len() },
         Decision::Write { revoke } => {
             let victims = &others[..revoke.min(others.len())];
-            match tx.write(record, expected, login_at, victims).await? {
+            match tx.write(record, login.expected, login.at, victims).await? {
                 Written::Ok => Admission::Admitted {
                     revoked: victims.len(),
                 },

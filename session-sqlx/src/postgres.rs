@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    Admission, Cap, Clock, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError,
+    Admission, Clock, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError,
     StoreKey, SystemClock, Touched, UserIndex, Version,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -617,16 +617,8 @@ impl UserIndex for PostgresStore {
     /// the lock. A dropped future leaves the transaction to sqlx, which
     /// rolls it back (and so releases the lock) before the connection is
     /// used again: nothing of the admission is stored.
-    async fn admit(
-        &self,
-        record: &Record,
-        expected: Option<Version>,
-        login_at: OffsetDateTime,
-        cap: Cap,
-    ) -> Result<Admission, StoreError> {
-        let Some(user) = record.user.as_deref() else {
-            return Err(StoreError::Malformed("a login record has no user"));
-        };
+    async fn admit(&self, login: Login<'_>) -> Result<Admission, StoreError> {
+        let user = login.user()?;
         let key = admit::lock_key(&self.qualified(), user);
         crate::log_statement("BEGIN + SELECT pg_advisory_xact_lock");
         let tx = self
@@ -639,7 +631,7 @@ impl UserIndex for PostgresStore {
             sql: &self.sql,
             now: self.clock.now(),
         };
-        admit::admit(tx, record, expected, login_at, cap).await
+        admit::admit(tx, login).await
     }
 
     /// One `SELECT` of the user's live rows, through the partial index on

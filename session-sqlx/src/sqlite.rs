@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    Admission, Cap, Clock, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError,
+    Admission, Clock, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError,
     StoreKey, SystemClock, Touched, UserIndex, Version,
 };
 use sqlx::sqlite::{
@@ -650,23 +650,15 @@ impl UserIndex for SqliteStore {
     /// a statement is a call into the library on sqlx's worker thread, not
     /// a network round trip. A dropped future leaves the transaction to
     /// sqlx, which rolls it back: nothing of the admission is stored.
-    async fn admit(
-        &self,
-        record: &Record,
-        expected: Option<Version>,
-        login_at: OffsetDateTime,
-        cap: Cap,
-    ) -> Result<Admission, StoreError> {
-        if record.user.is_none() {
-            return Err(StoreError::Malformed("a login record has no user"));
-        }
+    async fn admit(&self, login: Login<'_>) -> Result<Admission, StoreError> {
+        login.user()?;
         let tx = self.begin_immediate().await?;
         let tx = SqliteAdmit {
             tx,
             store: self,
             now: self.now_ms(),
         };
-        admit::admit(tx, record, expected, login_at, cap).await
+        admit::admit(tx, login).await
     }
 
     /// One `SELECT` of the user's live rows, through the partial index on

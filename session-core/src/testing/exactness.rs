@@ -13,7 +13,7 @@ use time::{Duration, OffsetDateTime};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{SessionCap, SessionConfigBuilder};
 use crate::manager::RequestMeta;
-use crate::store::{Admission, Cap, Created, Record, Store, Version};
+use crate::store::{Admission, Cap, Created, Login, Record, Store, Version};
 use crate::{Expiry, Session, SessionConfig, SessionError, SessionId, SessionManager, TouchPolicy};
 
 fn now() -> OffsetDateTime {
@@ -347,12 +347,12 @@ pub async fn admit_applies_the_cap(store: Arc<dyn Store>) {
     for (i, r) in [&r1, &r2].into_iter().enumerate() {
         let at = t0 + Duration::seconds(i as i64);
         assert_eq!(
-            index.admit(r, None, at, refuse).await.unwrap(),
+            index.admit(Login::new(r, at, refuse)).await.unwrap(),
             Admission::Admitted { revoked: 0 }
         );
     }
     assert_eq!(
-        index.admit(&r3, None, t0, refuse).await.unwrap(),
+        index.admit(Login::new(&r3, t0, refuse)).await.unwrap(),
         Admission::Refused { live: 2 }
     );
     assert_eq!(
@@ -366,7 +366,7 @@ pub async fn admit_applies_the_cap(store: Arc<dyn Store>) {
     };
     assert_eq!(
         index
-            .admit(&r3, None, t0 + Duration::seconds(5), revoke)
+            .admit(Login::new(&r3, t0 + Duration::seconds(5), revoke))
             .await
             .unwrap(),
         Admission::Admitted { revoked: 1 }
@@ -391,7 +391,7 @@ pub async fn admit_applies_the_cap(store: Arc<dyn Store>) {
     assert_eq!(listed, want);
     // A collision is reported as such, and writes nothing.
     assert_eq!(
-        index.admit(&r3, None, t0, revoke).await.unwrap(),
+        index.admit(Login::new(&r3, t0, revoke)).await.unwrap(),
         Admission::Collision
     );
 }

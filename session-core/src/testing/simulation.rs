@@ -40,7 +40,7 @@ use crate::lifecycle::{Call, Lifecycle, Reply, Step};
 use crate::memory::MemoryStore;
 use crate::state::{Change, decode};
 use crate::store::{
-    Admission, Cap, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
+    Admission, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
     UserIndex, Version,
 };
 
@@ -243,7 +243,12 @@ impl Run<'_> {
                 let index = s
                     .user_index()
                     .ok_or(StoreError::Malformed("no user index"))?;
-                Reply::Admitted(block(index.admit(&r, v, at, cap))?)
+                Reply::Admitted(block(index.admit(Login {
+                    record: &r,
+                    expected: v,
+                    at,
+                    cap,
+                }))?)
             }
         };
         self.replies.push(format!("{reply:?}"));
@@ -691,13 +696,13 @@ impl UserIndex for ModelStore {
                 .collect()
         }))
     }
-    async fn admit(
-        &self,
-        record: &Record,
-        expected: Option<Version>,
-        login_at: OffsetDateTime,
-        cap: Cap,
-    ) -> Result<Admission, StoreError> {
+    async fn admit(&self, login: Login<'_>) -> Result<Admission, StoreError> {
+        let Login {
+            record,
+            expected,
+            at: login_at,
+            cap,
+        } = login;
         Ok(self.with(|m, _| {
             let mut others: Vec<(OffsetDateTime, StoreKey)> = m
                 .iter()

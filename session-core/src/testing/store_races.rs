@@ -27,7 +27,7 @@ use super::exactness::{close, login_record, manager_with, open, user_name};
 use crate::StoreKey;
 use crate::clock::{Clock, SystemClock};
 use crate::config::SessionCap;
-use crate::store::{Admission, Cap, Store, UserIndex};
+use crate::store::{Admission, Cap, Login, Store, UserIndex};
 
 /// Rounds of each race.
 pub const ROUNDS: usize = 200;
@@ -53,7 +53,7 @@ async fn simultaneous_logins(
                 let at = t0 + Duration::milliseconds(i as i64);
                 let index = store.user_index().expect("user index");
                 let outcome = index
-                    .admit(&record, None, at, cap)
+                    .admit(Login::new(&record, at, cap))
                     .await
                     .unwrap_or_else(|e| panic!("admit: {e}"));
                 (record.key, outcome)

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::id::StoreKey;
 use crate::store::{
-    Admission, Cap, Created, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
+    Admission, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError, Touched,
     UserIndex, Version,
 };
 
@@ -122,17 +122,9 @@ impl UserIndex for CountingStore {
             None => Ok(Vec::new()),
         }
     }
-    async fn admit(
-        &self,
-        record: &Record,
-        expected: Option<Version>,
-        login_at: OffsetDateTime,
-        cap: Cap,
-    ) -> Result<Admission, StoreError> {
+    async fn admit(&self, login: Login<'_>) -> Result<Admission, StoreError> {
         bump(&self.counts.admit);
-        index_of(&*self.inner)?
-            .admit(record, expected, login_at, cap)
-            .await
+        index_of(&*self.inner)?.admit(login).await
     }
 }
 
@@ -232,17 +224,9 @@ impl UserIndex for FailingStore {
             None => Ok(Vec::new()),
         }
     }
-    async fn admit(
-        &self,
-        record: &Record,
-        expected: Option<Version>,
-        login_at: OffsetDateTime,
-        cap: Cap,
-    ) -> Result<Admission, StoreError> {
+    async fn admit(&self, login: Login<'_>) -> Result<Admission, StoreError> {
         self.check(&self.fail_writes)?;
-        index_of(&*self.inner)?
-            .admit(record, expected, login_at, cap)
-            .await
+        index_of(&*self.inner)?.admit(login).await
     }
 }
 

@@ -159,7 +159,9 @@ pub async fn user_column_follows_every_method(store: &dyn session_core::Store) {
 /// expiry: a row written without `admit` (no login time) counts as the
 /// oldest, and a plain `save` keeps a row's login time.
 pub async fn admit_revokes_the_oldest_login(store: &dyn session_core::Store) {
-    use session_core::{Admission, Cap, Created, Record, Saved, SessionCap, SessionId, Version};
+    use session_core::{
+        Admission, Cap, Created, Login, Record, Saved, SessionCap, SessionId, Version,
+    };
     use time::Duration;
     let index = store
         .user_index()
@@ -188,7 +190,7 @@ pub async fn admit_revokes_the_oldest_login(store: &dyn session_core::Store) {
     for (i, r) in [&a, &b].into_iter().enumerate() {
         assert_eq!(
             index
-                .admit(r, None, now + Duration::seconds(i as i64 + 1), cap)
+                .admit(Login::new(r, now + Duration::seconds(i as i64 + 1), cap))
                 .await
                 .expect("admit"),
             Admission::Admitted { revoked: 0 }
@@ -196,7 +198,7 @@ pub async fn admit_revokes_the_oldest_login(store: &dyn session_core::Store) {
     }
     assert_eq!(
         index
-            .admit(&c, None, now + Duration::seconds(3), cap)
+            .admit(Login::new(&c, now + Duration::seconds(3), cap))
             .await
             .expect("admit"),
         Admission::Admitted { revoked: 1 }
@@ -220,7 +222,7 @@ pub async fn admit_revokes_the_oldest_login(store: &dyn session_core::Store) {
     let d = record(Duration::hours(5));
     assert_eq!(
         index
-            .admit(&d, None, now + Duration::seconds(4), refuse)
+            .admit(Login::new(&d, now + Duration::seconds(4), refuse))
             .await
             .expect("admit"),
         Admission::Refused { live: 3 }
@@ -228,7 +230,7 @@ pub async fn admit_revokes_the_oldest_login(store: &dyn session_core::Store) {
     assert_eq!(store.load(&d.key).await.expect("load"), None);
     assert_eq!(
         index
-            .admit(&d, None, now + Duration::seconds(4), cap)
+            .admit(Login::new(&d, now + Duration::seconds(4), cap))
             .await
             .expect("admit"),
         Admission::Admitted { revoked: 1 }
