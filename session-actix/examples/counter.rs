@@ -7,8 +7,7 @@
 
 use actix_web::http::header;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use session_actix::{Session, SessionMiddleware};
-use session_core::{MemoryStore, Secure, SessionConfig};
+use session_actix::{MemoryStore, Secure, Session, SessionConfig, SessionMiddleware};
 
 async fn index(session: Session) -> Result<HttpResponse, session_actix::Error> {
     let views = session
@@ -28,23 +27,10 @@ async fn reset(session: Session) -> Result<HttpResponse, session_actix::Error> {
         .finish())
 }
 
-/// The signing key: `SESSION_KEY`, or a random one with a warning.
-fn key() -> Vec<u8> {
-    match std::env::var("SESSION_KEY") {
-        Ok(key) => key.into_bytes(),
-        Err(_) => {
-            eprintln!(
-                "warning: SESSION_KEY is not set; using a random key (sessions end when the process does)"
-            );
-            rand::random::<[u8; 64]>().to_vec()
-        }
-    }
-}
-
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = SessionConfig::builder()
-        .key(key())
+        .key_from_env_or_random("SESSION_KEY")
         // Plain HTTP on localhost: send the Secure attribute only over HTTPS.
         .secure(Secure::Auto)
         .build()?;

@@ -4,8 +4,7 @@
 //! and reload. `curl -c jar -b jar http://127.0.0.1:3000/` counts too.
 
 use axum::{Router, response::Html, routing::get};
-use session_axum::{Session, SessionLayer};
-use session_core::{MemoryStore, Secure, SessionConfig};
+use session_axum::{MemoryStore, Secure, Session, SessionConfig, SessionLayer};
 
 async fn index(session: Session) -> Result<Html<String>, session_axum::Error> {
     let views = session
@@ -25,22 +24,15 @@ async fn reset(session: Session) -> Result<axum::response::Redirect, session_axu
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let builder = SessionConfig::builder()
+    let config = SessionConfig::builder()
+        .key_from_env_or_random("SESSION_KEY")
         // Plain HTTP on localhost: send the Secure attribute only over HTTPS.
-        .secure(Secure::Auto);
-    let builder = match std::env::var("SESSION_KEY") {
-        Ok(key) => builder.key(key),
-        Err(_) => {
-            eprintln!(
-                "warning: SESSION_KEY is not set; using a random key (sessions end when the process does)"
-            );
-            builder.random_key()
-        }
-    };
+        .secure(Secure::Auto)
+        .build()?;
     let app = Router::new()
         .route("/", get(index))
         .route("/reset", axum::routing::post(reset))
-        .layer(SessionLayer::new(builder.build()?, MemoryStore::new()));
+        .layer(SessionLayer::new(config, MemoryStore::new()));
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("counter listening on http://{}/", listener.local_addr()?);

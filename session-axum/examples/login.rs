@@ -10,8 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use session_axum::{Session, SessionLayer};
-use session_core::{MemoryStore, Secure, SessionConfig};
+use session_axum::{MemoryStore, Secure, Session, SessionConfig, SessionLayer};
 
 type Result<T> = std::result::Result<T, session_axum::Error>;
 
@@ -147,18 +146,11 @@ async fn logout(session: Session) -> Result<Redirect> {
 
 #[tokio::main]
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let builder = SessionConfig::builder()
+    let config = SessionConfig::builder()
+        .key_from_env_or_random("SESSION_KEY")
         // Plain HTTP on localhost: send the Secure attribute only over HTTPS.
-        .secure(Secure::Auto);
-    let builder = match std::env::var("SESSION_KEY") {
-        Ok(key) => builder.key(key),
-        Err(_) => {
-            eprintln!(
-                "warning: SESSION_KEY is not set; using a random key (sessions end when the process does)"
-            );
-            builder.random_key()
-        }
-    };
+        .secure(Secure::Auto)
+        .build()?;
     let app = Router::new()
         .route("/", get(home))
         .route("/login", get(login_form).post(login))
@@ -167,7 +159,7 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         .route("/devices/{handle}/revoke", post(revoke_device))
         .route("/devices/revoke-others", post(revoke_others))
         .route("/logout", post(logout))
-        .layer(SessionLayer::new(builder.build()?, MemoryStore::new()));
+        .layer(SessionLayer::new(config, MemoryStore::new()));
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!(

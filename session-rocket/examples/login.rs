@@ -11,8 +11,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::Redirect;
 use rocket::response::content::RawHtml;
 use rocket::{Either, get, post, routes};
-use session_core::{MemoryStore, Secure, SessionConfig};
-use session_rocket::{Session, SessionFairing};
+use session_rocket::{MemoryStore, Secure, Session, SessionConfig, SessionFairing};
 
 type Result<T> = std::result::Result<T, session_rocket::Error>;
 
@@ -160,18 +159,11 @@ async fn logout(session: Session) -> Result<Redirect> {
 
 #[rocket::main]
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let builder = SessionConfig::builder()
+    let config = SessionConfig::builder()
+        .key_from_env_or_random("SESSION_KEY")
         // Plain HTTP on localhost: send the Secure attribute only over HTTPS.
-        .secure(Secure::Auto);
-    let builder = match std::env::var("SESSION_KEY") {
-        Ok(key) => builder.key(key),
-        Err(_) => {
-            eprintln!(
-                "warning: SESSION_KEY is not set; using a random key (sessions end when the process does)"
-            );
-            builder.random_key()
-        }
-    };
+        .secure(Secure::Auto)
+        .build()?;
     let mut figment = rocket::Config::figment();
     if let Ok(port) = std::env::var("PORT") {
         figment = figment.merge(("port", port.parse::<u16>()?));
@@ -190,7 +182,7 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
                 logout
             ],
         )
-        .attach(SessionFairing::new(builder.build()?, MemoryStore::new()))
+        .attach(SessionFairing::new(config, MemoryStore::new()))
         .attach(AdHoc::on_liftoff("print URL", |rocket| {
             Box::pin(async move {
                 let config = rocket.config();

@@ -189,6 +189,32 @@ impl SessionConfigBuilder {
         self.key = Some(secret);
         self
     }
+    /// For examples and development: the key from the environment variable
+    /// `var` when it is set (checked by [`build`](Self::build) as
+    /// [`key`](Self::key) is), else a [`random_key`](Self::random_key) with
+    /// a `WARN` log saying so (sessions then end with the process). A
+    /// production app should call [`key`](Self::key) and fail when the
+    /// secret is missing.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// let config = SessionConfig::builder()
+    ///     .key_from_env_or_random("SESSION_KEY")
+    ///     .build()?;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn key_from_env_or_random(self, var: &str) -> Self {
+        match std::env::var_os(var) {
+            Some(secret) => self.key(secret.as_encoded_bytes()),
+            None => {
+                tracing::warn!(
+                    "{var} is not set; using a random session key (sessions end with the process)"
+                );
+                self.random_key()
+            }
+        }
+    }
     /// A previous signing key, still accepted (key rotation). Values signed
     /// with it are re-issued with the current key.
     pub fn previous_key(mut self, secret: impl AsRef<[u8]>) -> Self {
@@ -370,6 +396,18 @@ pub(super) mod tests {
     /// A builder with a key: the defaults.
     pub(in crate::config) fn b() -> SessionConfigBuilder {
         SessionConfig::builder().key([7u8; 32])
+    }
+
+    #[test]
+    fn key_from_env_or_random_reads_the_variable_when_set() {
+        // Cargo sets CARGO_PKG_NAME for test binaries; no test sets or
+        // clears environment variables (that needs `unsafe`).
+        let set = SessionConfig::builder().key_from_env_or_random("CARGO_PKG_NAME");
+        assert_eq!(set.key.as_deref(), Some(&b"session-core"[..]));
+        let unset = SessionConfig::builder().key_from_env_or_random("SESSION_CORE_TEST_UNSET_VAR");
+        let random = unset.key.clone().expect("a random key");
+        assert_eq!(random.len(), 64);
+        assert!(unset.build().is_ok());
     }
 
     #[test]

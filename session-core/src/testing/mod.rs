@@ -12,6 +12,7 @@
 
 pub mod direct;
 mod exactness;
+pub mod fuzz;
 pub mod http;
 mod races;
 pub mod simulation;
