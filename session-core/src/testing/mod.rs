@@ -204,7 +204,22 @@ macro_rules! __http_cases {
     (@each [$($attrs:tt)*] $app:expr; $make:expr;) => {};
 }
 
-/// Checks that `readme` shows the quick start compiled in `source` (a test
+/// Expands to a test that the workspace README shows this crate's
+/// `examples/counter.rs` as its quick start (see [`assert_readme_shows`]).
+#[macro_export]
+macro_rules! readme_shows_counter_example {
+    () => {
+        #[test]
+        fn the_readme_shows_the_counter_example() {
+            $crate::testing::assert_readme_shows(
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/counter.rs")),
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")),
+            );
+        }
+    };
+}
+
+/// Checks that `readme` shows the quick start compiled in `source` (a
 /// file with `// README items: begin/end` around its items and
 /// `    // README body: begin/end` around the body of its function, shown
 /// unindented), and panics with the expected text when it does not.
