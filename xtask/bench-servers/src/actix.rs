@@ -23,25 +23,40 @@ pub(crate) fn run(server: &str, store: Store, port: u16, redis_url: &str) -> Res
                 .await?
             }
             ("actix-ours", Store::Memory) => {
-                let mw = session_actix::SessionMiddleware::new(crate::our_config()?, session_core::MemoryStore::new());
-                HttpServer::new(move || ours(App::new().wrap(mw.clone()))).workers(1).bind(addr)?.run().await?
+                let mw = session_actix::SessionMiddleware::new(
+                    crate::our_config()?,
+                    session_core::MemoryStore::new(),
+                );
+                HttpServer::new(move || ours(App::new().wrap(mw.clone())))
+                    .workers(1)
+                    .bind(addr)?
+                    .run()
+                    .await?
             }
             ("actix-ours", Store::Redis) => {
-                let store = session_redis::RedisStore::connect(&redis_url).await?.with_prefix(PREFIX);
+                let store = session_redis::RedisStore::connect(&redis_url)
+                    .await?
+                    .with_prefix(PREFIX);
                 let mw = session_actix::SessionMiddleware::new(crate::our_config()?, store);
-                HttpServer::new(move || ours(App::new().wrap(mw.clone()))).workers(1).bind(addr)?.run().await?
+                HttpServer::new(move || ours(App::new().wrap(mw.clone())))
+                    .workers(1)
+                    .bind(addr)?
+                    .run()
+                    .await?
             }
             ("actix-peer", Store::Memory) => {
                 let key = actix_web::cookie::Key::from(&KEY);
                 HttpServer::new(move || {
-                    peer(App::new().wrap(
-                        actix_session::SessionMiddleware::builder(
-                            actix_session::storage::CookieSessionStore::default(),
-                            key.clone(),
-                        )
-                        .cookie_secure(false)
-                        .build(),
-                    ))
+                    peer(
+                        App::new().wrap(
+                            actix_session::SessionMiddleware::builder(
+                                actix_session::storage::CookieSessionStore::default(),
+                                key.clone(),
+                            )
+                            .cookie_secure(false)
+                            .build(),
+                        ),
+                    )
                 })
                 .workers(1)
                 .bind(addr)?
@@ -54,11 +69,13 @@ pub(crate) fn run(server: &str, store: Store, port: u16, redis_url: &str) -> Res
                     .await
                     .map_err(|e| format!("{e}"))?;
                 HttpServer::new(move || {
-                    peer(App::new().wrap(
-                        actix_session::SessionMiddleware::builder(store.clone(), key.clone())
-                            .cookie_secure(false)
-                            .build(),
-                    ))
+                    peer(
+                        App::new().wrap(
+                            actix_session::SessionMiddleware::builder(store.clone(), key.clone())
+                                .cookie_secure(false)
+                                .build(),
+                        ),
+                    )
                 })
                 .workers(1)
                 .bind(addr)?

@@ -5,19 +5,25 @@ use axum::{Router, http::StatusCode, routing::get};
 use crate::{BoxError, PREFIX, Store};
 
 pub(crate) fn run(server: &str, store: Store, port: u16, redis_url: &str) -> Result<(), BoxError> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let app = match (server, store) {
             ("axum", _) => bare(),
-            ("axum-ours", Store::Memory) => {
-                ours().layer(session_axum::SessionLayer::new(crate::our_config()?, session_core::MemoryStore::new()))
-            }
+            ("axum-ours", Store::Memory) => ours().layer(session_axum::SessionLayer::new(
+                crate::our_config()?,
+                session_core::MemoryStore::new(),
+            )),
             ("axum-ours", Store::Redis) => {
-                let store = session_redis::RedisStore::connect(redis_url).await?.with_prefix(PREFIX);
+                let store = session_redis::RedisStore::connect(redis_url)
+                    .await?
+                    .with_prefix(PREFIX);
                 ours().layer(session_axum::SessionLayer::new(crate::our_config()?, store))
             }
             ("axum-tower", Store::Memory) => tower().layer(
-                tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default()).with_secure(false),
+                tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+                    .with_secure(false),
             ),
             ("axum-tower", Store::Redis) => {
                 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
@@ -25,7 +31,8 @@ pub(crate) fn run(server: &str, store: Store, port: u16, redis_url: &str) -> Res
                 let _connection = pool.connect();
                 pool.wait_for_connect().await?;
                 let store = tower_sessions_redis_store::RedisStore::new(pool);
-                tower014().layer(tower_sessions_014::SessionManagerLayer::new(store).with_secure(false))
+                tower014()
+                    .layer(tower_sessions_014::SessionManagerLayer::new(store).with_secure(false))
             }
             _ => return Err(format!("unknown server {server}").into()),
         };
@@ -64,46 +71,46 @@ fn ours() -> Router {
         .route("/new", get(new))
 }
 
+/// The tower-sessions handlers, for the latest release and for the one
+/// the Redis store supports (same code, two crate versions).
+macro_rules! tower_router {
+    ($krate:ident) => {{
+        use $krate::Session;
+        async fn read(s: Session) -> Res {
+            let n: Option<u64> = s
+                .get("n")
+                .await
+                .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+            Ok(format!("n={}", n.unwrap_or(0)))
+        }
+        async fn incr(s: Session) -> Res {
+            let n: Option<u64> = s
+                .get("n")
+                .await
+                .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+            let n = n.unwrap_or(0) + 1;
+            s.insert("n", n)
+                .await
+                .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+            Ok(format!("n={n}"))
+        }
+        async fn new(s: Session) -> Res {
+            s.insert("n", 0u64)
+                .await
+                .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+            Ok("new".to_owned())
+        }
+        Router::new()
+            .route("/read", get(read))
+            .route("/incr", get(incr))
+            .route("/new", get(new))
+    }};
+}
+
 fn tower() -> Router {
-    use tower_sessions::Session;
-    async fn read(s: Session) -> Res {
-        let n: Option<u64> = s.get("n").await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-        Ok(format!("n={}", n.unwrap_or(0)))
-    }
-    async fn incr(s: Session) -> Res {
-        let n: Option<u64> = s.get("n").await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-        let n = n.unwrap_or(0) + 1;
-        s.insert("n", n).await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-        Ok(format!("n={n}"))
-    }
-    async fn new(s: Session) -> Res {
-        s.insert("n", 0u64).await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-        Ok("new".to_owned())
-    }
-    Router::new()
-        .route("/read", get(read))
-        .route("/incr", get(incr))
-        .route("/new", get(new))
+    tower_router!(tower_sessions)
 }
 
 fn tower014() -> Router {
-    use tower_sessions_014::Session;
-    async fn read(s: Session) -> Res {
-        let n: Option<u64> = s.get("n").await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-        Ok(format!("n={}", n.unwrap_or(0)))
-    }
-    async fn incr(s: Session) -> Res {
-        let n: Option<u64> = s.get("n").await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-        let n = n.unwrap_or(0) + 1;
-        s.insert("n", n).await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-        Ok(format!("n={n}"))
-    }
-    async fn new(s: Session) -> Res {
-        s.insert("n", 0u64).await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-        Ok("new".to_owned())
-    }
-    Router::new()
-        .route("/read", get(read))
-        .route("/incr", get(incr))
-        .route("/new", get(new))
+    tower_router!(tower_sessions_014)
 }

@@ -11,21 +11,29 @@ pub(crate) fn run(server: &str, store: Store, port: u16, redis_url: &str) -> Res
         .merge(("workers", 1))
         .merge(("log_level", rocket::config::LogLevel::Off))
         .merge(("cli_colors", false));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     let server = server.to_owned();
     let redis_url = redis_url.to_owned();
     rt.block_on(async move {
         let rocket = rocket::custom(figment);
         let rocket = match (server.as_str(), store) {
             ("rocket", _) => rocket.mount("/", routes![bare_read, bare_incr, bare_new]),
-            ("rocket-ours", Store::Memory) => rocket
-                .mount("/", routes![read, incr, new])
-                .attach(session_rocket::SessionFairing::new(crate::our_config()?, session_core::MemoryStore::new())),
+            ("rocket-ours", Store::Memory) => rocket.mount("/", routes![read, incr, new]).attach(
+                session_rocket::SessionFairing::new(
+                    crate::our_config()?,
+                    session_core::MemoryStore::new(),
+                ),
+            ),
             ("rocket-ours", Store::Redis) => {
-                let store = session_redis::RedisStore::connect(&redis_url).await?.with_prefix(PREFIX);
-                rocket
-                    .mount("/", routes![read, incr, new])
-                    .attach(session_rocket::SessionFairing::new(crate::our_config()?, store))
+                let store = session_redis::RedisStore::connect(&redis_url)
+                    .await?
+                    .with_prefix(PREFIX);
+                rocket.mount("/", routes![read, incr, new]).attach(
+                    session_rocket::SessionFairing::new(crate::our_config()?, store),
+                )
             }
             (other, _) => return Err(format!("unknown server {other}").into()),
         };
