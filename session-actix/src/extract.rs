@@ -81,23 +81,7 @@ impl ResponseError for MissingSessionMiddleware {
 #[derive(Debug)]
 pub struct Error(pub SessionError);
 
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
-
-impl From<SessionError> for Error {
-    fn from(e: SessionError) -> Self {
-        Self(e)
-    }
-}
+session_core::adapter::session_error_newtype!(Error);
 
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {

@@ -63,23 +63,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 #[derive(Debug)]
 pub struct Error(pub SessionError);
 
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
-
-impl From<SessionError> for Error {
-    fn from(e: SessionError) -> Self {
-        Self(e)
-    }
-}
+session_core::adapter::session_error_newtype!(Error);
 
 impl IntoResponse for Error {
     /// The core's one table of statuses ([`session_core::adapter::error_response`]).

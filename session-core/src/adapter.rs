@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use http::{HeaderName, HeaderValue, StatusCode};
 
 pub use crate::manager::{RequestMeta, ResponseHeader, SessionManager};
+pub use crate::session_error_newtype;
 
 use crate::error::SessionError;
 use crate::state::DataError;
@@ -149,4 +150,45 @@ mod tests {
             );
         }
     }
+}
+
+/// Implements `Display`, `std::error::Error` (whose `source` is the
+/// [`SessionError`]) and `From<SessionError>` for an adapter's handler error
+/// type, a newtype `pub struct Error(pub SessionError)` that the adapter
+/// defines itself so it can implement its framework's response trait for it
+/// (with [`error_response`]).
+///
+/// ```
+/// use session_core::SessionError;
+///
+/// #[derive(Debug)]
+/// pub struct Error(pub SessionError);
+/// session_core::adapter::session_error_newtype!(Error);
+///
+/// fn handler() -> Result<(), Error> {
+///     Err(SessionError::NoUser)?
+/// }
+/// assert_eq!(handler().unwrap_err().to_string(), SessionError::NoUser.to_string());
+/// ```
+#[macro_export]
+macro_rules! session_error_newtype {
+    ($name:ident) => {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl ::std::error::Error for $name {
+            fn source(&self) -> ::std::option::Option<&(dyn ::std::error::Error + 'static)> {
+                ::std::option::Option::Some(&self.0)
+            }
+        }
+
+        impl ::std::convert::From<$crate::SessionError> for $name {
+            fn from(e: $crate::SessionError) -> Self {
+                Self(e)
+            }
+        }
+    };
 }

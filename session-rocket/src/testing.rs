@@ -1,106 +1,61 @@
 //! The shared test app of `session_core::testing::http` in rocket (feature
-//! `testing`): the one route table for this framework, used by the scenario
-//! suite (every store), the store crates' matrix cells and
-//! `xtask/reliability`.
+//! `testing`): the fairing around two catch-all routes (GET and POST) that
+//! call the core's route table; used by the scenario suite (every store),
+//! the store crates' matrix cells and `xtask/reliability`.
 #![allow(missing_docs, clippy::missing_errors_doc)]
 
 use std::str::FromStr;
 
-use crate::{Session, SessionFairing};
+use std::io::Cursor;
+
+use crate::{Error, Session, SessionFairing};
 use async_trait::async_trait;
+use rocket::http::uri::Origin;
 use rocket::http::{Header, Method, Status};
 use rocket::local::asynchronous::Client as LocalClient;
-use rocket::{Build, Responder, Rocket, get, post, routes};
+use rocket::response::{self, Responder, Response};
+use rocket::{Build, Request, Rocket, get, post, routes};
 use session_core::SessionManager;
 use session_core::testing::http::{self as http_suite, Client, TestApp};
 
-type R<T = String> = Result<T, crate::Error>;
+/// The shared route table's response, as a Rocket response.
+struct Reply(http::Response<Vec<u8>>);
 
-#[get("/get/<key>")]
-async fn get_key(session: Session, key: &str) -> R {
-    let v: Option<serde_json::Value> = session.get(key).await?;
-    Ok(serde_json::to_string(&v.unwrap_or_default()).unwrap_or_default())
+impl<'r> Responder<'r, 'static> for Reply {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let (parts, body) = self.0.into_parts();
+        let mut out = Response::build();
+        out.status(Status::new(parts.status.as_u16()));
+        for (name, value) in &parts.headers {
+            if let Ok(value) = value.to_str() {
+                out.raw_header_adjoin(name.as_str().to_owned(), value.to_owned());
+            }
+        }
+        out.sized_body(body.len(), Cursor::new(body)).ok()
+    }
 }
 
-#[post("/set/<key>", data = "<body>")]
-async fn set_key(session: Session, key: &str, body: String) -> R<(Status, &'static str)> {
-    let value: serde_json::Value = match serde_json::from_str(&body) {
-        Ok(v) => v,
-        Err(_) => return Ok((Status::BadRequest, "bad json")),
-    };
-    session.insert(key, value).await?;
-    Ok((Status::Ok, "ok"))
+/// Every request: the shared route table, with this adapter's session and
+/// its error type (so a handler error takes Rocket's `Responder` path).
+async fn app(
+    session: &Session,
+    method: http::Method,
+    uri: &Origin<'_>,
+    body: &[u8],
+) -> Result<Reply, Error> {
+    Ok(Reply(
+        http_suite::route(session, &method, uri.path().as_str(), body).await?,
+    ))
 }
 
-#[post("/remove/<key>")]
-async fn remove_key(session: Session, key: &str) -> R<&'static str> {
-    session.remove::<serde_json::Value>(key).await?;
-    Ok("ok")
+#[get("/<_..>")]
+async fn get_any(session: Session, uri: &Origin<'_>) -> Result<Reply, Error> {
+    app(&session, http::Method::GET, uri, &[]).await
 }
 
-#[post("/incr/<key>")]
-async fn incr(session: Session, key: &str) -> R {
-    let n = session
-        .update(key, |n: Option<i64>| n.unwrap_or(0) + 1)
-        .await?;
-    Ok(n.to_string())
-}
-
-#[post("/regenerate")]
-async fn regenerate(session: Session) -> R<&'static str> {
-    session.regenerate().await?;
-    Ok("ok")
-}
-
-#[post("/destroy")]
-async fn destroy(session: Session) -> R<&'static str> {
-    session.destroy();
-    Ok("ok")
-}
-
-#[get("/id")]
-async fn id(session: Session) -> R {
-    Ok(session.id().await?.to_string())
-}
-
-#[post("/expiry", data = "<body>")]
-async fn expiry(session: Session, body: String) -> R<(Status, &'static str)> {
-    let Some(e) = http_suite::expiry_from_body(&body) else {
-        return Ok((Status::BadRequest, "bad expiry"));
-    };
-    session.set_expiry(e).await?;
-    Ok((Status::Ok, "ok"))
-}
-
-#[post("/held/<gate>/<then>")]
-async fn held(session: Session, gate: &str, then: &str) -> R {
-    Ok(http_suite::held(&session, gate, then).await?)
-}
-
-#[get("/untouched")]
-fn untouched() -> &'static str {
-    "ok"
-}
-
-#[get("/entries")]
-async fn entries(session: Session) -> R {
-    Ok(serde_json::Value::Object(session.entries().await?).to_string())
-}
-
-/// `ok` with the handler's own `Set-Cookie` header.
-#[derive(Responder)]
-struct WithCookie {
-    body: &'static str,
-    cookie: Header<'static>,
-}
-
-#[post("/with-cookie/<key>")]
-async fn with_cookie(session: Session, key: &str) -> R<WithCookie> {
-    session.insert(key, true).await?;
-    Ok(WithCookie {
-        body: "ok",
-        cookie: Header::new("Set-Cookie", "app=1; Path=/"),
-    })
+#[post("/<_..>", data = "<body>")]
+async fn post_any(session: Session, uri: &Origin<'_>, body: Vec<u8>) -> Result<Reply, Error> {
+    app(&session, http::Method::POST, uri, &body).await
 }
 
 /// A quiet Rocket (no logging).
@@ -111,60 +66,15 @@ pub fn quiet() -> Rocket<Build> {
     rocket::custom(figment)
 }
 
-#[post("/login/<user>")]
-async fn login(session: Session, user: &str) -> R<&'static str> {
-    session.regenerate().await?;
-    session.set_user(user).await?;
-    session.insert("user", user).await?;
-    Ok("ok")
-}
-
-#[get("/devices")]
-async fn devices(session: Session) -> R {
-    let list: Vec<serde_json::Value> = session
-        .devices()
-        .await?
-        .into_iter()
-        .map(|d| serde_json::json!({"handle": d.handle, "current": d.current}))
-        .collect();
-    Ok(serde_json::Value::Array(list).to_string())
-}
-
-#[post("/revoke-others")]
-async fn revoke_others(session: Session) -> R {
-    Ok(session.revoke_others().await?.to_string())
-}
-
-#[post("/revoke/<handle>")]
-async fn revoke(session: Session, handle: &str) -> R {
-    Ok(session.revoke(handle).await?.to_string())
-}
-
 /// The test app's routes, mounted on a quiet Rocket, without the fairing.
 pub fn routes() -> Rocket<Build> {
     quiet().mount("/", route_list())
 }
 
-/// The test app's route table, to mount on a Rocket of one's own.
+/// The test app's route table (two catch-alls, GET and POST), to mount on
+/// a Rocket of one's own.
 pub fn route_list() -> Vec<rocket::Route> {
-    routes![
-        get_key,
-        set_key,
-        remove_key,
-        incr,
-        regenerate,
-        destroy,
-        id,
-        expiry,
-        untouched,
-        entries,
-        with_cookie,
-        login,
-        devices,
-        revoke_others,
-        revoke,
-        held
-    ]
+    routes![get_any, post_any]
 }
 
 /// The Rocket test app factory.

@@ -76,10 +76,17 @@ async fn two_guards(a: Session, b: Session) -> R<String> {
 }
 
 /// The shared test app plus this file's routes, without the fairing.
+/// A route without the session guard.
+#[get("/untouched")]
+fn untouched() -> &'static str {
+    "ok"
+}
+
 fn bare() -> Rocket<Build> {
     session_rocket::testing::routes().mount(
         "/t",
         routes![
+            untouched,
             jar,
             read_jar,
             not_found,
@@ -132,7 +139,7 @@ async fn guard_without_fairing_is_a_500_naming_the_fairing() {
     assert_eq!(res.status(), Status::InternalServerError);
     assert!(set_cookies(&res).is_empty());
     // Routes without the guard still work.
-    let res = client.get("/untouched").dispatch().await;
+    let res = client.get("/t/untouched").dispatch().await;
     assert_eq!(res.status(), Status::Ok);
     assert!(MissingFairing.to_string().contains("SessionFairing"));
 }

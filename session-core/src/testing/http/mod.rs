@@ -3,8 +3,9 @@
 //! adapter with every store.
 //!
 //! An adapter implements [`TestApp`]: given a [`SessionManager`](crate::SessionManager), it builds
-//! its framework's version of the tiny test app below and returns a
-//! [`Client`] over the framework's in-process test client.
+//! its framework's test app (its session layer around one catch-all route
+//! that calls [`route`], the table below) and returns a [`Client`] over the
+//! framework's in-process test client.
 //!
 //! | route | what the handler does | response body |
 //! |---|---|---|
@@ -32,6 +33,7 @@
 
 mod harness;
 mod hostile;
+mod routes;
 mod scenarios;
 
 pub use crate::testing::races::{
@@ -45,6 +47,7 @@ pub use harness::{
 };
 pub(in crate::testing) use harness::{app, app_with_clock, assert_ok, build};
 pub use hostile::{ADVERSARIAL_REQUESTS, ADVERSARIAL_SEED, adversarial_cookies_never_leak};
+pub use routes::route;
 pub use scenarios::*;
 
 #[cfg(test)]
