@@ -21,7 +21,10 @@ mod store_races;
 mod wrappers;
 
 pub use tokio;
-pub use wrappers::{CallCounts, CountingStore, FailingStore, SECRET_DETAIL};
+pub use wrappers::{
+    CallCounts, Counting, CountingStore, Failing, FailingStore, Hook, SECRET_DETAIL, StoreCall,
+    Wrapped,
+};
 
 /// A unique namespace for one test case: `sc_<case>_<random>`, lowercase
 /// ASCII letters, digits and `_`, at most 56 characters; usable as a key

@@ -50,10 +50,65 @@ impl CallCounts {
     }
 }
 
-/// Wraps a store and counts its calls.
+/// A store call, as a [`Wrapped`] store's hook sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreCall {
+    /// `load`.
+    Load,
+    /// `create`.
+    Create,
+    /// `save`.
+    Save,
+    /// `touch`.
+    Touch,
+    /// `retire`.
+    Retire,
+    /// `delete`.
+    Delete,
+    /// `delete_expired`.
+    DeleteExpired,
+    /// `user_records`.
+    UserRecords,
+    /// `admit`.
+    Admit,
+}
+
+impl StoreCall {
+    /// Whether the call reads only.
+    pub fn is_read(self) -> bool {
+        matches!(self, StoreCall::Load | StoreCall::UserRecords)
+    }
+}
+
+/// What a [`Wrapped`] store does before each call it passes on: count it,
+/// or fail it.
+pub trait Hook: std::fmt::Debug + Send + Sync + 'static {
+    /// Runs before `call`; an error is returned instead of calling the
+    /// wrapped store.
+    fn before(&self, call: StoreCall) -> Result<(), StoreError>;
+}
+
+/// A store that runs its hook `H` before passing each call to the wrapped
+/// store; `Deref`s to the hook, whose methods are the wrapper's.
 #[derive(Debug, Clone)]
-pub struct CountingStore {
+pub struct Wrapped<H> {
     inner: Arc<dyn Store>,
+    hook: H,
+}
+
+impl<H> std::ops::Deref for Wrapped<H> {
+    type Target = H;
+    fn deref(&self) -> &H {
+        &self.hook
+    }
+}
+
+/// Wraps a store and counts its calls (in `counts`).
+pub type CountingStore = Wrapped<Counting>;
+
+/// The hook of a [`CountingStore`].
+#[derive(Debug, Clone, Default)]
+pub struct Counting {
     /// The counts.
     pub counts: Arc<CallCounts>,
 }
@@ -61,79 +116,39 @@ pub struct CountingStore {
 impl CountingStore {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn Store>) -> Self {
-        Self {
+        Wrapped {
             inner,
-            counts: Arc::default(),
+            hook: Counting::default(),
         }
     }
 }
 
-fn bump(c: &AtomicU64) {
-    c.fetch_add(1, Ordering::SeqCst);
-}
-
-#[async_trait]
-impl Store for CountingStore {
-    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        bump(&self.counts.load);
-        self.inner.load(key).await
-    }
-    async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        bump(&self.counts.create);
-        self.inner.create(record).await
-    }
-    async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-        bump(&self.counts.save);
-        self.inner.save(record, expected).await
-    }
-    async fn touch(
-        &self,
-        key: &StoreKey,
-        expected: Version,
-        expires_at: OffsetDateTime,
-    ) -> Result<Touched, StoreError> {
-        bump(&self.counts.touch);
-        self.inner.touch(key, expected, expires_at).await
-    }
-    async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
-        bump(&self.counts.retire);
-        self.inner.retire(key, expected).await
-    }
-    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        bump(&self.counts.delete);
-        self.inner.delete(key).await
-    }
-    async fn delete_expired(&self) -> Result<u64, StoreError> {
-        self.inner.delete_expired().await
-    }
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        self.inner.user_index().map(|_| self as &dyn UserIndex)
-    }
-    fn admin(&self) -> Option<&dyn StoreAdmin> {
-        self.inner.admin()
-    }
-}
-
-#[async_trait]
-impl UserIndex for CountingStore {
-    async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
-        match self.inner.user_index() {
-            Some(i) => i.user_records(user).await,
-            None => Ok(Vec::new()),
-        }
-    }
-    async fn admit(&self, login: Login<'_>) -> Result<Admission, StoreError> {
-        bump(&self.counts.admit);
-        index_of(&*self.inner)?.admit(login).await
+impl Hook for Counting {
+    fn before(&self, call: StoreCall) -> Result<(), StoreError> {
+        let c = &self.counts;
+        let counter = match call {
+            StoreCall::Load => &c.load,
+            StoreCall::Create => &c.create,
+            StoreCall::Save => &c.save,
+            StoreCall::Touch => &c.touch,
+            StoreCall::Retire => &c.retire,
+            StoreCall::Delete => &c.delete,
+            StoreCall::Admit => &c.admit,
+            StoreCall::DeleteExpired | StoreCall::UserRecords => return Ok(()),
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 }
 
 /// Wraps a store and fails reads and/or writes while told to, with a
 /// backend error whose text ("secret-backend-detail") must never reach a
 /// response body.
-#[derive(Debug, Clone)]
-pub struct FailingStore {
-    inner: Arc<dyn Store>,
+pub type FailingStore = Wrapped<Failing>;
+
+/// The hook of a [`FailingStore`].
+#[derive(Debug, Clone, Default)]
+pub struct Failing {
     fail_reads: Arc<AtomicBool>,
     fail_writes: Arc<AtomicBool>,
 }
@@ -148,22 +163,32 @@ struct Injected;
 impl FailingStore {
     /// Wraps `inner`; nothing fails until told.
     pub fn new(inner: Arc<dyn Store>) -> Self {
-        Self {
+        Wrapped {
             inner,
-            fail_reads: Arc::default(),
-            fail_writes: Arc::default(),
+            hook: Failing::default(),
         }
     }
-    /// Makes `load` fail (or succeed again).
+}
+
+impl Failing {
+    /// Makes `load` and `user_records` fail (or succeed again).
     pub fn fail_reads(&self, on: bool) {
         self.fail_reads.store(on, Ordering::SeqCst);
     }
     /// Makes every write (`create`, `save`, `touch`, `retire`, `delete`,
-    /// `admit`) fail (or succeed again).
+    /// `delete_expired`, `admit`) fail (or succeed again).
     pub fn fail_writes(&self, on: bool) {
         self.fail_writes.store(on, Ordering::SeqCst);
     }
-    fn check(&self, flag: &AtomicBool) -> Result<(), StoreError> {
+}
+
+impl Hook for Failing {
+    fn before(&self, call: StoreCall) -> Result<(), StoreError> {
+        let flag = if call.is_read() {
+            &self.fail_reads
+        } else {
+            &self.fail_writes
+        };
         if flag.load(Ordering::SeqCst) {
             Err(StoreError::backend(Injected))
         } else {
@@ -173,17 +198,17 @@ impl FailingStore {
 }
 
 #[async_trait]
-impl Store for FailingStore {
+impl<H: Hook> Store for Wrapped<H> {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        self.check(&self.fail_reads)?;
+        self.hook.before(StoreCall::Load)?;
         self.inner.load(key).await
     }
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        self.check(&self.fail_writes)?;
+        self.hook.before(StoreCall::Create)?;
         self.inner.create(record).await
     }
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-        self.check(&self.fail_writes)?;
+        self.hook.before(StoreCall::Save)?;
         self.inner.save(record, expected).await
     }
     async fn touch(
@@ -192,19 +217,19 @@ impl Store for FailingStore {
         expected: Version,
         expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
-        self.check(&self.fail_writes)?;
+        self.hook.before(StoreCall::Touch)?;
         self.inner.touch(key, expected, expires_at).await
     }
     async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
-        self.check(&self.fail_writes)?;
+        self.hook.before(StoreCall::Retire)?;
         self.inner.retire(key, expected).await
     }
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.check(&self.fail_writes)?;
+        self.hook.before(StoreCall::Delete)?;
         self.inner.delete(key).await
     }
     async fn delete_expired(&self) -> Result<u64, StoreError> {
-        self.check(&self.fail_writes)?;
+        self.hook.before(StoreCall::DeleteExpired)?;
         self.inner.delete_expired().await
     }
     fn user_index(&self) -> Option<&dyn UserIndex> {
@@ -216,23 +241,20 @@ impl Store for FailingStore {
 }
 
 #[async_trait]
-impl UserIndex for FailingStore {
+impl<H: Hook> UserIndex for Wrapped<H> {
     async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
-        self.check(&self.fail_reads)?;
+        self.hook.before(StoreCall::UserRecords)?;
         match self.inner.user_index() {
             Some(i) => i.user_records(user).await,
             None => Ok(Vec::new()),
         }
     }
     async fn admit(&self, login: Login<'_>) -> Result<Admission, StoreError> {
-        self.check(&self.fail_writes)?;
-        index_of(&*self.inner)?.admit(login).await
+        self.hook.before(StoreCall::Admit)?;
+        let index = self.inner.user_index();
+        index
+            .ok_or(StoreError::Malformed("the store has no user index"))?
+            .admit(login)
+            .await
     }
-}
-
-/// The user index of a wrapped store, for the wrappers' `admit`.
-fn index_of(inner: &dyn Store) -> Result<&dyn UserIndex, StoreError> {
-    inner
-        .user_index()
-        .ok_or(StoreError::Malformed("the store has no user index"))
 }
