@@ -153,10 +153,11 @@ mod tests {
 }
 
 /// Implements `Display`, `std::error::Error` (whose `source` is the
-/// [`SessionError`]) and `From<SessionError>` for an adapter's handler error
-/// type, a newtype `pub struct Error(pub SessionError)` that the adapter
-/// defines itself so it can implement its framework's response trait for it
-/// (with [`error_response`]).
+/// [`SessionError`](crate::SessionError)) and `From<SessionError>` for an
+/// adapter's handler error type, a newtype `pub struct Error(pub
+/// SessionError)` that the adapter defines itself so it can implement its
+/// framework's response trait for it (with
+/// [`error_response`](crate::adapter::error_response)).
 ///
 /// ```
 /// use session_core::SessionError;

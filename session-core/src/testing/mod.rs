@@ -208,7 +208,8 @@ macro_rules! __http_cases {
 }
 
 /// Expands to a test that the workspace README shows this crate's
-/// `examples/counter.rs` as its quick start (see [`assert_readme_shows`]).
+/// `examples/counter.rs` as its quick start (see
+/// [`assert_readme_shows`](crate::testing::assert_readme_shows)).
 #[macro_export]
 macro_rules! readme_shows_counter_example {
     () => {

@@ -13,7 +13,7 @@ fn reply(status: StatusCode, body: impl Into<String>) -> Response<Vec<u8>> {
     res
 }
 
-/// The test app's routes (the table in [the module docs](super)), for
+/// The test app's routes (the table in [the module docs](crate::testing::http)), for
 /// one request: what every framework's test app and
 /// [`DirectApp`](crate::testing::direct::DirectApp) call from a catch-all
 /// route with the request's session, method, path and body. A
