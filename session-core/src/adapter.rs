@@ -123,35 +123,6 @@ fn table(error: &SessionError) -> (StatusCode, &'static str) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::StoreError;
-
-    #[test]
-    fn error_table() {
-        let too_large = SessionError::Data(DataError::PayloadTooLarge { size: 2, limit: 1 });
-        for (e, status, body) in [
-            (
-                SessionError::Store(StoreError::Timeout),
-                503,
-                "session store unavailable",
-            ),
-            (SessionError::Conflict(3), 503, "session store unavailable"),
-            (too_large, 413, "too large"),
-            (SessionError::TooManySessions(1), 409, "too many sessions"),
-            (SessionError::NoUser, 500, "error"),
-        ] {
-            let r = error_response(&e);
-            assert_eq!(
-                (r.status.as_u16(), r.body.as_ref()),
-                (status, body),
-                "{e:?}"
-            );
-        }
-    }
-}
-
 /// Implements `Display`, `std::error::Error` (whose `source` is the
 /// [`SessionError`](crate::SessionError)) and `From<SessionError>` for an
 /// adapter's handler error type, a newtype `pub struct Error(pub
@@ -192,4 +163,33 @@ macro_rules! session_error_newtype {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreError;
+
+    #[test]
+    fn error_table() {
+        let too_large = SessionError::Data(DataError::PayloadTooLarge { size: 2, limit: 1 });
+        for (e, status, body) in [
+            (
+                SessionError::Store(StoreError::Timeout),
+                503,
+                "session store unavailable",
+            ),
+            (SessionError::Conflict(3), 503, "session store unavailable"),
+            (too_large, 413, "too large"),
+            (SessionError::TooManySessions(1), 409, "too many sessions"),
+            (SessionError::NoUser, 500, "error"),
+        ] {
+            let r = error_response(&e);
+            assert_eq!(
+                (r.status.as_u16(), r.body.as_ref()),
+                (status, body),
+                "{e:?}"
+            );
+        }
+    }
 }
