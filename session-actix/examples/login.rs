@@ -64,9 +64,7 @@ struct Login {
 }
 
 async fn login(
-    session: Session,
-    req: actix_web::HttpRequest,
-    form: web::Form<Login>,
+    session: Session, req: actix_web::HttpRequest, form: web::Form<Login>,
 ) -> Result<HttpResponse> {
     let name = form.username.trim();
     if name.is_empty() {

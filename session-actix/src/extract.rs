@@ -1,26 +1,19 @@
 //! `Session` as an actix-web extractor, and the error type handlers return.
 
 use std::future::{Ready, ready};
-use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use session_core::SessionError;
 
-/// The request's session; derefs to [`session_core::Session`] (`get`,
-/// `insert`, `update`, `regenerate`, `destroy`, ...). Cheap to clone.
-///
-/// Needs [`SessionMiddleware`](crate::SessionMiddleware) on the route;
-/// without it, extraction fails with [`MissingSessionMiddleware`] (a 500).
-#[derive(Debug, Clone)]
-pub struct Session(pub session_core::Session);
-
-impl Deref for Session {
-    type Target = session_core::Session;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
+session_core::adapter::session_newtype! {
+    /// The request's session; derefs to [`session_core::Session`] (`get`,
+    /// `insert`, `update`, `regenerate`, `destroy`, ...). Cheap to clone.
+    ///
+    /// Needs [`SessionMiddleware`](crate::SessionMiddleware) on the route;
+    /// without it, extraction fails with [`MissingSessionMiddleware`] (a 500).
+    pub struct Session;
 }
 
 impl Session {
@@ -44,19 +37,12 @@ impl FromRequest for Session {
     }
 }
 
-/// Extraction error when [`Session`] is used on a route without
-/// [`SessionMiddleware`](crate::SessionMiddleware): a 500 whose body names
-/// the missing middleware.
-#[derive(Debug, Clone, Copy)]
-pub struct MissingSessionMiddleware;
-
-impl std::fmt::Display for MissingSessionMiddleware {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the Session extractor needs session_actix::SessionMiddleware on this route (add it with App::wrap or Scope::wrap)")
-    }
+session_core::adapter::missing_layer_error! {
+    /// Extraction error when [`Session`] is used on a route without
+    /// [`SessionMiddleware`](crate::SessionMiddleware): a 500 whose body names
+    /// the missing middleware.
+    pub struct MissingSessionMiddleware = "the Session extractor needs session_actix::SessionMiddleware on this route (add it with App::wrap or Scope::wrap)";
 }
-
-impl std::error::Error for MissingSessionMiddleware {}
 
 impl ResponseError for MissingSessionMiddleware {
     fn status_code(&self) -> StatusCode {

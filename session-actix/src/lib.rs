@@ -17,7 +17,9 @@
 //! # #[actix_web::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = SessionConfig::builder()
-//!     .key(std::env::var("SESSION_KEY").unwrap_or_else(|_| "x".repeat(64)))
+//!     // `openssl rand -base64 48` makes a key; without one, a random key
+//!     // (sessions then end with the process).
+//!     .key_from_env_or_random("SESSION_KEY")
 //!     .build()?;
 //! // Build the middleware once and clone it into every worker's App.
 //! let sessions = SessionMiddleware::new(config, MemoryStore::new());

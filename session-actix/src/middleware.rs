@@ -10,7 +10,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, HeaderName, HeaderValue, VARY};
 use actix_web::{HttpMessage, HttpResponse};
-use session_core::adapter::{ResponseParts, ResponseVerdict};
+use session_core::adapter::{HeaderEdit, ResponseParts, ResponseVerdict};
 use session_core::{
     ConfigError, RequestMeta, SameSite, Secure, SessionConfig, SessionConfigBuilder,
     SessionManager, Store,
@@ -29,7 +29,7 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 /// use session_core::{MemoryStore, SessionConfig};
 ///
 /// # fn main() -> Result<(), session_core::ConfigError> {
-/// let config = SessionConfig::builder().key([7u8; 32]).build()?;
+/// let config = SessionConfig::builder().key_from_env_or_random("SESSION_KEY").build()?;
 /// let middleware = SessionMiddleware::new(config, MemoryStore::new());
 /// // Cheap to clone: build it once, outside `HttpServer::new`.
 /// let app = App::new()
@@ -120,8 +120,7 @@ pub(crate) fn plain(p: session_core::adapter::PlainResponse) -> HttpResponse {
 /// The core's header (`http` 1.x types) as actix-web's (`http` 0.2), by
 /// bytes.
 fn header_pair(
-    name: &http::HeaderName,
-    value: &http::HeaderValue,
+    name: &http::HeaderName, value: &http::HeaderValue,
 ) -> Option<(HeaderName, HeaderValue)> {
     let name = HeaderName::from_bytes(name.as_str().as_bytes()).ok()?;
     let value = HeaderValue::from_bytes(value.as_bytes()).ok()?;
@@ -145,13 +144,18 @@ where
         let manager = self.manager.clone();
         let session = {
             let headers = req.headers();
-            // The connection's own scheme only: `ConnectionInfo::scheme`
-            // believes `Forwarded`/`X-Forwarded-Proto` from anyone, while the
-            // core trusts `X-Forwarded-Proto` only when the config says so.
-            let https = req.app_config().secure() || req.uri().scheme_str() == Some("https");
+            // The connection's own TLS only (the server's `bind_rustls`/
+            // `bind_openssl` set `secure`): `ConnectionInfo::scheme` believes
+            // `Forwarded`/`X-Forwarded-Proto` from anyone, and the
+            // request-target's scheme (`GET https://host/ HTTP/1.1`) is the
+            // client's choice; the core trusts `X-Forwarded-Proto` only when
+            // the config says so.
+            let https = req.app_config().secure();
             let meta = RequestMeta {
                 https,
                 forwarded_proto: headers.get(&X_FORWARDED_PROTO).map(HeaderValue::as_bytes),
+                // The whole path, also inside a `web::scope`.
+                path: Some(req.path()),
             };
             let values = headers
                 .get_all(&self.request_header)
@@ -180,11 +184,18 @@ where
             };
             match manager.respond(&session, parts).await {
                 ResponseVerdict::Unchanged => {}
-                ResponseVerdict::AddHeaders(headers) => {
-                    for (name, value) in &headers {
+                ResponseVerdict::Headers(edits) => {
+                    for edit in &edits {
+                        let (append, name, value) = match edit {
+                            HeaderEdit::Append(name, value) => (true, name, value),
+                            HeaderEdit::Set(name, value) => (false, name, value),
+                        };
                         match header_pair(name, value) {
                             // Append: the handler's own `Set-Cookie`s stay.
-                            Some((name, value)) => res.headers_mut().append(name, value),
+                            Some((name, value)) if append => res.headers_mut().append(name, value),
+                            Some((name, value)) => {
+                                res.headers_mut().insert(name, value);
+                            }
                             None => {
                                 tracing::error!(target: "session", header = %name, "session header is not a valid actix-web header");
                                 let failure = plain(manager.failure_response());

@@ -13,6 +13,16 @@ use async_trait::async_trait;
 use session_core::SessionManager;
 use session_core::testing::http::{self as http_suite, Client, TestApp};
 
+/// The counter routes of `cargo xtask bench`, with a [`Session`] (wrap the
+/// middleware around them): `/read` reads `n`, `/incr` increments it,
+/// `/new` starts a session holding `n = 0`; for `App::configure`.
+pub fn bench_routes(cfg: &mut web::ServiceConfig) {
+    session_core::bench_handlers!(Session, Error);
+    cfg.route("/read", web::get().to(read))
+        .route("/incr", web::get().to(incr))
+        .route("/new", web::get().to(new));
+}
+
 /// Every request: the shared route table, with this adapter's session and
 /// its error type (so a handler error takes actix's `ResponseError` path).
 async fn app(session: Session, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, Error> {

@@ -73,10 +73,7 @@ struct AppState {
 }
 
 async fn login(
-    session: Session,
-    state: web::Data<AppState>,
-    tenant: web::Path<String>,
-    body: web::Json<Login>,
+    session: Session, state: web::Data<AppState>, tenant: web::Path<String>, body: web::Json<Login>,
 ) -> R {
     session.insert("user", &body.name).await?;
     session.insert("tenant", tenant.as_str()).await?;
@@ -92,6 +89,50 @@ async fn whoami(session: Session, state: web::Data<AppState>) -> R {
         user.unwrap_or_default(),
         tenant.unwrap_or_default()
     )))
+}
+
+/// Cookie-path scoping inside a `web::scope`: the middleware sees the
+/// whole path, so `path("/scoped")` works in a scope at `/scoped`, and an
+/// app-wide middleware gives no session outside it (nor at `/scopedx`).
+#[actix_web::test]
+async fn cookie_path_scoping_in_a_scope() {
+    let scoped = || {
+        SessionMiddleware::builder(MemoryStore::new(), session_core::test_key("actix scoping"))
+            .cookie_secure(false)
+            .cookie_path("/scoped")
+            .build()
+            .unwrap()
+    };
+    let app = test::init_service(
+        App::new().service(
+            web::scope("/scoped")
+                .wrap(scoped())
+                .route("/incr", web::post().to(incr)),
+        ),
+    )
+    .await;
+    let res = test::call_service(
+        &app,
+        test::TestRequest::post().uri("/scoped/incr").to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let set = our_cookie(res.headers()).expect("a cookie in the scope");
+    assert!(set.contains("Path=/scoped"), "{set}");
+
+    let app = test::init_service(
+        App::new()
+            .wrap(scoped())
+            .route("/scoped/incr", web::post().to(incr))
+            .route("/scopedx/incr", web::post().to(incr))
+            .route("/other/incr", web::post().to(incr)),
+    )
+    .await;
+    for path in ["/other/incr", "/scopedx/incr"] {
+        let res = test::call_service(&app, test::TestRequest::post().uri(path).to_request()).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert!(our_cookie(res.headers()).is_none(), "{path}");
+    }
 }
 
 #[actix_web::test]
@@ -324,8 +365,7 @@ async fn forwarded_proto_is_trusted_only_when_configured() {
 /// One raw HTTP/1.1 exchange over loopback; returns (status line, headers,
 /// body).
 async fn raw_request(
-    addr: std::net::SocketAddr,
-    request: &str,
+    addr: std::net::SocketAddr, request: &str,
 ) -> (String, Vec<(String, String)>, String) {
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");

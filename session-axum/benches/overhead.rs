@@ -11,39 +11,19 @@ use std::hint::black_box;
 
 use axum::Router;
 use axum::body::Body;
-use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, header};
-use session_axum::{Session, SessionLayer};
+use session_axum::SessionLayer;
+use session_axum::testing::{bare_bench_routes as bare, bench_routes};
 use session_core::{MemoryStore, SessionConfig};
 use tower::ServiceExt as _;
 
-fn bare() -> Router {
-    Router::new()
-        .route("/read", get(|| async { "n=0" }))
-        .route("/incr", get(|| async { "n=1" }))
-        .route("/new", get(|| async { "new" }))
-}
-
 fn ours() -> Router {
-    async fn read(s: Session) -> Result<String, session_axum::Error> {
-        let n: Option<u64> = s.get("n").await?;
-        Ok(format!("n={}", n.unwrap_or(0)))
-    }
-    async fn incr(s: Session) -> Result<String, session_axum::Error> {
-        let n = s.update("n", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
-        Ok(format!("n={n}"))
-    }
-    async fn new(s: Session) -> Result<String, session_axum::Error> {
-        s.insert("n", 0u64).await?;
-        Ok("new".to_owned())
-    }
-    let config = SessionConfig::builder().key([7u8; 64]).build().unwrap();
-    Router::new()
-        .route("/read", get(read))
-        .route("/incr", get(incr))
-        .route("/new", get(new))
-        .layer(SessionLayer::new(config, MemoryStore::new()))
+    let config = SessionConfig::builder()
+        .key(session_core::test_key("key 7"))
+        .build()
+        .unwrap();
+    bench_routes().layer(SessionLayer::new(config, MemoryStore::new()))
 }
 
 fn request(path: &str, cookie: Option<&str>) -> Request<Body> {

@@ -5,6 +5,7 @@
 //! cargo run -p session-axum --example demo -- --store memory
 //! cargo run -p session-axum --example demo -- --store redis --port 8080
 //! cargo run -p session-axum --example demo -- --store postgres
+//! cargo run -p session-axum --example demo -- --store mysql
 //! ```
 //!
 //! Pages: `/` (greeting and page-view counter), `/login` (form, POST),
@@ -13,8 +14,8 @@
 //! expiry and the cookie attributes in use). Plain HTML, no JavaScript.
 //!
 //! The SQLite store and the signing key live under `target/demo/`, so a
-//! restart keeps users logged in. `REDIS_URL` and `DATABASE_URL` choose the
-//! servers for the other stores; `SESSION_KEY` overrides the key.
+//! restart keeps users logged in. `REDIS_URL`, `DATABASE_URL` and
+//! `MYSQL_URL` choose the servers for the other stores; `SESSION_KEY` overrides the key.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -197,7 +198,7 @@ fn parse_args() -> std::result::Result<Args, String> {
             "--store" => {
                 args.store = it
                     .next()
-                    .ok_or("--store needs memory|sqlite|redis|postgres")?
+                    .ok_or("--store needs memory|sqlite|redis|postgres|mysql")?
             }
             "--port" => {
                 args.port = it
@@ -206,7 +207,9 @@ fn parse_args() -> std::result::Result<Args, String> {
                     .ok_or("--port needs a number (0 picks a free port)")?
             }
             "-h" | "--help" => {
-                return Err("usage: demo [--store memory|sqlite|redis|postgres] [--port N]".into());
+                return Err(
+                    "usage: demo [--store memory|sqlite|redis|postgres|mysql] [--port N]".into(),
+                );
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -277,8 +280,19 @@ async fn store(
             store.migrate().await?;
             (Arc::new(store), format!("PostgreSQL {url}"))
         }
+        "mysql" => {
+            let url = std::env::var("MYSQL_URL")
+                .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+            let store = session_sqlx::MySqlStore::connect(&url)
+                .await?
+                .with_table("demo_sessions")?;
+            store.migrate().await?;
+            (Arc::new(store), format!("MySQL/MariaDB {url}"))
+        }
         other => {
-            return Err(format!("unknown store {other:?}: memory|sqlite|redis|postgres").into());
+            return Err(
+                format!("unknown store {other:?}: memory|sqlite|redis|postgres|mysql").into(),
+            );
         }
     })
 }

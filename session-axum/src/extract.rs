@@ -1,37 +1,22 @@
 //! `Session` as an axum extractor, and the error type handlers return.
 
-use std::ops::Deref;
-
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 use session_core::SessionError;
 
-/// The request's session; derefs to [`session_core::Session`] (`get`,
-/// `insert`, `update`, `regenerate`, `destroy`, ...). Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Session(pub session_core::Session);
-
-impl Deref for Session {
-    type Target = session_core::Session;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
+session_core::adapter::session_newtype! {
+    /// The request's session; derefs to [`session_core::Session`] (`get`,
+    /// `insert`, `update`, `regenerate`, `destroy`, ...). Cheap to clone.
+    pub struct Session;
 }
 
-/// Rejection when the [`Session`] extractor is used on a route without
-/// [`SessionLayer`](crate::SessionLayer): a 500 naming the missing layer.
-#[derive(Debug, Clone, Copy)]
-pub struct MissingSessionLayer;
-
-impl std::fmt::Display for MissingSessionLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the Session extractor needs session_axum::SessionLayer on this route (add it with Router::layer)")
-    }
+session_core::adapter::missing_layer_error! {
+    /// Rejection when the [`Session`] extractor is used on a route without
+    /// [`SessionLayer`](crate::SessionLayer): a 500 naming the missing layer.
+    pub struct MissingSessionLayer = "the Session extractor needs session_axum::SessionLayer on this route (add it with Router::layer)";
 }
-
-impl std::error::Error for MissingSessionLayer {}
 
 impl IntoResponse for MissingSessionLayer {
     fn into_response(self) -> Response {

@@ -16,7 +16,9 @@
 //!
 //! # fn main() -> Result<(), session_core::ConfigError> {
 //! let config = SessionConfig::builder()
-//!     .key(std::env::var("SESSION_KEY").unwrap_or_else(|_| "x".repeat(64)))
+//!     // `openssl rand -base64 48` makes a key; without one, a random key
+//!     // (sessions then end with the process).
+//!     .key_from_env_or_random("SESSION_KEY")
 //!     .build()?;
 //! let app: Router = Router::new()
 //!     .route("/", get(counter))

@@ -5,9 +5,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use axum::extract::OriginalUri;
 use axum::response::{IntoResponse, Response};
+use http::Request;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, VARY};
-use http::{Request, uri::Scheme};
 use session_core::adapter::{RequestMeta, ResponseParts, ResponseVerdict, SessionManager};
 use tower_service::Service;
 
@@ -56,9 +57,20 @@ where
         let manager = self.manager.clone();
         let session = {
             let headers = req.headers();
+            // A tower layer cannot see the connection, and the
+            // request-target's scheme is the client's choice: an app that
+            // terminates TLS in process says so with `tls_connections`.
+            // The path the client sent: a router that nests this layer
+            // strips its prefix from the URI and keeps the original in
+            // `OriginalUri`.
+            let path = req
+                .extensions()
+                .get::<OriginalUri>()
+                .map_or_else(|| req.uri().path(), |o| o.0.path());
             let meta = RequestMeta {
-                https: req.uri().scheme() == Some(&Scheme::HTTPS),
+                https: false,
                 forwarded_proto: headers.get(X_FORWARDED_PROTO).map(HeaderValue::as_bytes),
+                path: Some(path),
             };
             let values = headers
                 .get_all(manager.request_header())
@@ -83,9 +95,9 @@ where
             };
             match manager.respond(&session, parts).await {
                 ResponseVerdict::Unchanged => {}
-                ResponseVerdict::AddHeaders(headers) => {
-                    for (name, value) in headers {
-                        res.headers_mut().append(name, value);
+                ResponseVerdict::Headers(edits) => {
+                    for edit in edits {
+                        edit.apply(res.headers_mut());
                     }
                 }
                 ResponseVerdict::Replace(p) => return Ok(plain(p)),

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use session_core::SessionManager;
 use session_core::testing::http::{self as http_suite, Client, TestApp};
 use tower::ServiceExt;
@@ -24,6 +25,27 @@ async fn app(session: Session, method: Method, uri: Uri, body: Bytes) -> Result<
 /// The test app's routes (one catch-all), without the layer.
 pub fn routes() -> Router {
     Router::new().fallback(app)
+}
+
+/// The counter routes of `cargo xtask bench` and of the in-process
+/// overhead bench, with a [`Session`] (add the layer): `/read` reads `n`,
+/// `/incr` increments it, `/new` starts a session holding `n = 0`. The
+/// bench's peer servers answer the same routes the same way.
+pub fn bench_routes() -> Router {
+    session_core::bench_handlers!(Session, Error);
+    Router::new()
+        .route("/read", get(read))
+        .route("/incr", get(incr))
+        .route("/new", get(new))
+}
+
+/// The same routes with fixed answers and no session: the baseline the
+/// benches subtract.
+pub fn bare_bench_routes() -> Router {
+    Router::new()
+        .route("/read", get(|| async { "n=0" }))
+        .route("/incr", get(|| async { "n=1" }))
+        .route("/new", get(|| async { "new" }))
 }
 
 /// The axum test app factory.

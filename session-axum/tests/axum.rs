@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 fn config() -> SessionConfig {
     SessionConfig::builder()
-        .key([7u8; 32])
+        .key(session_core::test_key("key 7"))
         .secure(Secure::Auto)
         .build()
         .unwrap()
@@ -87,6 +87,45 @@ async fn route_layer_and_nested_routers() {
     assert!(cookies.is_empty());
 }
 
+/// Cookie-path scoping sees the path the client sent: a layer inside a
+/// router nested at `/scoped` (which strips the prefix) with
+/// `path("/scoped")` still works there, and a layer over the whole app
+/// gives no session outside `/scoped` (nor at `/scopedx`).
+#[tokio::test]
+async fn cookie_path_scoping_sees_the_original_path() {
+    let scoped = || {
+        SessionConfig::builder()
+            .key(session_core::test_key("axum scoping"))
+            .secure(Secure::Auto)
+            .path("/scoped")
+            .build()
+            .unwrap()
+    };
+    let inner = Router::new()
+        .route("/count", get(count))
+        .layer(SessionLayer::new(scoped(), MemoryStore::new()));
+    let app = Router::new().nest("/scoped", inner);
+    let (status, cookies, body) = call(&app, get_req("/scoped/count", None)).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "1"));
+    assert!(cookies[0].contains("Path=/scoped"), "{cookies:?}");
+    let cookie = pair(&cookies[0]);
+    let (_, _, body) = call(&app, get_req("/scoped/count", Some(&cookie))).await;
+    assert_eq!(body, "2");
+
+    let app = Router::new()
+        .route("/scoped/count", get(count))
+        .route("/scopedx/count", get(count))
+        .route("/other/count", get(count))
+        .layer(SessionLayer::new(scoped(), MemoryStore::new()));
+    for path in ["/other/count", "/scopedx/count"] {
+        let (status, cookies, _) = call(&app, get_req(path, None)).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert!(cookies.is_empty(), "{path}: {cookies:?}");
+    }
+    let (status, cookies, _) = call(&app, get_req("/scoped/count", None)).await;
+    assert_eq!((status, cookies.len()), (StatusCode::OK, 1));
+}
+
 #[derive(Clone)]
 struct AppState {
     greeting: Arc<str>,
@@ -95,9 +134,7 @@ struct AppState {
 #[tokio::test]
 async fn state_and_other_extractors() {
     async fn handler(
-        State(state): State<AppState>,
-        session: Session,
-        Path(name): Path<String>,
+        State(state): State<AppState>, session: Session, Path(name): Path<String>,
         Json(body): Json<serde_json::Value>,
     ) -> Result<String, session_axum::Error> {
         session.insert("name", &name).await?;
@@ -199,7 +236,7 @@ async fn serves_sessions_over_a_real_tcp_listener() {
 #[tokio::test]
 async fn secure_auto_trusts_forwarded_proto_only_when_configured() {
     let trusting = SessionConfig::builder()
-        .key([7u8; 32])
+        .key(session_core::test_key("key 7"))
         .secure(Secure::Auto)
         .trust_proxy(true)
         .build()

@@ -1,29 +1,13 @@
-//! The HTTP scenario suite against axum, one module per store: the axum
-//! row of `cargo xtask test-matrix`.
+//! The HTTP scenario suite against axum, one module `cell_<store>` per
+//! store: the axum row of `cargo xtask test-matrix`. Redis and PostgreSQL
+//! come from `REDIS_URL` / `DATABASE_URL`, else the local defaults; every
+//! case gets its own key prefix, schema or file.
 
-use session_axum::testing::AxumApp;
+session_core::http_scenario_cells!(#[tokio::test] app: session_axum::testing::AxumApp);
 
-mod cell_memory {
-    use super::*;
-    use session_core::MemoryStore;
-
-    session_core::http_scenarios!(#[tokio::test] app: AxumApp, store: |_namespace: String| async move { MemoryStore::new() });
-}
-
-mod cell_redis {
-    use super::*;
-
-    session_core::http_scenarios!(#[tokio::test] app: AxumApp, store: session_redis::testing::store);
-}
-
-mod cell_postgres {
-    use super::*;
-
-    session_core::http_scenarios!(#[tokio::test] app: AxumApp, store: session_sqlx::testing::postgres);
-}
-
-mod cell_sqlite {
-    use super::*;
-
-    session_core::http_scenarios!(#[tokio::test] app: AxumApp, store: session_sqlx::testing::sqlite);
+/// `tls_connections(true)` (an app terminating TLS in process) reaches
+/// this adapter: `Secure::Auto` then gives `Secure`.
+#[tokio::test]
+async fn tls_connections_give_secure() {
+    session_core::testing::http::tls_connections_give_secure(&session_axum::testing::AxumApp).await;
 }

@@ -32,7 +32,10 @@ fn count<F: FnMut()>(name: &str, mut f: F) {
 }
 
 fn main() {
-    let config = SessionConfig::builder().key([1u8; 32]).build().unwrap();
+    let config = SessionConfig::builder()
+        .key(session_core::test_key("key 1"))
+        .build()
+        .unwrap();
     let manager = SessionManager::new(config, MemoryStore::new());
     let cookie = setup_session(&manager);
     let header = cookie.as_bytes();

@@ -14,17 +14,17 @@ use support::{block_on, setup_session};
 
 fn ids_and_keys(c: &mut Criterion) {
     c.bench_function("id_generate", |b| b.iter(SessionId::random));
-    let keys = Keys::new(Key::new(&[1u8; 32]).unwrap());
+    let keys = Keys::new(Key::new(&session_core::test_key("key 1")).unwrap());
     let id = SessionId::random();
     c.bench_function("sign", |b| b.iter(|| keys.sign(black_box(&id))));
     let signed = keys.sign(&id);
     c.bench_function("verify_current_key", |b| {
         b.iter(|| keys.verify(black_box(signed.as_bytes())))
     });
-    let rotated = Keys::new(Key::new(&[9u8; 32]).unwrap())
-        .with_previous(Key::new(&[8u8; 32]).unwrap())
-        .with_previous(Key::new(&[7u8; 32]).unwrap())
-        .with_previous(Key::new(&[1u8; 32]).unwrap());
+    let rotated = Keys::new(Key::new(&session_core::test_key("key 9")).unwrap())
+        .with_previous(Key::new(&session_core::test_key("key 8")).unwrap())
+        .with_previous(Key::new(&session_core::test_key("key 7")).unwrap())
+        .with_previous(Key::new(&session_core::test_key("key 1")).unwrap());
     c.bench_function("verify_previous_key_among_4", |b| {
         b.iter(|| rotated.verify(black_box(signed.as_bytes())))
     });
@@ -32,20 +32,24 @@ fn ids_and_keys(c: &mut Criterion) {
 }
 
 fn cookie_parse(c: &mut Criterion) {
-    let config = SessionConfig::builder().key([1u8; 32]).build().unwrap();
-    let signed = config.keys().sign(&SessionId::random());
-    let mut header = String::new();
-    for i in 0..10 {
-        header.push_str(&format!("other_cookie_{i}=value-{i}-abcdefghijklmnop; "));
-    }
-    header.push_str(&format!("id={signed}"));
+    let config = SessionConfig::builder()
+        .key(session_core::test_key("key 1"))
+        .build()
+        .unwrap();
+    let others: String = (0..10)
+        .map(|i| format!("other_cookie_{i}=value-{i}-abcdefghijklmnop; "))
+        .collect();
+    let header = format!("{others}id={}", config.keys().sign(&SessionId::random()));
     c.bench_function("cookie_parse_and_verify_10_others", |b| {
         b.iter(|| session_core::__private::verdict(&config, [black_box(header.as_bytes())]))
     });
 }
 
 fn lifecycles(c: &mut Criterion) {
-    let config = SessionConfig::builder().key([1u8; 32]).build().unwrap();
+    let config = SessionConfig::builder()
+        .key(session_core::test_key("key 1"))
+        .build()
+        .unwrap();
     let manager = SessionManager::new(config, MemoryStore::new());
     let cookie = setup_session(&manager);
     let header = cookie.as_bytes();

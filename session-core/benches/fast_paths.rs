@@ -13,12 +13,14 @@ use session_core::{SessionConfig, SessionId};
 use time::{Duration, OffsetDateTime};
 
 fn cookie_split(c: &mut Criterion) {
-    let config = SessionConfig::builder().key([1u8; 32]).build().unwrap();
+    let config = SessionConfig::builder()
+        .key(session_core::test_key("key 1"))
+        .build()
+        .unwrap();
     let signed = config.keys().sign(&SessionId::random());
-    let mut others = String::new();
-    for i in 0..10 {
-        others.push_str(&format!("other_cookie_{i}=value-{i}-abcdefghijklmnop; "));
-    }
+    let others: String = (0..10)
+        .map(|i| format!("other_cookie_{i}=value-{i}-abcdefghijklmnop; "))
+        .collect();
     let cases = [
         ("10_others_and_ours", format!("{others}id={signed}")),
         ("ours_only", format!("id={signed}")),
@@ -45,7 +47,10 @@ fn cookie_split(c: &mut Criterion) {
 }
 
 fn set_cookie_expires(c: &mut Criterion) {
-    let config = SessionConfig::builder().key([1u8; 32]).build().unwrap();
+    let config = SessionConfig::builder()
+        .key(session_core::test_key("key 1"))
+        .build()
+        .unwrap();
     let signed = config.keys().sign(&SessionId::random());
     let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
     let at = now + Duration::hours(24);

@@ -17,7 +17,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let case = args.next().unwrap_or_default();
     let n: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-    let config = SessionConfig::builder().key([1u8; 32]).build().unwrap();
+    let config = SessionConfig::builder()
+        .key(session_core::test_key("key 1"))
+        .build()
+        .unwrap();
     let signed = config.keys().sign(&SessionId::from_bytes([3; 32]));
     let mut others = String::new();
     for i in 0..10 {

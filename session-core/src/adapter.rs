@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use http::{HeaderName, HeaderValue, StatusCode};
 
 pub use crate::manager::{RequestMeta, ResponseHeader, SessionManager};
-pub use crate::session_error_newtype;
+pub use crate::{missing_layer_error, session_error_newtype, session_newtype};
 
 use crate::error::SessionError;
 use crate::state::DataError;
@@ -65,15 +65,49 @@ impl PlainResponse {
     pub const CONTENT_TYPE: &'static str = "text/plain; charset=utf-8";
 }
 
+/// One edit of the handler's response headers, applied in order.
+///
+/// ```
+/// use session_core::adapter::HeaderEdit;
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public"));
+/// let edit = HeaderEdit::Set(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+/// edit.apply(&mut headers);
+/// assert_eq!(headers[http::header::CACHE_CONTROL], "no-store");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderEdit {
+    /// Add this value beside any others of the same name (the session's
+    /// `Set-Cookie` beside the handler's own, a `Vary` field line).
+    Append(HeaderName, HeaderValue),
+    /// Replace every value of this name with this one (`Cache-Control:
+    /// no-store` over a handler's `public`).
+    Set(HeaderName, HeaderValue),
+}
+
+impl HeaderEdit {
+    /// Applies the edit to an `http` header map (adapters over other
+    /// header types match on the variants).
+    pub fn apply(self, headers: &mut http::HeaderMap) {
+        match self {
+            HeaderEdit::Append(name, value) => {
+                headers.append(name, value);
+            }
+            HeaderEdit::Set(name, value) => {
+                headers.insert(name, value);
+            }
+        }
+    }
+}
+
 /// The verdict for a response, from
 /// [`SessionManager::respond`](crate::SessionManager::respond).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResponseVerdict {
     /// Send the handler's response as it is.
     Unchanged,
-    /// Send the handler's response with these headers appended (never
-    /// replacing another header of the same name).
-    AddHeaders(Vec<(HeaderName, HeaderValue)>),
+    /// Send the handler's response with these header edits, in order.
+    Headers(Vec<HeaderEdit>),
     /// Send this response instead (the configured failure response when
     /// the store failed).
     Replace(PlainResponse),
@@ -85,7 +119,7 @@ pub enum ResponseVerdict {
 /// | error | status | body |
 /// |---|---|---|
 /// | a store failure (also conflicts past the retry bound) | 503 | `session store unavailable` (replaced by the configured failure response at the end of the request) |
-/// | data over the payload limit | 413 | `too large` |
+/// | data over the payload limit, a user id or label over its bound | 413 | `too large` |
 /// | `TooManySessions` (a login refused by the per-user cap) | 409 | `too many sessions` |
 /// | anything else | 500 | `error` (the cause goes to `tracing`, never to the body) |
 ///
@@ -115,7 +149,7 @@ pub fn error_status(error: &SessionError) -> StatusCode {
 fn table(error: &SessionError) -> (StatusCode, &'static str) {
     match error {
         e if e.is_store() => (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable"),
-        SessionError::Data(DataError::PayloadTooLarge { .. }) => {
+        SessionError::Data(DataError::PayloadTooLarge { .. } | DataError::TooLong { .. }) => {
             (StatusCode::PAYLOAD_TOO_LARGE, "too large")
         }
         SessionError::TooManySessions(_) => (StatusCode::CONFLICT, "too many sessions"),
@@ -165,6 +199,66 @@ macro_rules! session_error_newtype {
     };
 }
 
+/// Defines an adapter's `Session` type: a newtype over
+/// [`Session`](crate::Session) that derefs to it, so the adapter can
+/// implement its framework's extractor trait for it.
+///
+/// ```
+/// session_core::adapter::session_newtype! {
+///     /// The request's session.
+///     pub struct Session;
+/// }
+///
+/// fn core_session(session: &Session) -> &session_core::Session {
+///     session // through Deref
+/// }
+/// # let _ = core_session;
+/// ```
+#[macro_export]
+macro_rules! session_newtype {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident;) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        $vis struct $name(pub $crate::Session);
+
+        impl ::std::ops::Deref for $name {
+            type Target = $crate::Session;
+            fn deref(&self) -> &$crate::Session {
+                &self.0
+            }
+        }
+    };
+}
+
+/// Defines the error an adapter's extractor fails with when the session
+/// layer is not installed on the route: a unit struct whose `Display` is
+/// `$message` (the adapter implements its framework's response trait for
+/// it, a 500).
+///
+/// ```
+/// session_core::adapter::missing_layer_error! {
+///     /// The layer is missing.
+///     pub struct MissingLayer = "the Session extractor needs the layer";
+/// }
+/// assert_eq!(MissingLayer.to_string(), "the Session extractor needs the layer");
+/// ```
+#[macro_export]
+macro_rules! missing_layer_error {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident = $message:literal;) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis struct $name;
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str($message)
+            }
+        }
+
+        impl ::std::error::Error for $name {}
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +275,15 @@ mod tests {
             ),
             (SessionError::Conflict(3), 503, "session store unavailable"),
             (too_large, 413, "too large"),
+            (
+                SessionError::Data(DataError::TooLong {
+                    field: "label",
+                    len: 2,
+                    limit: 1,
+                }),
+                413,
+                "too large",
+            ),
             (SessionError::TooManySessions(1), 409, "too many sessions"),
             (SessionError::NoUser, 500, "error"),
         ] {

@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::config::{SessionConfig, Unset};
+use crate::config::{SessionConfig, TouchPolicy, Unset};
 use crate::cookie::Verdict;
 use crate::keys::KeyMatch;
 use crate::state::State;
@@ -73,10 +73,7 @@ impl Decision {
 /// `regenerate` or `destroy`) are not part of the decision: the driver
 /// always performs them, after the decided action.
 pub fn decide(
-    verdict: Verdict,
-    state: Option<&State>,
-    config: &SessionConfig,
-    now: OffsetDateTime,
+    verdict: Verdict, state: Option<&State>, config: &SessionConfig, now: OffsetDateTime,
 ) -> Decision {
     let Some(s) = state else {
         return Decision::NOTHING;
@@ -128,7 +125,15 @@ pub fn decide(
                 cookie,
             }
         }
-        Some(_) => match s.lifetime.touch(config.touch, s.expires_at, now) {
+        Some(_) => match s.lifetime.touch(
+            if s.touch_requested {
+                TouchPolicy::Always
+            } else {
+                config.touch
+            },
+            s.expires_at,
+            now,
+        ) {
             Some(expires_at) => Decision {
                 store: StoreAction::Touch { expires_at },
                 cookie: if !browser || config.rolling || resign {
@@ -152,7 +157,6 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TouchPolicy;
     use crate::expiry::{Expiry, Lifetime};
     use crate::id::SessionId;
     use crate::state::Change;
@@ -199,7 +203,7 @@ mod tests {
 
     fn run(c: Case) -> (Decision, State) {
         let config = SessionConfig::builder()
-            .key([1u8; 32])
+            .key(crate::test_key("key 1"))
             .idle_timeout(Some(Duration::seconds(100)))
             .absolute_timeout(Some(Duration::hours(10)))
             .save_uninitialized(c.save_uninitialized)
@@ -601,7 +605,10 @@ mod tests {
 
     #[test]
     fn a_login_without_data_is_stored() {
-        let config = SessionConfig::builder().key([1u8; 32]).build().unwrap();
+        let config = SessionConfig::builder()
+            .key(crate::test_key("key 1"))
+            .build()
+            .unwrap();
         let lifetime = Lifetime::from_config(&config, NOW);
         let mut s = State::fresh(SessionId::from_bytes([3; 32]), lifetime, NOW);
         s.user = Some("ada".into());

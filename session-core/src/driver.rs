@@ -31,11 +31,8 @@ impl Driver {
     pub(crate) fn listening(&self, kind: EventKind) -> bool {
         self.hook.is_some()
             || match kind {
-                EventKind::StoreError => {
-                    tracing::enabled!(target: "session", tracing::Level::ERROR)
-                }
-                EventKind::StoreCall => tracing::enabled!(target: "session", tracing::Level::DEBUG),
-                _ => tracing::enabled!(target: "session", tracing::Level::INFO),
+                EventKind::StoreError => events::logged(tracing::Level::ERROR),
+                _ => events::logged(tracing::Level::DEBUG),
             }
     }
 
@@ -45,9 +42,10 @@ impl Driver {
             return;
         }
         let mut buf = [0u8; crate::id::ID_TEXT_LEN];
+        let mut tag = [0u8; 12];
         let prefix = id.map(|id| {
             let text = id.encode_into(&mut buf);
-            text.get(..6).unwrap_or(text)
+            self.config.keys.event_tag(text.as_bytes(), &mut tag)
         });
         let event = Event {
             session: prefix,
@@ -64,13 +62,9 @@ impl Driver {
     /// listens (a hook, or `tracing` at debug level for target `session`),
     /// and logging a failure.
     pub(crate) async fn timed<T>(
-        &self,
-        op: &'static str,
-        call: impl Future<Output = Result<T, StoreError>>,
+        &self, op: &'static str, call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let result = if self.hook.is_none()
-            && !tracing::enabled!(target: "session", tracing::Level::DEBUG)
-        {
+        let result = if self.hook.is_none() && !events::logged(tracing::Level::DEBUG) {
             call.await
         } else {
             let start = Instant::now();

@@ -38,6 +38,12 @@ pub enum SessionError {
     /// positive, or longer than 400 days); the session is unchanged.
     #[error(transparent)]
     Expiry(#[from] ExpiryError),
+    /// The request's path is outside the cookie's `Path` (RFC 6265
+    /// path-match), where the browser never sends the cookie: its session
+    /// is empty and refuses writes, like express-session, which skips such
+    /// requests.
+    #[error("the request is outside the session cookie's path")]
+    OutsideCookiePath,
 }
 
 impl SessionError {

@@ -4,9 +4,23 @@
 //! [`SessionManager::with_event_hook`](crate::SessionManager::with_event_hook),
 //! to audit logins or count sessions.
 //!
+//! Levels: a failed store call is logged at `ERROR` with its operation
+//! only; every other event (they name the session and the user) at
+//! `DEBUG`, so nothing above `DEBUG` records who was online. With no
+//! `tracing` subscriber installed, events go to the `log` facade
+//! (tracing's `log` feature), so `env_logger` and Rocket's logger see them.
+//!
 //! Stable `tracing` field names: `event` (the [`EventKind`] name), `session`
-//! (a 6-character id prefix, never the whole id), `user`, `op` (store
-//! method), `latency_us`, `ok`.
+//! (a keyed hash prefix of the id: 12 hex characters of HMAC-SHA256 under
+//! the current signing key, never any character of the id itself), `user`,
+//! `op` (store method), `latency_us`, `ok`.
+//!
+//! The security events ([`EventKind::InvalidSignature`],
+//! [`EventKind::MalformedValue`], [`EventKind::UnknownId`],
+//! [`EventKind::DuplicateCookie`]) are routine on the internet (stale
+//! cookies, scanners), so `tracing` gets them at `debug`; they are only
+//! computed when a hook is registered or `debug` is enabled for target
+//! `session`.
 
 use std::fmt;
 use std::time::Duration;
@@ -37,6 +51,21 @@ pub enum EventKind {
     /// `regenerate` found its old record gone (a logout or revocation won):
     /// the new id was never stored, the response removes the cookie.
     RotationRefused,
+    /// A value under our name had the shape of a signed id but no key made
+    /// its MAC (tampered, forged, or signed with a retired key); `session`
+    /// names the id it claimed. The request got a fresh session.
+    InvalidSignature,
+    /// A value under our name was not a signed id at all (garbage, cut,
+    /// oversized). The request got a fresh session.
+    MalformedValue,
+    /// A validly signed id named no live record (expired and evicted,
+    /// destroyed, revoked, or never stored). The request got a fresh
+    /// session.
+    UnknownId,
+    /// The request carried more than one value under our name (a cookie
+    /// set for another path or domain, or cookie tossing); the first that
+    /// verifies wins.
+    DuplicateCookie,
     /// A store call failed.
     StoreError,
     /// A store call finished (see `op`, `latency`, `ok`).
@@ -44,6 +73,18 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Whether this is a security event (routine on the internet, traced at
+    /// `debug`).
+    pub fn is_security(self) -> bool {
+        matches!(
+            self,
+            EventKind::InvalidSignature
+                | EventKind::MalformedValue
+                | EventKind::UnknownId
+                | EventKind::DuplicateCookie
+        )
+    }
+
     /// The stable name used as the `event` field.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,6 +97,10 @@ impl EventKind {
             EventKind::Undecodable => "undecodable",
             EventKind::Vanished => "vanished",
             EventKind::RotationRefused => "rotation_refused",
+            EventKind::InvalidSignature => "invalid_signature",
+            EventKind::MalformedValue => "malformed_value",
+            EventKind::UnknownId => "unknown_id",
+            EventKind::DuplicateCookie => "duplicate_cookie",
             EventKind::StoreError => "store_error",
             EventKind::StoreCall => "store_call",
         }
@@ -74,7 +119,8 @@ impl fmt::Display for EventKind {
 pub struct Event<'a> {
     /// What happened.
     pub kind: EventKind,
-    /// A 6-character prefix of the session id, when there is a session.
+    /// The session, when there is one: a keyed hash prefix of its id (12
+    /// hex characters), never the id's own characters.
     pub session: Option<&'a str>,
     /// The user the session belongs to, when known.
     pub user: Option<&'a str>,
@@ -107,6 +153,31 @@ pub trait EventHook: Send + Sync + 'static {
     fn on_event(&self, event: &Event<'_>);
 }
 
+/// Whether an event of target `session` at `level` would be recorded: by
+/// the `tracing` subscriber, or, when the app installed none, by the `log`
+/// logger (tracing forwards to it then).
+pub(crate) fn logged(level: tracing::Level) -> bool {
+    use tracing::Level;
+    if tracing::dispatcher::has_been_set() {
+        // `enabled!` needs its level as a constant (one callsite each).
+        return match level {
+            Level::ERROR => tracing::enabled!(target: "session", Level::ERROR),
+            Level::WARN => tracing::enabled!(target: "session", Level::WARN),
+            Level::INFO => tracing::enabled!(target: "session", Level::INFO),
+            Level::DEBUG => tracing::enabled!(target: "session", Level::DEBUG),
+            _ => tracing::enabled!(target: "session", Level::TRACE),
+        };
+    }
+    let level = match level {
+        Level::ERROR => log::Level::Error,
+        Level::WARN => log::Level::Warn,
+        Level::INFO => log::Level::Info,
+        Level::DEBUG => log::Level::Debug,
+        _ => log::Level::Trace,
+    };
+    log::log_enabled!(target: "session", level)
+}
+
 pub(crate) fn trace(event: &Event<'_>) {
     match event.kind {
         EventKind::StoreCall => tracing::debug!(
@@ -116,13 +187,24 @@ pub(crate) fn trace(event: &Event<'_>) {
             latency_us = event.latency.map(|d| d.as_micros() as u64),
             ok = event.ok,
         ),
+        EventKind::InvalidSignature
+        | EventKind::MalformedValue
+        | EventKind::UnknownId
+        | EventKind::DuplicateCookie => tracing::debug!(
+            target: "session",
+            event = event.kind.as_str(),
+            session = event.session,
+        ),
+        // Above debug, no session and no user: an error log is for the
+        // operator, and must not become a record of who was online.
         EventKind::StoreError => tracing::error!(
             target: "session",
             event = event.kind.as_str(),
             op = event.op,
-            session = event.session,
         ),
-        _ => tracing::info!(
+        // Per-request lifecycle events: routine, and they name the session
+        // and the user, so debug.
+        _ => tracing::debug!(
             target: "session",
             event = event.kind.as_str(),
             session = event.session,

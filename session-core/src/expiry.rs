@@ -158,10 +158,7 @@ impl Lifetime {
     /// `expires_at`: the new expiry to write, if the touch policy says the
     /// session should be extended.
     pub fn touch(
-        &self,
-        policy: TouchPolicy,
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
+        &self, policy: TouchPolicy, expires_at: OffsetDateTime, now: OffsetDateTime,
     ) -> Option<OffsetDateTime> {
         let idle = self.idle?;
         let candidate = self.expires_at(now);
@@ -188,7 +185,7 @@ mod tests {
 
     fn config(idle: Option<i64>, abs: Option<i64>) -> SessionConfig {
         SessionConfig::builder()
-            .key([1u8; 32])
+            .key(crate::test_key("key 1"))
             .idle_timeout(idle.map(Duration::seconds))
             .absolute_timeout(abs.map(Duration::seconds))
             .build()

@@ -98,7 +98,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = SessionConfig::builder().key([42u8; 32]).build()?;
+//! let config = SessionConfig::builder().key_from_env_or_random("SESSION_KEY").build()?;
 //! let manager = SessionManager::new(config, MapStore::default());
 //!
 //! // Request 1: no cookie. The handler counts a page view.
@@ -155,6 +155,7 @@ mod keys;
 mod lifecycle;
 mod manager;
 mod memory;
+mod response;
 mod session;
 mod state;
 mod store;
@@ -176,7 +177,7 @@ pub use error::SessionError;
 pub use events::{Event, EventHook, EventKind};
 pub use expiry::{Expiry, ExpiryError, Lifetime};
 pub use id::{IdError, SessionId};
-pub use keys::{Key, KeyError};
+pub use keys::{Key, KeyError, test_key};
 pub use manager::{RequestMeta, SessionManager};
 pub use memory::MemoryStore;
 pub use session::Session;

@@ -179,9 +179,7 @@ impl Deferred {
 
 /// The store key of `id`, through the one-entry cache `last`.
 fn key_of(
-    last: &mut Option<(SessionId, StoreKey)>,
-    config: &SessionConfig,
-    id: &SessionId,
+    last: &mut Option<(SessionId, StoreKey)>, config: &SessionConfig, id: &SessionId,
 ) -> StoreKey {
     match last {
         Some((cached, key)) if cached == id => *key,
@@ -300,18 +298,25 @@ impl Lifecycle {
         }
     }
 
-    /// Starts `reload`: drops this request's unsaved changes (a pending id
-    /// rotation included) and reads the stored session again. A session
-    /// that was never stored (or was destroyed in this request) becomes a
-    /// fresh one without a store call.
-    pub(crate) fn begin_reload(&mut self, config: &SessionConfig, now: OffsetDateTime) {
-        let stored = match &self.state {
+    /// The id the session is stored under, if any: the loaded record's
+    /// (before a pending rotation), else the cookie's valid id when the
+    /// session has not loaded.
+    fn stored_id(&self) -> Option<SessionId> {
+        match &self.state {
             Some(s) => s.rotate_from.map(|(id, _)| id).or(s.version.map(|_| s.id)),
             None => match self.verdict {
                 Verdict::Valid { id, .. } => Some(id),
                 _ => None,
             },
-        };
+        }
+    }
+
+    /// Starts `reload`: drops this request's unsaved changes (a pending id
+    /// rotation included) and reads the stored session again. A session
+    /// that was never stored (or was destroyed in this request) becomes a
+    /// fresh one without a store call.
+    pub(crate) fn begin_reload(&mut self, config: &SessionConfig, now: OffsetDateTime) {
+        let stored = self.stored_id();
         match stored {
             Some(id) => self.phase = Phase::Load(id),
             None => {
@@ -358,13 +363,7 @@ impl Lifecycle {
     /// destroyed one (the response removes the cookie unless a new session
     /// is written afterwards).
     pub(crate) fn destroy(&mut self, config: &SessionConfig, now: OffsetDateTime) {
-        let stored = match &self.state {
-            Some(s) => s.rotate_from.map(|(id, _)| id).or(s.version.map(|_| s.id)),
-            None => match self.verdict {
-                Verdict::Valid { id, .. } => Some(id),
-                _ => None,
-            },
-        };
+        let stored = self.stored_id();
         if let Some(id) = stored {
             let key = key_of(&mut self.last_key, config, &id);
             self.deletes.push(key);
@@ -375,6 +374,27 @@ impl Lifecycle {
         self.state = Some(fresh);
         // Changes recorded for the ended session do not carry over.
         self.deferred.clear();
+    }
+
+    /// The 5xx rule: drops what this request would still store (data,
+    /// label, expiry, user, a touch, a new session, the new id of a
+    /// rotation) and keeps its deletions: a `destroy` still deletes, and a
+    /// pending rotation still deletes the id it rotates away from (the
+    /// client's cookie then names nothing and is removed). Revocations
+    /// were done when they were asked for.
+    pub(crate) fn discard_unsaved(&mut self, config: &SessionConfig, now: OffsetDateTime) {
+        self.deferred.clear();
+        let Some(s) = self.state.take() else {
+            return;
+        };
+        if let Some((old, _)) = s.rotate_from {
+            let key = key_of(&mut self.last_key, config, &old);
+            self.deletes.push(key);
+            self.destroyed = true;
+        }
+        if (self.destroyed || s.destroyed) && self.verdict.is_present() {
+            self.cookie = Some((s.id, CookieAction::Remove, now));
+        }
     }
 
     /// Starts a flush: the store calls that make the stored session match
@@ -451,9 +471,7 @@ impl Lifecycle {
 
     /// The write the decision asks for, or `None` when the flush is over.
     fn write_call(
-        &mut self,
-        config: &SessionConfig,
-        now: OffsetDateTime,
+        &mut self, config: &SessionConfig, now: OffsetDateTime,
     ) -> Result<Option<(Call, Pending)>, SessionError> {
         let Some(s) = self.state.as_mut() else {
             return Ok(None);
@@ -552,10 +570,7 @@ impl Lifecycle {
     /// the machine. Every row of this match is a row of the transition
     /// table test.
     pub(crate) fn handle(
-        &mut self,
-        reply: Result<Reply, StoreError>,
-        config: &SessionConfig,
-        now: OffsetDateTime,
+        &mut self, reply: Result<Reply, StoreError>, config: &SessionConfig, now: OffsetDateTime,
     ) {
         let Phase::Awaiting(pending) = std::mem::replace(&mut self.phase, Phase::Idle) else {
             return;
@@ -569,6 +584,9 @@ impl Lifecycle {
         };
         match (pending, reply) {
             (Pending::Load(id), Reply::Loaded(record)) => {
+                if record.is_none() {
+                    self.note(EventKind::UnknownId, Some(id), None);
+                }
                 let state = self.read_record(id, record, now);
                 self.state = Some(state.unwrap_or_else(|| Self::fresh(config, now)));
                 self.finish(Ok(()));
@@ -618,12 +636,8 @@ impl Lifecycle {
     }
 
     fn handle_write(
-        &mut self,
-        decision: Decision,
-        record: Option<(Version, OffsetDateTime)>,
-        reply: Reply,
-        config: &SessionConfig,
-        now: OffsetDateTime,
+        &mut self, decision: Decision, record: Option<(Version, OffsetDateTime)>, reply: Reply,
+        config: &SessionConfig, now: OffsetDateTime,
     ) {
         match (&reply, record) {
             (
@@ -709,12 +723,8 @@ impl Lifecycle {
 
     /// A write was stored at `version`.
     fn stored(
-        &mut self,
-        decision: Decision,
-        version: Version,
-        expires_at: OffsetDateTime,
-        revoked: usize,
-        now: OffsetDateTime,
+        &mut self, decision: Decision, version: Version, expires_at: OffsetDateTime,
+        revoked: usize, now: OffsetDateTime,
     ) {
         let retired = std::mem::take(&mut self.retired);
         let Some(s) = self.state.as_mut() else {
@@ -786,10 +796,7 @@ impl Lifecycle {
     /// The state of a loaded record, or `None` when there is no live,
     /// readable one.
     fn read_record(
-        &mut self,
-        id: SessionId,
-        record: Option<Record>,
-        now: OffsetDateTime,
+        &mut self, id: SessionId, record: Option<Record>, now: OffsetDateTime,
     ) -> Option<State> {
         let r = record?;
         if r.is_expired(now) {
@@ -827,7 +834,7 @@ mod tests {
 
     fn config(cap: Option<(usize, SessionCap)>) -> SessionConfig {
         let b = SessionConfig::builder()
-            .key([1u8; 32])
+            .key(crate::test_key("key 1"))
             .max_conflict_retries(2)
             .touch_policy(crate::TouchPolicy::Always);
         match cap {
@@ -836,6 +843,15 @@ mod tests {
         }
         .build()
         .unwrap()
+    }
+
+    /// The table's config under `TouchPolicy::Never`.
+    fn never_touches() -> SessionConfig {
+        SessionConfig::builder()
+            .key(crate::test_key("key 1"))
+            .touch_policy(crate::TouchPolicy::Never)
+            .build()
+            .unwrap()
     }
 
     fn record(c: &SessionConfig, version: u64, data: serde_json::Value) -> Record {
@@ -945,6 +961,14 @@ mod tests {
             lc.begin_flush();
             (lc, c)
         };
+        // `touch()` under `TouchPolicy::Never`.
+        let touch_asked = || {
+            let c = never_touches();
+            let mut lc = loaded(&c, true);
+            lc.state_mut().unwrap().touch_requested = true;
+            lc.begin_flush();
+            (lc, c)
+        };
         let cc = c.clone();
         // A row's setup on the table's config.
         let with = |setup: fn(SessionConfig) -> (Lifecycle, SessionConfig)| -> Box<dyn Fn() -> (Lifecycle, SessionConfig)> {
@@ -1002,6 +1026,18 @@ mod tests {
                 with(touching),
                 vec![Reply::Touched(Touched::Ok)],
                 "done, set cookie",
+            ),
+            (
+                "touch() under TouchPolicy::Never",
+                Box::new(touch_asked),
+                vec![Reply::Touched(Touched::Ok)],
+                "done, set cookie",
+            ),
+            (
+                "touch() moved on: nothing written",
+                Box::new(touch_asked),
+                vec![Reply::Touched(Touched::MovedOn)],
+                "done, no cookie",
             ),
             (
                 "touch moved on: no unstored expiry",
@@ -1218,5 +1254,43 @@ mod tests {
         lc.regenerate(SessionId::from_bytes([2; 32]));
         lc.begin_reload(&c, NOW);
         assert_eq!(next(&mut lc, &c), "load");
+    }
+
+    /// The 5xx rule: only deletions are stored.
+    #[test]
+    fn discard_unsaved_keeps_only_deletions() {
+        let c = config(None);
+        let discarded = |lc: &mut Lifecycle| {
+            lc.discard_unsaved(&c, NOW);
+            lc.begin_flush();
+        };
+        let only_the_delete = |lc: &mut Lifecycle| {
+            assert_eq!(next(lc, &c), "delete");
+            answer(lc, &c, Reply::Deleted);
+            assert_eq!(next(lc, &c), "done, remove cookie");
+        };
+        // A write, a touch: nothing.
+        let mut lc = loaded(&c, true);
+        write(&mut lc, &c);
+        discarded(&mut lc);
+        assert_eq!(next(&mut lc, &c), "done, no cookie");
+        // A new session with data: nothing.
+        let mut lc = Lifecycle::new(Verdict::Absent, true, true);
+        lc.begin_load(&c, NOW);
+        let _ = lc.poll(&c, NOW);
+        write(&mut lc, &c);
+        discarded(&mut lc);
+        assert_eq!(next(&mut lc, &c), "done, no cookie");
+        // A login (rotation): the old id is deleted, no new one written.
+        let mut lc = loaded(&c, true);
+        lc.regenerate(SessionId::from_bytes([2; 32]));
+        let _ = lc.set_user("ada".into(), &c);
+        discarded(&mut lc);
+        only_the_delete(&mut lc);
+        // A logout: still deleted.
+        let mut lc = loaded(&c, true);
+        lc.destroy(&c, NOW);
+        discarded(&mut lc);
+        only_the_delete(&mut lc);
     }
 }

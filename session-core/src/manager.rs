@@ -9,13 +9,14 @@ use std::sync::Arc;
 use http::HeaderName;
 use time::OffsetDateTime;
 
-use crate::adapter::{PlainResponse, ResponseParts, ResponseVerdict};
+use crate::adapter::{HeaderEdit, PlainResponse, ResponseParts, ResponseVerdict};
 use crate::clock::{Clock, SystemClock};
 use crate::config::SessionConfig;
 use crate::cookie;
 use crate::driver::Driver;
 use crate::error::SessionError;
-use crate::events::EventHook;
+use crate::events::{EventHook, EventKind};
+use crate::response;
 use crate::session::Session;
 use crate::store::Store;
 use crate::users::{self, SessionInfo};
@@ -33,11 +34,16 @@ pub struct ResponseHeader {
 /// What an adapter needs to know of a request to start its session.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RequestMeta<'a> {
-    /// The connection is HTTPS as far as the adapter knows.
+    /// The connection is TLS, as the adapter's server says (never from the
+    /// request-target's scheme, which the client chooses).
     pub https: bool,
     /// The raw `X-Forwarded-Proto` value, if any (trusted only when the
     /// config says so).
     pub forwarded_proto: Option<&'a [u8]>,
+    /// The request's path as the client sent it (before any router strips
+    /// a prefix), for the cookie-path scoping of the cookie transport;
+    /// `None` counts as inside the cookie's path.
+    pub path: Option<&'a str>,
 }
 
 /// Holds the configuration, the store and the clock; cheap to clone.
@@ -174,61 +180,118 @@ impl SessionManager {
     /// Starts a request's session from the values of
     /// [`request_header`](Self::request_header). Pure and cheap: verifies
     /// the signature but makes no store call; the session loads on first
-    /// use.
+    /// use. A request whose `meta.path` is outside the cookie's `Path`
+    /// (RFC 6265 path-match) gets an empty session that refuses writes
+    /// ([`SessionError::OutsideCookiePath`]) and never touches the store.
     pub fn start<'a, I>(&self, values: I, meta: RequestMeta<'_>) -> Session
     where
         I: IntoIterator<Item = &'a [u8]>,
     {
-        let verdict = cookie::verdict(&self.inner.config, values);
-        let secure = self
-            .inner
-            .config
-            .is_secure_request(meta.https, meta.forwarded_proto);
-        Session::new(self.inner.clone(), verdict, secure)
+        let config = &self.inner.config;
+        let in_scope = *config.transport() != crate::Transport::Cookie
+            || meta
+                .path
+                .is_none_or(|p| cookie::path_matches(&config.path, p));
+        // Outside the cookie's path the browser never sends the cookie:
+        // no session work at all (the header is not even parsed).
+        let verdict = if !in_scope {
+            cookie::Verdict::Absent
+        } else if self.inner.listening(EventKind::InvalidSignature) {
+            let values: Vec<&[u8]> = values.into_iter().collect();
+            let verdict = cookie::verdict(config, values.iter().copied());
+            self.report_values(&values);
+            verdict
+        } else {
+            cookie::verdict(config, values)
+        };
+        let secure = config.is_secure_request(meta.https, meta.forwarded_proto);
+        Session::new(self.inner.clone(), verdict, secure, in_scope)
+    }
+
+    /// The security events of a request's session values (only computed
+    /// when someone listens).
+    fn report_values(&self, values: &[&[u8]]) {
+        let (count, findings) = cookie::diagnose(&self.inner.config, values);
+        if count > 1 {
+            self.inner.emit(EventKind::DuplicateCookie, None, None);
+        }
+        for finding in findings {
+            match finding {
+                cookie::Finding::Malformed => {
+                    self.inner.emit(EventKind::MalformedValue, None, None);
+                }
+                cookie::Finding::BadSignature(id) => {
+                    self.inner
+                        .emit(EventKind::InvalidSignature, Some(&id), None);
+                }
+            }
+        }
     }
 
     /// Ends a request, for an adapter: performs the store calls the core
     /// decided and returns the whole verdict for the response: unchanged,
-    /// headers to append, or the configured failure response instead (when
+    /// header edits (the session header, and the cache rules of
+    /// [`cache_headers`](crate::SessionConfigBuilder::cache_headers)), or the configured failure response instead (when
     /// a store call of this request failed, even if the handler swallowed
     /// the error, or the flush failed). The adapter only translates the
     /// verdict into its framework's response.
     ///
     /// ```
     /// # async fn demo() {
-    /// use session_core::adapter::{RequestMeta, ResponseParts, ResponseVerdict, SessionManager};
+    /// use session_core::adapter::{HeaderEdit, RequestMeta, ResponseParts, ResponseVerdict, SessionManager};
     /// use session_core::{MemoryStore, SessionConfig};
-    /// let config = SessionConfig::builder().key([7u8; 32]).build().unwrap();
+    /// let config = SessionConfig::builder().key(session_core::test_key("docs")).build().unwrap();
     /// let manager = SessionManager::new(config, MemoryStore::new());
     /// let session = manager.start([], RequestMeta::default());
     /// session.insert("n", 1).await.unwrap();
     /// let parts = ResponseParts::new(http::StatusCode::OK, "/");
     /// match manager.respond(&session, parts).await {
-    ///     ResponseVerdict::AddHeaders(headers) => assert_eq!(headers[0].0, http::header::SET_COOKIE),
+    ///     ResponseVerdict::Headers(edits) => assert!(matches!(
+    ///         &edits[0],
+    ///         HeaderEdit::Append(name, _) if name == http::header::SET_COOKIE
+    ///     )),
     ///     other => panic!("{other:?}"),
     /// }
     /// # }
     /// ```
     pub async fn respond(&self, session: &Session, response: ResponseParts<'_>) -> ResponseVerdict {
-        // The status, path and caching headers are inputs of the
-        // response-side rules; today's rules need none of them.
-        let _ = response;
         if session.store_failed() {
             return ResponseVerdict::Replace(self.failure_response());
         }
-        match self.finish(session).await {
-            Ok(None) => ResponseVerdict::Unchanged,
-            Ok(Some(header)) => match http::HeaderValue::try_from(header.value) {
-                Ok(value) => ResponseVerdict::AddHeaders(vec![(header.name, value)]),
-                Err(e) => {
-                    tracing::error!(target: "session", error = %e, "session header value is not a valid header");
-                    ResponseVerdict::Replace(self.failure_response())
-                }
-            },
+        let discard = response.status.is_server_error() && !self.inner.config.save_on_server_error;
+        let finished = match session.finish(discard).await {
+            Ok(finished) => finished,
             Err(e) => {
                 tracing::error!(target: "session", error = &e as &dyn std::error::Error, "session could not be saved");
-                ResponseVerdict::Replace(self.failure_response())
+                return ResponseVerdict::Replace(self.failure_response());
             }
+        };
+        let mut edits = Vec::new();
+        if let Some(value) = &finished.header {
+            match http::HeaderValue::try_from(value.as_str()) {
+                Ok(value) => edits.push(HeaderEdit::Append(
+                    self.inner.response_header.clone(),
+                    value,
+                )),
+                Err(e) => {
+                    tracing::error!(target: "session", error = %e, "session header value is not a valid header");
+                    return ResponseVerdict::Replace(self.failure_response());
+                }
+            }
+        }
+        if self.inner.config.cache_headers {
+            response::cache_edits(
+                &response,
+                finished.header.is_some(),
+                finished.used,
+                &self.inner.request_header,
+                &mut edits,
+            );
+        }
+        if edits.is_empty() {
+            ResponseVerdict::Unchanged
+        } else {
+            ResponseVerdict::Headers(edits)
         }
     }
 
@@ -250,9 +313,13 @@ impl SessionManager {
     /// On `Err` the caller must send the configured failure response
     /// without the store's error text and without a session header.
     pub async fn finish(&self, session: &Session) -> Result<Option<ResponseHeader>, SessionError> {
-        Ok(session.finish().await?.map(|value| ResponseHeader {
-            name: self.inner.response_header.clone(),
-            value,
-        }))
+        Ok(session
+            .finish(false)
+            .await?
+            .header
+            .map(|value| ResponseHeader {
+                name: self.inner.response_header.clone(),
+                value,
+            }))
     }
 }

@@ -216,10 +216,7 @@ impl Store for MemoryStore {
     }
 
     async fn touch(
-        &self,
-        key: &StoreKey,
-        expected: Version,
-        expires_at: OffsetDateTime,
+        &self, key: &StoreKey, expected: Version, expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
         let now = self.clock.now();
         let mut shard = self.shard(key);
@@ -340,10 +337,7 @@ impl MemoryStore {
     /// The live records of `user` other than `except`, with their login
     /// times (for the cap).
     fn other_logins(
-        &self,
-        user: &str,
-        except: &StoreKey,
-        now: OffsetDateTime,
+        &self, user: &str, except: &StoreKey, now: OffsetDateTime,
     ) -> Vec<(OffsetDateTime, StoreKey)> {
         let keys: Vec<StoreKey> = {
             let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);

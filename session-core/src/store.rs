@@ -285,10 +285,7 @@ pub trait Store: Send + Sync + 'static {
     /// version equals `expected`; changes nothing else and never creates a
     /// record.
     async fn touch(
-        &self,
-        key: &StoreKey,
-        expected: Version,
-        expires_at: OffsetDateTime,
+        &self, key: &StoreKey, expected: Version, expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError>;
 
     /// Deletes the live record under `key` if its stored version equals

@@ -34,9 +34,7 @@ pub struct SessionInfo {
 
 /// Lists `user`'s live sessions, oldest login first.
 pub(crate) async fn list(
-    m: &Driver,
-    user: &str,
-    current: Option<&StoreKey>,
+    m: &Driver, user: &str, current: Option<&StoreKey>,
 ) -> Result<Vec<SessionInfo>, SessionError> {
     let Some(index) = m.store.user_index() else {
         return Err(SessionError::NoUserIndex);
@@ -77,9 +75,7 @@ pub(crate) async fn list(
 /// so a request holding one of them can never write it again) and returns
 /// how many.
 pub(crate) async fn revoke(
-    m: &Driver,
-    user: &str,
-    sessions: &[SessionInfo],
+    m: &Driver, user: &str, sessions: &[SessionInfo],
 ) -> Result<usize, SessionError> {
     let mut n = 0;
     for info in sessions {

@@ -41,9 +41,7 @@ impl Recorder {
 }
 
 async fn run(
-    m: &SessionManager,
-    cookie: Option<&str>,
-    f: impl AsyncFnOnce(&session_core::Session),
+    m: &SessionManager, cookie: Option<&str>, f: impl AsyncFnOnce(&session_core::Session),
 ) -> Option<String> {
     let header = cookie.map(|c| format!("id={c}"));
     let s = m.start(header.iter().map(|h| h.as_bytes()), RequestMeta::default());
@@ -56,7 +54,10 @@ async fn run(
 #[tokio::test]
 async fn lifecycle_events_reach_the_hook() {
     let hook = Arc::new(Recorder::default());
-    let config = SessionConfig::builder().key([1u8; 32]).build().unwrap();
+    let config = SessionConfig::builder()
+        .key(session_core::test_key("key 1"))
+        .build()
+        .unwrap();
     let m = SessionManager::new(config, MemoryStore::new()).with_event_hook(hook.clone());
 
     let cookie = run(&m, None, async |s| s.insert("a", 1).await.unwrap())
@@ -108,4 +109,82 @@ async fn lifecycle_events_reach_the_hook() {
     assert_eq!(hook.kinds(), [EventKind::Destroyed]);
     assert_eq!(EventKind::IdRotated.as_str(), "id_rotated");
     let _ = (cookie, other);
+}
+
+/// (kind, session) of every security event a request's values cause.
+#[derive(Default)]
+struct Sessions(Mutex<Vec<(EventKind, Option<String>)>>);
+
+impl EventHook for Sessions {
+    fn on_event(&self, e: &Event<'_>) {
+        if e.kind != EventKind::StoreCall {
+            self.0
+                .lock()
+                .unwrap()
+                .push((e.kind, e.session.map(str::to_owned)));
+        }
+    }
+}
+
+/// An invalid signature, a malformed value, an unknown id and a duplicate
+/// cookie name each give their event; every event names its session by a
+/// keyed hash prefix that shares nothing with the id.
+#[tokio::test]
+async fn security_events_name_sessions_by_a_keyed_hash() {
+    let hook = Arc::new(Sessions::default());
+    let config = SessionConfig::builder()
+        .key(session_core::test_key("events"))
+        .build()
+        .unwrap();
+    let other = SessionConfig::builder()
+        .key(session_core::test_key("another app"))
+        .build()
+        .unwrap();
+    let m = SessionManager::new(config.clone(), MemoryStore::new()).with_event_hook(hook.clone());
+    let take = || std::mem::take(&mut *hook.0.lock().unwrap());
+    let id = session_core::SessionId::random();
+    let id_text = id.to_string();
+
+    let forged = other.keys().sign(&id);
+    run(&m, Some(&forged), async |s| drop(s.get::<i32>("a").await)).await;
+    let seen = take();
+    assert_eq!(seen[0].0, EventKind::InvalidSignature, "{seen:?}");
+    let tag = seen[0].1.clone().expect("a session tag");
+
+    run(&m, Some("garbage"), async |_| {}).await;
+    assert_eq!(take(), vec![(EventKind::MalformedValue, None)]);
+
+    // A validly signed id the store does not know.
+    let unknown = config.keys().sign(&id);
+    run(&m, Some(&unknown), async |s| drop(s.get::<i32>("a").await)).await;
+    let seen = take();
+    assert_eq!(seen, vec![(EventKind::UnknownId, Some(tag.clone()))]);
+
+    // Two cookies with our name.
+    let s = m.start(
+        [format!("id={unknown}; id=other").as_bytes()],
+        RequestMeta::default(),
+    );
+    drop(s);
+    let kinds: Vec<EventKind> = take().into_iter().map(|e| e.0).collect();
+    assert!(kinds.contains(&EventKind::DuplicateCookie), "{kinds:?}");
+
+    // The tag: 12 hex characters, the same for the same id, sharing no
+    // 6-character run with the id text.
+    assert_eq!(tag.len(), 12);
+    assert!(tag.bytes().all(|b| b.is_ascii_hexdigit()), "{tag}");
+    for window in tag.as_bytes().windows(6) {
+        let w = std::str::from_utf8(window).unwrap();
+        assert!(!id_text.contains(w), "{tag} shares {w} with {id_text}");
+    }
+    // A created session's events use a tag too, never the id's prefix.
+    let cookie = run(&m, None, async |s| s.insert("a", 1).await.unwrap())
+        .await
+        .expect("cookie");
+    for (kind, session) in take() {
+        if let Some(session) = session {
+            assert!(!cookie.starts_with(&session[..6]), "{kind:?}: {session}");
+            assert_eq!(session.len(), 12);
+        }
+    }
 }

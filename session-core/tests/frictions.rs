@@ -12,7 +12,7 @@ fn manager() -> (SessionManager, Arc<session_core::testing::CallCounts>) {
     let counting = CountingStore::new(Arc::new(MemoryStore::new()));
     let counts = counting.counts.clone();
     let config = SessionConfig::builder()
-        .key([9u8; 32])
+        .key(session_core::test_key("key 9"))
         .build()
         .expect("config");
     (SessionManager::from_arc(config, Arc::new(counting)), counts)

@@ -21,7 +21,7 @@ fn header() -> impl Strategy<Value = Vec<u8>> {
             |(raw, which, flip, damage)| {
                 let (config, old) = configs();
                 let stranger = SessionConfig::builder()
-                    .key([0x33; 32])
+                    .key(session_core::test_key("key 51"))
                     .build()
                     .expect("fixed config");
                 let id = SessionId::from_bytes(raw);

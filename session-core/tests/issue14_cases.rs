@@ -1,59 +1,22 @@
 //! The numbered cases of issue 14, through the public `SessionManager` API
-//! only, on `MemoryStore`. As of commit 53ca546 the file compiled
+//! only (its request helpers are now `session_core::testing::held`), on
+//! `MemoryStore`. As of commit 53ca546 the file compiled
 //! unchanged against main at 6f649d4 (before the lifecycle state machine),
 //! where every test here failed (since then `destroy` is synchronous); the
 //! store-level versions of the same cases are in the
 //! conformance suite (`session_core::testing`), which every store runs.
 
+use std::sync::Arc;
+
 use session_core::Clock as _;
-use session_core::{
-    Expiry, MemoryStore, RequestMeta, Session, SessionCap, SessionConfig, SessionId,
-    SessionManager, TouchPolicy,
-};
+use session_core::testing::held::{finish as close, login, manager_with, open, stored, user_name};
+use session_core::{Expiry, MemoryStore, SessionCap, SessionConfig, SessionManager, TouchPolicy};
 use time::Duration;
 
 fn manager(
     f: impl FnOnce(session_core::SessionConfigBuilder) -> session_core::SessionConfigBuilder,
 ) -> SessionManager {
-    let config = f(SessionConfig::builder()
-        .key([5u8; 32])
-        .max_conflict_retries(10_000))
-    .build()
-    .expect("test config");
-    SessionManager::new(config, MemoryStore::new())
-}
-
-fn open(m: &SessionManager, cookie: Option<&str>) -> Session {
-    let header = cookie.map(|c| format!("{}={c}", m.config().cookie_name()));
-    m.start(header.iter().map(|h| h.as_bytes()), RequestMeta::default())
-}
-
-/// Finishes a request: `Some(value)` when it sets a cookie, `Some("")`
-/// when it removes it, `None` when it sends none.
-async fn close(m: &SessionManager, s: &Session) -> Option<String> {
-    let out = m.finish(s).await.expect("finish");
-    out.map(|h| {
-        let first = h.value.split(';').next().unwrap_or_default();
-        first
-            .split_once('=')
-            .map(|(_, v)| v.to_owned())
-            .unwrap_or_default()
-    })
-}
-
-fn user_name() -> String {
-    format!("u{}", &SessionId::random().to_string()[..12])
-}
-
-async fn login(m: &SessionManager, user: &str) -> String {
-    let s = open(m, None);
-    s.regenerate().await.unwrap();
-    s.set_user(user).await.unwrap();
-    s.insert("secret", user).await.unwrap();
-    close(m, &s)
-        .await
-        .filter(|v| !v.is_empty())
-        .expect("login cookie")
+    manager_with(Arc::new(MemoryStore::new()), f)
 }
 
 /// Whether `cookie` loads a stored session.
@@ -112,9 +75,7 @@ async fn case1_rotation_after_the_session_ended_never_resurrects() {
 #[tokio::test]
 async fn case2_rotation_keeps_a_concurrent_write() {
     let m = manager(|b| b);
-    let s0 = open(&m, None);
-    s0.insert("n", 1u64).await.unwrap();
-    let cookie = close(&m, &s0).await.unwrap();
+    let cookie = stored(&m, "n", 1u64).await;
     let a = open(&m, Some(&cookie));
     assert_eq!(a.get::<u64>("n").await.unwrap(), Some(1));
     let b = open(&m, Some(&cookie));
@@ -185,9 +146,7 @@ async fn case4_touch_never_undoes_a_shorter_expiry() {
         b.idle_timeout(Some(Duration::hours(1)))
             .touch_policy(TouchPolicy::Always)
     });
-    let s0 = open(&m, None);
-    s0.insert("k", 1).await.unwrap();
-    let cookie = close(&m, &s0).await.unwrap();
+    let cookie = stored(&m, "k", 1).await;
     // A touch needs time to have passed since the write.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let a = open(&m, Some(&cookie));
@@ -244,7 +203,7 @@ async fn case6_unbounded_or_empty_idle_windows_are_refused() {
     assert_eq!(s.get::<u64>("k").await.unwrap(), Some(1), "logged out");
     assert!(
         SessionConfig::builder()
-            .key([5u8; 32])
+            .key(session_core::test_key("key 5"))
             .idle_timeout(Some(Duration::MAX))
             .build()
             .is_err(),
@@ -258,9 +217,7 @@ async fn case6_unbounded_or_empty_idle_windows_are_refused() {
 #[tokio::test]
 async fn case7_reload_and_failed_replay_lose_nothing() {
     let m = manager(|b| b);
-    let s0 = open(&m, None);
-    s0.insert("k", 1).await.unwrap();
-    let cookie = close(&m, &s0).await.unwrap();
+    let cookie = stored(&m, "k", 1).await;
     let a = open(&m, Some(&cookie));
     a.regenerate().await.unwrap();
     let _ = a.reload().await.unwrap();
@@ -269,9 +226,7 @@ async fn case7_reload_and_failed_replay_lose_nothing() {
     assert!(loads(&m, &cookie).await, "the session was lost");
 
     let m = manager(|b| b.max_payload_bytes(1024));
-    let s0 = open(&m, None);
-    s0.insert("seed", 0).await.unwrap();
-    let cookie = close(&m, &s0).await.unwrap();
+    let cookie = stored(&m, "seed", 0).await;
     let a = open(&m, Some(&cookie));
     a.insert("small", 1).await.unwrap();
     a.insert("big", "a".repeat(600)).await.unwrap();

@@ -38,10 +38,7 @@ impl ConnectionLike for Conn {
     }
 
     fn req_packed_commands<'a>(
-        &'a mut self,
-        cmd: &'a Pipeline,
-        offset: usize,
-        count: usize,
+        &'a mut self, cmd: &'a Pipeline, offset: usize, count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
@@ -114,11 +111,7 @@ impl Conn {
     /// One `SCAN cursor MATCH pattern COUNT count` on `node`: the next
     /// cursor (0 when done) and the keys of this page.
     pub(crate) async fn scan_page(
-        &mut self,
-        node: &Node,
-        cursor: u64,
-        pattern: &[u8],
-        count: usize,
+        &mut self, node: &Node, cursor: u64, pattern: &[u8], count: usize,
     ) -> RedisResult<(u64, Vec<Vec<u8>>)> {
         let mut cmd = redis::cmd("SCAN");
         cmd.arg(cursor)

@@ -31,10 +31,7 @@ impl RedisStore {
     /// cancellation in between leaves an extra entry (skipped by listings,
     /// gone with its bound), never a live session missing from its index.
     pub(crate) async fn link(
-        &self,
-        user: &str,
-        key: &StoreKey,
-        expires_ms: i64,
+        &self, user: &str, key: &StoreKey, expires_ms: i64,
     ) -> Result<(), StoreError> {
         let ukey = self.user_key(user);
         let member = key.as_str();
@@ -151,12 +148,7 @@ impl RedisStore {
     /// One run of [`ADMIT`] on the user's index.
     #[allow(clippy::too_many_arguments)]
     async fn decide(
-        &self,
-        ukey: &str,
-        record: &Record,
-        login_ms: i64,
-        cap: Cap,
-        nonce: &str,
+        &self, ukey: &str, record: &Record, login_ms: i64, cap: Cap, nonce: &str,
         reports: Option<&[(String, String)]>,
     ) -> Result<Decision, StoreError> {
         let bound = index_bound(unix_ms(record.expires_at));
@@ -191,11 +183,7 @@ impl RedisStore {
     /// Runs [`CONFIRM`] or [`ABORT`] (`script`) for `key` and `nonce` on
     /// the user's index: 1 or 0.
     async fn settle(
-        &self,
-        script: &redis::Script,
-        ukey: &str,
-        key: &StoreKey,
-        nonce: &str,
+        &self, script: &redis::Script, ukey: &str, key: &StoreKey, nonce: &str,
     ) -> Result<i64, StoreError> {
         let key = key.as_str();
         self.run(|mut c| async move {

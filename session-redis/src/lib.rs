@@ -11,7 +11,7 @@
 //! let store = RedisStore::connect("redis://127.0.0.1:6379")
 //!     .await?
 //!     .with_prefix("myapp:session:");
-//! let config = SessionConfig::builder().key([42u8; 32]).build()?;
+//! let config = SessionConfig::builder().key_from_env_or_random("SESSION_KEY").build()?;
 //! let manager = SessionManager::new(config, store);
 //!
 //! // What an adapter does per request (the adapters below do it for you).

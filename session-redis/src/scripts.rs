@@ -13,11 +13,23 @@ use redis::Script;
 
 /// Lua helpers shared by the session scripts.
 ///
+/// `at_version(key, expected)`: the key's value if its version is
+/// `expected` (decimal); else `nil` and why: `0` no key, `-1` unreadable
+/// stored value, `false` the version differs (each script answers that
+/// with its own code: `code or N`).
 /// `user_of(v)`: the user of a session value, or `nil`.
 /// `covered(key, at, grid)`: whether `at` (ms) is at or before the index
 /// bound of the key's current expiry, its expiry rounded up to a multiple of
 /// `grid` ms (see `INDEX_GRID`).
 const HELPERS: &str = r"
+local function at_version(key, expected)
+  local v = redis.call('GET', key)
+  if not v then return nil, 0 end
+  local ver = string.match(v, '^(%d+)[:u]')
+  if not ver then return nil, -1 end
+  if ver ~= expected then return nil, false end
+  return v
+end
 local function user_of(v)
   local n, p = string.match(v, '^%d+u(%d+):()')
   if not n then return nil end
@@ -65,11 +77,8 @@ return 0",
 /// saved and the user changed from `old`.
 pub(crate) static SAVE: LazyLock<Script> = LazyLock::new(|| {
     with_helpers(
-        r"local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local v = string.match(cur, '^(%d+)[:u]')
-if not v then return -1 end
-if v ~= ARGV[1] then return 1 end
+        r"local cur, code = at_version(KEYS[1], ARGV[1])
+if not cur then return code or 1 end
 local old = user_of(cur)
 local new = user_of(ARGV[2])
 if new and ARGV[4] ~= '1' and (new ~= old or not covered(KEYS[1], ARGV[3], ARGV[5])) then
@@ -90,11 +99,8 @@ return 2",
 /// -1 unreadable stored value, `{user}` link first (nothing written).
 pub(crate) static TOUCH: LazyLock<Script> = LazyLock::new(|| {
     with_helpers(
-        r"local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local ver = string.match(v, '^(%d+)[:u]')
-if not ver then return -1 end
-if ver ~= ARGV[1] then return 2 end
+        r"local v, code = at_version(KEYS[1], ARGV[1])
+if not v then return code or 2 end
 local u = user_of(v)
 if u and ARGV[3] ~= '=' .. u and not covered(KEYS[1], ARGV[2], ARGV[4]) then
   return {u}
@@ -109,11 +115,8 @@ return redis.call('PEXPIREAT', KEYS[1], ARGV[2])",
 /// unreadable stored value, 1 deleted (no user), `{user}` deleted.
 pub(crate) static RETIRE: LazyLock<Script> = LazyLock::new(|| {
     with_helpers(
-        r"local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local ver = string.match(v, '^(%d+)[:u]')
-if not ver then return -1 end
-if ver ~= ARGV[1] then return 2 end
+        r"local v, code = at_version(KEYS[1], ARGV[1])
+if not v then return code or 2 end
 redis.call('DEL', KEYS[1])
 local u = user_of(v)
 if u then return {u} end

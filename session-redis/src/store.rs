@@ -144,23 +144,23 @@ impl RedisStore {
     /// hash tag so that everything of one session stays on one Cluster
     /// slot.
     pub fn redis_key(&self, key: &StoreKey) -> String {
-        let key = key.as_str();
-        let mut out = String::with_capacity(self.prefix.len() + key.len() + 2);
-        out.push_str(&self.prefix);
-        out.push('{');
-        out.push_str(key);
-        out.push('}');
-        out
+        self.tagged("", key.as_str())
     }
 
     /// The Redis key of a user's index: `{prefix}user:{<user>}`, the user
     /// in a hash tag, so that on a Cluster the index lives on the user's
     /// slot (a session's own key stays on its own slot).
     pub fn user_key(&self, user: &str) -> String {
-        let mut out = String::with_capacity(self.prefix.len() + user.len() + 7);
+        self.tagged("user:", user)
+    }
+
+    /// `{prefix}{infix}{<tag>}`: `tag` in a Cluster hash tag.
+    fn tagged(&self, infix: &str, tag: &str) -> String {
+        let mut out = String::with_capacity(self.prefix.len() + infix.len() + tag.len() + 2);
         out.push_str(&self.prefix);
-        out.push_str("user:{");
-        out.push_str(user);
+        out.push_str(infix);
+        out.push('{');
+        out.push_str(tag);
         out.push('}');
         out
     }
@@ -329,10 +329,7 @@ impl Store for RedisStore {
     /// the index grid its index entry covers, the script first asks for a
     /// `LINK` (then runs again). A key Redis has expired is [`Touched::Gone`].
     async fn touch(
-        &self,
-        key: &StoreKey,
-        expected: Version,
-        expires_at: OffsetDateTime,
+        &self, key: &StoreKey, expected: Version, expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
         let rkey = self.redis_key(key);
         let ms = unix_ms(expires_at);
@@ -450,9 +447,7 @@ impl RedisStore {
     /// `create`; `linked` when the caller has already added the record to
     /// its user's index for this expiry (`admit`).
     pub(crate) async fn create_record(
-        &self,
-        record: &Record,
-        linked: bool,
+        &self, record: &Record, linked: bool,
     ) -> Result<Created, StoreError> {
         let ms = unix_ms(record.expires_at);
         if let Some(user) = &record.user
@@ -485,10 +480,7 @@ impl RedisStore {
     /// `save`; `linked` when the caller has already added the record to
     /// its user's index for this expiry (`admit`).
     pub(crate) async fn save_record(
-        &self,
-        record: &Record,
-        expected: Version,
-        linked: bool,
+        &self, record: &Record, expected: Version, linked: bool,
     ) -> Result<Saved, StoreError> {
         let rkey = self.redis_key(&record.key);
         let value = encode(record.version, record.user.as_deref(), &record.payload);

@@ -220,9 +220,7 @@ fn bound(t: OffsetDateTime) -> i64 {
 }
 
 async fn score(
-    con: &mut redis::aio::MultiplexedConnection,
-    set: &str,
-    member: &str,
+    con: &mut redis::aio::MultiplexedConnection, set: &str, member: &str,
 ) -> Option<i64> {
     let s: Option<f64> = con.zscore(set, member).await.unwrap();
     s.map(|s| s as i64)

@@ -37,10 +37,7 @@ where
 
 /// Measures the commands of one request.
 async fn measure<F, Fut>(
-    url: &str,
-    m: &SessionManager,
-    cookie: Option<&str>,
-    f: F,
+    url: &str, m: &SessionManager, cookie: Option<&str>, f: F,
 ) -> (HashMap<String, u64>, Option<String>)
 where
     F: FnOnce(session_core::Session) -> Fut,
@@ -66,7 +63,7 @@ async fn writes_one(s: session_core::Session) {
 /// oldest session.
 fn capped(store: &RedisStore) -> SessionManager {
     let config = SessionConfig::builder()
-        .key([9u8; 32])
+        .key(session_core::test_key("key 9"))
         .max_sessions_per_user(2, session_core::SessionCap::RevokeOldest)
         .build()
         .unwrap();
@@ -78,7 +75,10 @@ async fn round_trips_per_request_kind() {
     let server = RedisServer::start();
     let url = server.url();
     let store = RedisStore::connect(url.as_str()).await.unwrap();
-    let config = SessionConfig::builder().key([9u8; 32]).build().unwrap();
+    let config = SessionConfig::builder()
+        .key(session_core::test_key("key 9"))
+        .build()
+        .unwrap();
     let m = SessionManager::new(config, store.clone());
 
     // Cold start: the first EVALSHA of each script meets NOSCRIPT and loads
@@ -170,7 +170,7 @@ async fn round_trips_per_request_kind() {
 
     // Touch: a read-only request that extends the idle window.
     let rolling = SessionConfig::builder()
-        .key([9u8; 32])
+        .key(session_core::test_key("key 9"))
         .touch_policy(TouchPolicy::Always)
         .build()
         .unwrap();
@@ -480,7 +480,7 @@ async fn round_trips_per_request_kind() {
 /// Runs every kind of store call once.
 async fn warm_up(store: &RedisStore) {
     let rolling = SessionConfig::builder()
-        .key([9u8; 32])
+        .key(session_core::test_key("key 9"))
         .touch_policy(TouchPolicy::Always)
         .build()
         .unwrap();

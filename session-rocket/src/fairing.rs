@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::http::{ContentType, Status};
 use rocket::{Build, Request, Response, Rocket};
-use session_core::adapter::{ResponseParts, ResponseVerdict};
+use session_core::adapter::{HeaderEdit, ResponseParts, ResponseVerdict};
 use session_core::{RequestMeta, SessionConfig, SessionManager, Store, Transport};
 
 const X_FORWARDED_PROTO: &str = "X-Forwarded-Proto";
@@ -45,8 +45,7 @@ impl RequestSession {
 
     /// The request's session, started from its headers on first call.
     pub(crate) fn get_or_start(
-        request: &Request<'_>,
-        manager: &SessionManager,
+        request: &Request<'_>, manager: &SessionManager,
     ) -> session_core::Session {
         Self::cached(request)
             .get_or_init(|| {
@@ -54,6 +53,7 @@ impl RequestSession {
                 let meta = RequestMeta {
                     https: request.rocket().config().tls_enabled(),
                     forwarded_proto: headers.get_one(X_FORWARDED_PROTO).map(str::as_bytes),
+                    path: Some(request.uri().path().as_str()),
                 };
                 let mut values: Vec<&[u8]> = headers
                     .get(manager.request_header().as_str())
@@ -143,10 +143,19 @@ impl Fairing for SessionFairing {
         };
         match self.manager.respond(session, parts).await {
             ResponseVerdict::Unchanged => {}
-            ResponseVerdict::AddHeaders(headers) => {
-                for (name, value) in headers {
+            ResponseVerdict::Headers(edits) => {
+                for edit in edits {
+                    let (append, name, value) = match edit {
+                        HeaderEdit::Append(name, value) => (true, name, value),
+                        HeaderEdit::Set(name, value) => (false, name, value),
+                    };
                     match value.to_str() {
-                        Ok(v) => response.adjoin_raw_header(name.as_str().to_owned(), v.to_owned()),
+                        Ok(v) if append => {
+                            response.adjoin_raw_header(name.as_str().to_owned(), v.to_owned());
+                        }
+                        Ok(v) => {
+                            response.set_raw_header(name.as_str().to_owned(), v.to_owned());
+                        }
                         Err(_) => {
                             tracing::error!(target: "session", header = %name, "session header is not a valid Rocket header");
                             *response = plain(self.manager.failure_response());

@@ -1,7 +1,5 @@
 //! `Session` as a Rocket request guard, and the error type handlers return.
 
-use std::ops::Deref;
-
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::{self, Responder};
@@ -9,35 +7,22 @@ use session_core::SessionError;
 
 use crate::fairing::{Installed, RequestSession};
 
-/// The request's session; derefs to [`session_core::Session`] (`get`,
-/// `insert`, `update`, `regenerate`, `destroy`, ...). Cheap to clone: every
-/// guard of one request gets the same session.
-///
-/// Needs [`SessionFairing`](crate::SessionFairing) attached; without it
-/// the guard fails with a 500 and [`MissingFairing`].
-#[derive(Debug, Clone)]
-pub struct Session(pub session_core::Session);
-
-impl Deref for Session {
-    type Target = session_core::Session;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
+session_core::adapter::session_newtype! {
+    /// The request's session; derefs to [`session_core::Session`] (`get`,
+    /// `insert`, `update`, `regenerate`, `destroy`, ...). Cheap to clone: every
+    /// guard of one request gets the same session.
+    ///
+    /// Needs [`SessionFairing`](crate::SessionFairing) attached; without it
+    /// the guard fails with a 500 and [`MissingFairing`].
+    pub struct Session;
 }
 
-/// The guard's error when [`Session`] is used but
-/// [`SessionFairing`](crate::SessionFairing) is not attached: the request
-/// fails with a 500.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MissingFairing;
-
-impl std::fmt::Display for MissingFairing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the Session request guard needs session_rocket::SessionFairing (attach it with Rocket::attach)")
-    }
+session_core::adapter::missing_layer_error! {
+    /// The guard's error when [`Session`] is used but
+    /// [`SessionFairing`](crate::SessionFairing) is not attached: the request
+    /// fails with a 500.
+    pub struct MissingFairing = "the Session request guard needs session_rocket::SessionFairing (attach it with Rocket::attach)";
 }
-
-impl std::error::Error for MissingFairing {}
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Session {

@@ -38,10 +38,7 @@ impl<'r> Responder<'r, 'static> for Reply {
 /// Every request: the shared route table, with this adapter's session and
 /// its error type (so a handler error takes Rocket's `Responder` path).
 async fn app(
-    session: &Session,
-    method: http::Method,
-    uri: &Origin<'_>,
-    body: &[u8],
+    session: &Session, method: http::Method, uri: &Origin<'_>, body: &[u8],
 ) -> Result<Reply, Error> {
     Ok(Reply(
         http_suite::route(session, &method, uri.path().as_str(), body).await?,

@@ -1,28 +1,14 @@
-//! The HTTP scenario suite against Rocket, one module per store.
+//! The HTTP scenario suite against Rocket, one module `cell_<store>` per
+//! store: the rocket row of `cargo xtask test-matrix`. Redis and PostgreSQL
+//! come from `REDIS_URL` / `DATABASE_URL`, else the local defaults; every
+//! case gets its own key prefix, schema or file.
 
-use session_rocket::testing::RocketApp;
+session_core::http_scenario_cells!(#[tokio::test] app: session_rocket::testing::RocketApp);
 
-mod cell_memory {
-    use super::*;
-    use session_core::MemoryStore;
-
-    session_core::http_scenarios!(#[tokio::test] app: RocketApp, store: |_namespace: String| async move { MemoryStore::new() });
-}
-
-mod cell_redis {
-    use super::*;
-
-    session_core::http_scenarios!(#[tokio::test] app: RocketApp, store: session_redis::testing::store);
-}
-
-mod cell_postgres {
-    use super::*;
-
-    session_core::http_scenarios!(#[tokio::test] app: RocketApp, store: session_sqlx::testing::postgres);
-}
-
-mod cell_sqlite {
-    use super::*;
-
-    session_core::http_scenarios!(#[tokio::test] app: RocketApp, store: session_sqlx::testing::sqlite);
+/// `tls_connections(true)` (an app terminating TLS in process) reaches
+/// this adapter: `Secure::Auto` then gives `Secure`.
+#[tokio::test]
+async fn tls_connections_give_secure() {
+    session_core::testing::http::tls_connections_give_secure(&session_rocket::testing::RocketApp)
+        .await;
 }

@@ -50,10 +50,7 @@ pub(crate) trait AdmitTx: Send + Sized {
     /// `None`, else compare-and-swap from `expected`; then, only if it was
     /// written, deletes `revoke`.
     async fn write(
-        &mut self,
-        record: &Record,
-        expected: Option<Version>,
-        login_at: OffsetDateTime,
+        &mut self, record: &Record, expected: Option<Version>, login_at: OffsetDateTime,
         revoke: &[StoreKey],
     ) -> Result<Written, StoreError>;
 
@@ -90,8 +87,7 @@ pub(crate) fn decide(others: usize, cap: Cap) -> Decision {
 
 /// Runs one admission in `tx` (see the module docs) and commits it.
 pub(crate) async fn admit<T: AdmitTx>(
-    mut tx: T,
-    login: Login<'_>,
+    mut tx: T, login: Login<'_>,
 ) -> Result<Admission, StoreError> {
     let user = login.user()?;
     let (record, cap) = (login.record, login.cap);

@@ -14,8 +14,18 @@ pub const MIN_CLEANUP_PERIOD: Duration = Duration::from_millis(100);
 /// after the start) and logs failures with `tracing` without stopping.
 ///
 /// [`CleanupHandle::shutdown`] stops it and waits for a run in progress to
-/// finish; dropping the handle stops it too, without waiting.
+/// finish; dropping the handle stops it too, without waiting. So
+/// `store.spawn_cleanup(period);` as a statement would start a task and stop
+/// it at once: the type is `#[must_use]`, and the compiler warns.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// async fn start(store: session_sqlx::SqliteStore) {
+///     store.spawn_cleanup(std::time::Duration::from_secs(600));
+/// }
+/// ```
 #[derive(Debug)]
+#[must_use = "dropping the CleanupHandle stops the cleanup task at once: keep it (`let cleanup = ...`) for as long as expired sessions should be deleted"]
 pub struct CleanupHandle {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -27,10 +37,10 @@ impl CleanupHandle {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
-            if let Err(e) = task.await {
-                tracing::warn!(error = %e, "session cleanup task ended abnormally");
-            }
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
+            tracing::warn!(error = %e, "session cleanup task ended abnormally");
         }
     }
 

@@ -5,7 +5,8 @@
 
 use std::future::Future;
 
-use session_core::{Created, Retired, Saved, StoreError, Touched};
+use session_core::{Record, Retired, Saved, StoreError, StoreKey, Touched, Version};
+use time::OffsetDateTime;
 
 use crate::admit::Written;
 use crate::error::store_error;
@@ -60,13 +61,66 @@ impl Cas {
     }
 }
 
-/// `create`'s outcome from the rows its insert-if-absent wrote.
-pub(crate) fn created(rows: u64) -> Created {
-    if rows == 1 {
-        Created::Ok
-    } else {
-        Created::Collision
+/// A compare-and-swap on the version the request loaded (SQLite, MySQL:
+/// one `UPDATE` or `DELETE`, asked why only when it matched nothing).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+pub(crate) enum CasOp<'a> {
+    /// `save`: replace the record.
+    Save(&'a Record, Version),
+    /// `touch`: move the expiry.
+    Touch(&'a StoreKey, Version, OffsetDateTime),
+    /// `retire`: delete.
+    Retire(&'a StoreKey, Version),
+    /// `admit`'s save: replace the record, with its login time.
+    Login(&'a Record, Version, OffsetDateTime),
+}
+
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+impl CasOp<'_> {
+    /// The key the operation compares.
+    pub(crate) fn key(&self) -> &StoreKey {
+        match self {
+            CasOp::Save(record, _) | CasOp::Login(record, ..) => &record.key,
+            CasOp::Touch(key, ..) | CasOp::Retire(key, _) => key,
+        }
     }
+
+    /// The version it expects.
+    pub(crate) fn expected(&self) -> Version {
+        match *self {
+            CasOp::Save(_, v)
+            | CasOp::Touch(_, v, _)
+            | CasOp::Retire(_, v)
+            | CasOp::Login(_, v, _) => v,
+        }
+    }
+}
+
+/// `create`'s outcome from the rows its insert-if-absent wrote.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) fn created(rows: u64) -> session_core::Created {
+    if rows == 1 {
+        session_core::Created::Ok
+    } else {
+        session_core::Created::Collision
+    }
+}
+
+/// Unix time in milliseconds, the `expires_at` and `login_at` columns of
+/// SQLite and MySQL (saturating: no instant the core produces is near
+/// either end).
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(crate) fn to_millis(t: time::OffsetDateTime) -> i64 {
+    let ms = t.unix_timestamp_nanos().div_euclid(1_000_000);
+    i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// A stored Unix time in milliseconds as an instant.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(crate) fn from_millis(ms: i64) -> Result<time::OffsetDateTime, StoreError> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|_| StoreError::Malformed("expires_at out of range"))
 }
 
 /// Rows deleted per statement by `Store::delete_expired`.
@@ -93,9 +147,9 @@ where
 /// Applies the migrations in the open transaction `tx`, then commits it. A
 /// migration that adds a column runs only while `has_column` (the dialect's
 /// `SELECT EXISTS`, bound to `table_arg` and the column) says the table
-/// lacks it.
+/// lacks it. Index names are quoted with `quote`.
 macro_rules! apply_migrations {
-    ($tx:ident, $migrations:expr, $has_column:expr, $table_arg:expr, $table:expr, $name:expr) => {{
+    ($tx:ident, $migrations:expr, $has_column:expr, $table_arg:expr, $table:expr, $name:expr, $quote:expr) => {{
         for m in $migrations {
             if let Some(column) = m.adds_column {
                 let has: bool = ::sqlx::query_scalar($has_column)
@@ -107,7 +161,7 @@ macro_rules! apply_migrations {
                     continue;
                 }
             }
-            let sql = m.render($table, $name);
+            let sql = m.render($table, $name, $quote);
             ::sqlx::Executor::execute(&mut *$tx, ::sqlx::raw_sql(&sql)).await?;
         }
         $tx.commit().await?;
@@ -212,6 +266,71 @@ macro_rules! sweep_expired {
     };
 }
 
+/// The [`Store`](session_core::Store) impl of SQLite and MySQL: the given
+/// methods (`load`, `create`), then `save`, `touch` and `retire` through
+/// the store's `cas` (a [`CasOp`]), `delete` and the batched
+/// `delete_expired` at `now_ms`, and the user index and admin calls of the
+/// store itself.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+macro_rules! cas_store {
+    ($store:ty, { $($methods:tt)* }) => {
+        #[::async_trait::async_trait]
+        impl Store for $store {
+        $($methods)*
+
+        async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
+            let op = $crate::common::CasOp::Save(record, expected);
+            Ok(self.cas(op).await?.saved())
+        }
+
+        async fn touch(
+            &self, key: &StoreKey, expected: Version, expires_at: OffsetDateTime,
+        ) -> Result<Touched, StoreError> {
+            let op = $crate::common::CasOp::Touch(key, expected, expires_at);
+            Ok(self.cas(op).await?.touched())
+        }
+
+        async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
+            let op = $crate::common::CasOp::Retire(key, expected);
+            Ok(self.cas(op).await?.retired())
+        }
+
+        async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+            $crate::common::delete_row!(self, key)
+        }
+
+        /// Deletes expired rows in batches of 1000 (one short write
+        /// transaction each, so other writers get in between) until a batch
+        /// comes back short.
+        async fn delete_expired(&self) -> Result<u64, StoreError> {
+            let now = self.now_ms();
+            $crate::common::sweep_expired!(self, now)
+        }
+
+        fn user_index(&self) -> Option<&dyn UserIndex> {
+            Some(self)
+        }
+
+        fn admin(&self) -> Option<&dyn StoreAdmin> {
+            Some(self)
+        }
+        }
+    };
+}
+
+/// `StoreAdmin::count` of an SQL store: one `SELECT count(*)` of the live
+/// rows at `now`.
+macro_rules! count_live {
+    ($store:expr, $now:expr) => {{
+        let n: i64 = ::sqlx::query_scalar(&$store.sql.count)
+            .bind($now)
+            .fetch_one(&$store.pool)
+            .await
+            .map_err($crate::error::store_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }};
+}
+
 /// Lets a store's `Queries` (whose field `common` holds the
 /// [`Statements`](crate::Statements)
 /// both stores run) be used as those statements.
@@ -227,7 +346,9 @@ macro_rules! statements_of {
     };
 }
 
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(crate) use cas_store;
 pub(crate) use {
-    apply_migrations, delete_row, load_record, other_logins, statements_of, sweep_expired,
-    user_records,
+    apply_migrations, count_live, delete_row, load_record, other_logins, statements_of,
+    sweep_expired, user_records,
 };

@@ -8,16 +8,21 @@ use session_core::StoreError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A schema or table name is not a plain lowercase SQL identifier.
+    /// A schema, database or table name is not a plain lowercase SQL
+    /// identifier.
     #[error("invalid {what} name {name:?}: expected {rule}")]
     InvalidName {
-        /// `"schema"` or `"table"`.
+        /// `"schema"`, `"database"` or `"table"`.
         what: &'static str,
         /// The rejected name.
         name: String,
         /// The rule it broke.
         rule: &'static str,
     },
+    /// `migrate` waited too long for another instance's migration
+    /// (MySQL: the `GET_LOCK` that serializes them).
+    #[error("timed out waiting for another instance's migration")]
+    MigrationLockTimeout,
     /// Connecting, or running a migration, failed.
     #[error("database error")]
     Database(#[source] sqlx::Error),
@@ -30,11 +35,17 @@ impl From<sqlx::Error> for Error {
 }
 
 /// Maps a sqlx error on the request path: a pool that hands out no
-/// connection in time is a [`StoreError::Timeout`], the rest keep their
-/// cause as [`StoreError::Backend`].
+/// connection in time, or a statement PostgreSQL cancelled at its
+/// `statement_timeout` (SQLSTATE 57014), is a [`StoreError::Timeout`];
+/// the rest keep their cause as [`StoreError::Backend`].
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
+    let cancelled = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "57014");
     match e {
         sqlx::Error::PoolTimedOut => StoreError::Timeout,
+        _ if cancelled => StoreError::Timeout,
         other => StoreError::backend(other),
     }
 }

@@ -1,5 +1,5 @@
-//! PostgreSQL and SQLite session stores for `session-core`, on sqlx 0.8
-//! (Tokio, rustls).
+//! PostgreSQL, SQLite and MySQL / MariaDB session stores for
+//! `session-core`, on sqlx 0.8 (Tokio, rustls).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -11,7 +11,7 @@
 //! let store = SqliteStore::connect("sqlite::memory:").await?;
 //! store.migrate().await?; // idempotent: run it on every start
 //!
-//! let config = SessionConfig::builder().key([7u8; 32]).build()?;
+//! let config = SessionConfig::builder().key_from_env_or_random("SESSION_KEY").build()?;
 //! let manager = SessionManager::new(config, store);
 //! let session = manager.start([], RequestMeta::default());
 //! session.insert("user", "ada").await?;
@@ -30,9 +30,18 @@
 //! |---|---|---|---|
 //! | [`PostgresStore`] | `postgres` (default) | [`PostgresStore::new`]`(PgPool)`, [`PostgresStore::connect`]`(url)` | [`with_schema`](PostgresStore::with_schema), [`with_table`](PostgresStore::with_table) |
 //! | [`SqliteStore`] | `sqlite` (default) | [`SqliteStore::new`]`(SqlitePool)`, [`SqliteStore::connect`]`(url)` | [`with_table`](SqliteStore::with_table) |
+//! | [`MySqlStore`] | `mysql` (default) | [`MySqlStore::new`]`(MySqlPool)`, [`MySqlStore::connect`]`(url)` | [`with_database`](MySqlStore::with_database), [`with_table`](MySqlStore::with_table) |
 //!
-//! Schema and table names are checked when set (lowercase letters, digits
-//! and `_`; see [`Error::InvalidName`]) and always double-quoted; they are
+//! [`MySqlStore`] runs on MySQL 8 and MariaDB 10.11+: its SQL stays in the
+//! subset both servers share (no row alias in `ON DUPLICATE KEY UPDATE`, no
+//! `RETURNING`, no `VALUES()` there), instants are `BIGINT` Unix
+//! milliseconds (never `TIMESTAMP`, which ends in 2038), keys and user ids
+//! are `VARBINARY` (byte-exact: no collation pads or folds them; user ids
+//! are at most [`MAX_USER_ID_BYTES`], longer ones are a typed error). This
+//! workspace tests it on MariaDB 10.11 only.//!
+//! Schema, database and table names are checked when set (lowercase
+//! letters, digits and `_`; see [`Error::InvalidName`]) and always quoted
+//! (double quotes; backquotes on MySQL); they are
 //! never spliced into SQL unchecked. All SQL is built once, when the store
 //! is built. The crate re-exports [`sqlx`], so you can build pools without
 //! depending on sqlx yourself.
@@ -92,7 +101,8 @@
 //! |---|---|
 //! | `0001_create_sessions` | the schema (PostgreSQL), the table and an index on `expires_at`, if missing |
 //! | `0002_user_id` | a nullable `user_id TEXT` column and a partial index `<table>_user_id_idx ON (user_id) WHERE user_id IS NOT NULL` (the [user index](#sessions-per-user)) |
-//! | `0003_login_at` | a nullable `login_at` column (`TIMESTAMPTZ`; SQLite: Unix ms `INTEGER`), no index: the login time [`admit`](session_core::UserIndex::admit) writes, which orders the sessions a per-user cap revokes |
+//! | `0003_login_at` | a nullable `login_at` column (`TIMESTAMPTZ`; SQLite: Unix ms `INTEGER`; MySQL: Unix ms `BIGINT`), no index: the login time [`admit`](session_core::UserIndex::admit) writes, which orders the sessions a per-user cap revokes |
+//! | `0004_login_locks` | MySQL only: the `<table>_login_locks` table, one row per user that logged in under a cap, whose record lock serializes that user's admissions |
 //!
 //! Every migration is idempotent: 0001 by `IF NOT EXISTS`, 0002 and 0003
 //! because each runs only while the table lacks its column (SQLite has no
@@ -100,8 +110,11 @@
 //! would take an `ACCESS EXCLUSIVE` lock, queueing every request behind
 //! it). Several instances starting at once are safe: on PostgreSQL all
 //! migrations run in one transaction behind `pg_advisory_xact_lock`, on
-//! SQLite in one `BEGIN IMMEDIATE` transaction, and the column check runs
-//! inside it.
+//! SQLite in one `BEGIN IMMEDIATE` transaction, on MySQL (where every DDL
+//! statement commits on its own) under a named lock (`GET_LOCK`), and the
+//! column check runs inside it. On MySQL the user index is a plain index
+//! on `user_id` (no partial indexes), and the expiry index is part of the
+//! `CREATE TABLE` (MySQL 8 has no `CREATE INDEX IF NOT EXISTS`).
 //!
 //! Upgrading from a version without the user index: `migrate` adds the
 //! column to the existing table (existing rows keep `user_id` NULL: those
@@ -116,7 +129,7 @@
 //!
 //! # Sessions per user
 //!
-//! Both stores implement [`UserIndex`](session_core::UserIndex) and return
+//! All three stores implement [`UserIndex`](session_core::UserIndex) and return
 //! it from [`Store::user_index`](session_core::Store::user_index), so
 //! `Session::set_user`, `devices`, `revoke`, `revoke_others`,
 //! `SessionManager::user_sessions` / `revoke_all` and the per-user cap
@@ -137,8 +150,8 @@
 //! keep the newest `max - 1` others), the record inserted
 //! (insert-if-absent, `Collision` on a live key) or saved (compare-and-swap
 //! from `expected`: `Conflict` / `Gone`) with its `login_at`, and, only if
-//! it was written, the victims deleted. Both stores run the same steps and
-//! the same decision (the crate's `admit` module); what serializes them
+//! it was written, the victims deleted. All three stores run the same steps
+//! and the same decision (the crate's `admit` module); what serializes them
 //! differs:
 //!
 //! - PostgreSQL: a `READ COMMITTED` transaction whose `BEGIN` also takes
@@ -152,6 +165,13 @@
 //! - SQLite: a `BEGIN IMMEDIATE` transaction, which takes the database's
 //!   single write lock before the read, so nothing it reads changes before
 //!   it commits.
+//! - MySQL: a `REPEATABLE READ` transaction whose first statement is an
+//!   `INSERT ... ON DUPLICATE KEY UPDATE` of the user's row in
+//!   `<table>_login_locks` (an exclusive record lock held to the commit,
+//!   for which other logins of the user wait); the read that follows takes
+//!   its snapshot after the lock was granted. See [`MySqlStore`]'s `admit`
+//!   for why not a locking read of the user's rows (gap locks shared by
+//!   neighbouring users deadlock their inserts).
 //!
 //! A plain `save` keeps a row's `login_at` while its user stays the same
 //! (and clears it when another user takes the row). A dropped `admit`
@@ -160,8 +180,10 @@
 //!
 //! # Operator calls
 //!
-//! Both stores implement [`StoreAdmin`](session_core::StoreAdmin)
-//! (`store.admin()`), each call one statement:
+//! All three stores implement [`StoreAdmin`](session_core::StoreAdmin)
+//! (`store.admin()`), each call one statement (MySQL's `clear`: one
+//! transaction, `DELETE` of the live rows, which counts them, then of the
+//! rest, as MySQL has no `RETURNING`):
 //!
 //! - `count` is `SELECT count(*) ... WHERE expires_at > $now`: the live
 //!   rows at one snapshot (PostgreSQL) or under one read transaction
@@ -185,8 +207,15 @@
 //! request costs (measured by `tests/statements.rs` from sqlx's statement
 //! log, plus the crate's own debug event for the `BEGIN` and SQLite
 //! `COMMIT` that sqlx does not log; PostgreSQL's compare-and-swap
-//! statements are `WITH ... SELECT`, see below). On PostgreSQL each
-//! statement is one network round trip; SQLite runs in process.
+//! statements are `WITH ... SELECT`, see below). On PostgreSQL and MySQL
+//! each statement is one network round trip; SQLite runs in process. On
+//! MySQL the same test checks every count against the server's own
+//! counters (`SHOW GLOBAL STATUS LIKE 'Com\_%'`, on a throwaway `mariadbd`
+//! only it uses): a new session is 1 `INSERT`, a read 1 `SELECT`, a write
+//! `SELECT` + `UPDATE`, a login without a cap `SELECT` + `DELETE` +
+//! `INSERT`, and a capped login that revokes one `BEGIN` + `INSERT` (the
+//! user's lock row) + `SELECT` + `INSERT` + `DELETE` + `COMMIT` = 6 (a
+//! refused one: `BEGIN` + `INSERT` + `SELECT` + `COMMIT`).
 //!
 //! | request | statements | before issue 15 |
 //! |---|---|---|
@@ -259,7 +288,7 @@
 
 // Without a database feature the crate is empty; keep that warning-free.
 #![cfg_attr(
-    not(any(feature = "postgres", feature = "sqlite")),
+    not(any(feature = "postgres", feature = "sqlite", feature = "mysql")),
     allow(dead_code, unused_macros, unused_imports)
 )]
 
@@ -268,6 +297,8 @@ mod cleanup;
 mod common;
 mod error;
 mod migration;
+#[cfg(feature = "mysql")]
+mod mysql;
 mod name;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -319,6 +350,8 @@ pub(crate) fn log_statement(summary: &'static str) {
     tracing::debug!(target: "session_sqlx::statement", summary);
 }
 pub use error::Error;
+#[cfg(feature = "mysql")]
+pub use mysql::{MAX_USER_ID_BYTES, MySqlStore};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]

@@ -9,7 +9,9 @@ use crate::name::Ident;
 /// how PostgreSQL avoids an `ACCESS EXCLUSIVE` lock on every start.
 #[derive(Debug)]
 pub(crate) struct Migration {
-    /// The SQL template: holes `{table}`, `{expires_index}`, `{user_index}`.
+    /// The SQL template: holes `{table}`, `{expires_index}`, `{user_index}`
+    /// and (MySQL) `{login_locks}`, the table beside `{table}` whose name
+    /// ends in `_login_locks`.
     pub(crate) sql: &'static str,
     /// The column the migration adds, if it adds one.
     pub(crate) adds_column: Option<&'static str>,
@@ -17,19 +19,31 @@ pub(crate) struct Migration {
 
 impl Migration {
     /// The SQL for table `table` (`name` quoted, schema-qualified on
-    /// PostgreSQL) named `name`.
-    pub(crate) fn render(&self, table: &str, name: &Ident) -> String {
+    /// PostgreSQL) named `name`, index names in `quote`s.
+    pub(crate) fn render(&self, table: &str, name: &Ident, quote: char) -> String {
         self.sql
             .replace("{table}", table)
-            .replace("{expires_index}", &name.expires_index())
-            .replace("{user_index}", &name.user_index())
+            .replace(
+                "{expires_index}",
+                &name.quoted_with("_expires_at_idx", quote),
+            )
+            .replace("{user_index}", &name.quoted_with("_user_id_idx", quote))
+            .replace("{login_locks}", &beside(table, name, "_login_locks", quote))
     }
 }
 
-/// The migrations of one dialect (`"postgres"` or `"sqlite"`, the folder
+/// The table named `name` + `suffix`, qualified as `table` (the quoted,
+/// possibly qualified, name of `name`) is.
+pub(crate) fn beside(table: &str, name: &Ident, suffix: &str, quote: char) -> String {
+    let own = name.quoted_with("", quote);
+    let prefix = table.strip_suffix(own.as_str()).unwrap_or_default();
+    format!("{prefix}{}", name.quoted_with(suffix, quote))
+}
+
+/// The migrations of one dialect (`"postgres"`, `"sqlite"` or `"mysql"`, the folder
 /// under `migrations/`), in order: the same files for both.
 macro_rules! migrations {
-    ($dialect:literal) => {
+    ($dialect:literal $(, $extra:expr)*) => {
         &[
             $crate::migration::Migration {
                 sql: include_str!(concat!(
@@ -47,6 +61,7 @@ macro_rules! migrations {
                 sql: include_str!(concat!("../migrations/", $dialect, "/0003_login_at.sql")),
                 adds_column: Some("login_at"),
             },
+            $($extra,)*
         ]
     };
 }

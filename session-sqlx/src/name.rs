@@ -24,23 +24,20 @@ impl Ident {
     }
 
     /// The quoted identifier, ready to splice into SQL.
+    #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
     pub(crate) fn quoted(&self) -> String {
-        format!("\"{}\"", self.0)
+        self.quoted_with("", '"')
+    }
+
+    /// The name with `suffix`, in `quote`s (`"` in standard SQL, `` ` `` on
+    /// MySQL, whose default SQL mode reads `"` as a string quote).
+    pub(crate) fn quoted_with(&self, suffix: &str, quote: char) -> String {
+        format!("{quote}{}{suffix}{quote}", self.0)
     }
 
     /// The bare name (for binding as a value).
     pub(crate) fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// The quoted name of the expiry index of table `self`.
-    pub(crate) fn expires_index(&self) -> String {
-        format!("\"{}_expires_at_idx\"", self.0)
-    }
-
-    /// The quoted name of the user index of table `self`.
-    pub(crate) fn user_index(&self) -> String {
-        format!("\"{}_user_id_idx\"", self.0)
     }
 }
 
@@ -56,26 +53,45 @@ fn plain(name: &str, max: usize) -> bool {
 /// Validates a PostgreSQL schema name.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn schema(name: &str) -> Result<Ident, Error> {
-    if plain(name, MAX_SCHEMA) && !name.starts_with("pg_") {
+    let ok = plain(name, MAX_SCHEMA) && !name.starts_with("pg_");
+    checked(name, ok, "schema", SCHEMA_RULE)
+}
+
+/// The longest MySQL database name (MySQL's identifier limit).
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+pub(crate) const MAX_DATABASE: usize = 64;
+
+const DATABASE_RULE: &str = "1 to 64 of [a-z0-9_], not starting with a digit";
+
+/// Validates a MySQL database name.
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+pub(crate) fn database(name: &str) -> Result<Ident, Error> {
+    if plain(name, MAX_DATABASE) {
         Ok(Ident(name.to_owned()))
     } else {
         Err(Error::InvalidName {
-            what: "schema",
+            what: "database",
             name: name.to_owned(),
-            rule: SCHEMA_RULE,
+            rule: DATABASE_RULE,
         })
     }
 }
 
 /// Validates a table name.
 pub(crate) fn table(name: &str) -> Result<Ident, Error> {
-    if plain(name, MAX_TABLE) {
+    checked(name, plain(name, MAX_TABLE), "table", TABLE_RULE)
+}
+
+/// `name` as an identifier when `ok`, else the error naming `what` and
+/// its `rule`.
+fn checked(name: &str, ok: bool, what: &'static str, rule: &'static str) -> Result<Ident, Error> {
+    if ok {
         Ok(Ident(name.to_owned()))
     } else {
         Err(Error::InvalidName {
-            what: "table",
+            what,
             name: name.to_owned(),
-            rule: TABLE_RULE,
+            rule,
         })
     }
 }
@@ -114,13 +130,17 @@ mod tests {
         for bad in ["", "pg_catalog", "9x", "x\"; --", long64.as_str()] {
             assert!(schema(bad).is_err(), "{bad:?}");
         }
+        for bad in ["", "9x", "a`b", "x`; --", &"d".repeat(65)] {
+            assert!(database(bad).is_err(), "{bad:?}");
+        }
+        assert!(database(&"d".repeat(64)).is_ok());
     }
 
     #[test]
     fn derived_index_names_fit_postgres_limit() {
         let t = table(&"t".repeat(MAX_TABLE)).unwrap();
-        assert!(t.expires_index().len() - 2 <= 63);
-        assert!(t.user_index().len() - 2 <= 63);
-        assert_eq!(t.user_index(), format!("\"{}_user_id_idx\"", t.as_str()));
+        assert!(t.quoted_with("_expires_at_idx", '"').len() - 2 <= 63);
+        assert!(t.quoted_with("_user_id_idx", '"').len() - 2 <= 63);
+        assert_eq!(t.quoted_with("_x", '`'), format!("`{}_x`", t.as_str()));
     }
 }

@@ -8,7 +8,9 @@ use session_core::{
     Admission, Clock, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError,
     StoreKey, SystemClock, Touched, UserIndex, Version,
 };
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::str::FromStr as _;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Executor, Row};
 use time::OffsetDateTime;
 
@@ -16,8 +18,8 @@ use crate::Statements;
 use crate::admit::{self, AdmitTx, Written};
 use crate::cleanup::{self, CleanupHandle};
 use crate::common::{
-    self, Cas, apply_migrations, created, delete_row, load_record, other_logins, sweep_expired,
-    user_records,
+    self, Cas, apply_migrations, count_live, created, delete_row, load_record, other_logins,
+    sweep_expired, user_records,
 };
 use crate::error::{Error, store_error, version_to_db};
 use crate::migration::{Migration, migrations};
@@ -205,14 +207,51 @@ impl PostgresStore {
         }
     }
 
+    /// The server-side statement timeout [`connect`](Self::connect) sets on
+    /// every connection: 2 seconds, like the Redis store's per-call bound.
+    pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
+
     /// Connects a pool of up to 10 connections (waiting at most 5 seconds
     /// for a free one) to `url`, for example
-    /// `postgres://user:pass@host:5432/db?application_name=web`.
+    /// `postgres://user:pass@host:5432/db?application_name=web`, with a
+    /// server-side `statement_timeout` of
+    /// [`DEFAULT_STATEMENT_TIMEOUT`](Self::DEFAULT_STATEMENT_TIMEOUT).
     pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with_statement_timeout(url, Some(Self::DEFAULT_STATEMENT_TIMEOUT)).await
+    }
+
+    /// [`connect`](Self::connect) with another statement timeout (`None`:
+    /// the server's, usually none). PostgreSQL cancels a statement that
+    /// runs longer, for example one waiting for a row another transaction
+    /// holds: the store call then fails with [`StoreError::Timeout`], and
+    /// a write that timed out did not commit (the next request sees the
+    /// session as it was). A pool built by the app and given to
+    /// [`new`](Self::new) keeps its own settings: set `statement_timeout`
+    /// in its connect options (`PgConnectOptions::options`).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), session_sqlx::Error> {
+    /// use std::time::Duration;
+    /// let store = session_sqlx::PostgresStore::connect_with_statement_timeout(
+    ///     "postgres://postgres@127.0.0.1:5432/app",
+    ///     Some(Duration::from_millis(500)),
+    /// )
+    /// .await?;
+    /// store.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_with_statement_timeout(
+        url: &str, timeout: Option<Duration>,
+    ) -> Result<Self, Error> {
+        let mut options = PgConnectOptions::from_str(url)?;
+        if let Some(t) = timeout {
+            options = options.options([("statement_timeout", format!("{}ms", t.as_millis()))]);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect_with(options)
             .await?;
         Ok(Self::new(pool))
     }
@@ -293,7 +332,15 @@ impl PostgresStore {
         let table = format!("{}.{}", self.sql.schema.quoted(), self.sql.table.quoted());
         // Skipped once applied: ALTER TABLE locks the table even when the
         // column exists.
-        apply_migrations!(tx, MIGRATIONS, HAS_COLUMN, &table, &table, &self.sql.table);
+        apply_migrations!(
+            tx,
+            MIGRATIONS,
+            HAS_COLUMN,
+            &table,
+            &table,
+            &self.sql.table,
+            '"'
+        );
         Ok(())
     }
 
@@ -361,10 +408,7 @@ impl Store for PostgresStore {
     }
 
     async fn touch(
-        &self,
-        key: &StoreKey,
-        expected: Version,
-        expires_at: OffsetDateTime,
+        &self, key: &StoreKey, expected: Version, expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
         let outcome = self.cas(&self.sql.touch, key, expected, Some(expires_at));
         Ok(outcome.await?.touched())
@@ -403,11 +447,7 @@ impl PostgresStore {
     /// Runs a versioned statement (touch or retire) until it has a
     /// verdict (see [`cas_retry`]).
     async fn cas(
-        &self,
-        sql: &str,
-        key: &StoreKey,
-        expected: Version,
-        expires_at: Option<OffsetDateTime>,
+        &self, sql: &str, key: &StoreKey, expected: Version, expires_at: Option<OffsetDateTime>,
     ) -> Result<Cas, StoreError> {
         cas_retry(expected, || async {
             let q = sqlx::query(sql)
@@ -484,12 +524,7 @@ impl StoreAdmin for PostgresStore {
     /// One `SELECT count(*)` over the live rows: O(live rows) (through the
     /// `expires_at` index, or a sequential scan, as the planner decides).
     async fn count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(&self.sql.count)
-            .bind(self.clock.now())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        count_live!(self, self.clock.now())
     }
 
     /// One `DELETE` of every row (the user index is a column, so it goes
@@ -514,6 +549,37 @@ struct PgAdmit<'a> {
     now: OffsetDateTime,
 }
 
+impl PgAdmit<'_> {
+    /// Runs the admission's write: the create (`expected` is `None`) or
+    /// the compare-and-swap save, with the revocations; the row's
+    /// `(written, stored version)`.
+    async fn admit_row(
+        &mut self, record: &Record, expected: Option<i64>, login_at: OffsetDateTime,
+        victims: &[&str],
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        let sql = match expected {
+            None => &self.sql.admit_create,
+            Some(_) => &self.sql.admit_save,
+        };
+        let mut query = sqlx::query(sql).bind(record.key.as_str());
+        if let Some(expected) = expected {
+            query = query.bind(expected);
+        }
+        let row = query
+            .bind(version_to_db(record.version)?)
+            .bind(record.expires_at)
+            .bind(&record.payload)
+            .bind(record.user.as_deref())
+            .bind(self.now)
+            .bind(login_at)
+            .bind(victims)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        written_and_stored(&row)
+    }
+}
+
 #[async_trait]
 impl AdmitTx for PgAdmit<'_> {
     async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError> {
@@ -521,27 +587,12 @@ impl AdmitTx for PgAdmit<'_> {
     }
 
     async fn write(
-        &mut self,
-        record: &Record,
-        expected: Option<Version>,
-        login_at: OffsetDateTime,
+        &mut self, record: &Record, expected: Option<Version>, login_at: OffsetDateTime,
         revoke: &[StoreKey],
     ) -> Result<Written, StoreError> {
         let victims: Vec<&str> = revoke.iter().map(StoreKey::as_str).collect();
         let Some(v) = expected else {
-            let row = sqlx::query(&self.sql.admit_create)
-                .bind(record.key.as_str())
-                .bind(version_to_db(record.version)?)
-                .bind(record.expires_at)
-                .bind(&record.payload)
-                .bind(record.user.as_deref())
-                .bind(self.now)
-                .bind(login_at)
-                .bind(&victims)
-                .fetch_one(&mut *self.tx)
-                .await
-                .map_err(store_error)?;
-            let (written, _) = written_and_stored(&row)?;
+            let (written, _) = self.admit_row(record, None, login_at, &victims).await?;
             return Ok(if written == 1 {
                 Written::Ok
             } else {
@@ -551,20 +602,9 @@ impl AdmitTx for PgAdmit<'_> {
         let expected = version_to_db(v)?;
         let mut outcome = Cas::MovedOn;
         for _ in 0..CAS_ATTEMPTS {
-            let row = sqlx::query(&self.sql.admit_save)
-                .bind(record.key.as_str())
-                .bind(expected)
-                .bind(version_to_db(record.version)?)
-                .bind(record.expires_at)
-                .bind(&record.payload)
-                .bind(record.user.as_deref())
-                .bind(self.now)
-                .bind(login_at)
-                .bind(&victims)
-                .fetch_one(&mut *self.tx)
-                .await
-                .map_err(store_error)?;
-            let (written, stored) = written_and_stored(&row)?;
+            let (written, stored) = self
+                .admit_row(record, Some(expected), login_at, &victims)
+                .await?;
             if let Some(verdict) = cas_verdict(written, stored, expected) {
                 outcome = verdict;
                 break;

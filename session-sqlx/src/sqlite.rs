@@ -18,8 +18,8 @@ use crate::Statements;
 use crate::admit::{self, AdmitTx, Written};
 use crate::cleanup::{self, CleanupHandle};
 use crate::common::{
-    self, Cas, apply_migrations, created, delete_row, load_record, other_logins, sweep_expired,
-    user_records,
+    self, Cas, CasOp, apply_migrations, count_live, created, from_millis, load_record,
+    other_logins, to_millis, user_records,
 };
 use crate::error::{Error, store_error, version_to_db};
 use crate::migration::{Migration, migrations};
@@ -112,17 +112,6 @@ impl Queries {
             table,
         }
     }
-}
-
-/// Unix time in milliseconds, the SQLite `expires_at` column.
-fn to_millis(t: OffsetDateTime) -> i64 {
-    let ms = t.unix_timestamp_nanos().div_euclid(1_000_000);
-    i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
-}
-
-fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|_| StoreError::Malformed("expires_at out of range"))
 }
 
 /// A [`Store`] over an SQLite table (default `sessions`): the embedded,
@@ -295,7 +284,8 @@ impl SqliteStore {
             HAS_COLUMN,
             self.sql.table.as_str(),
             &table,
-            &self.sql.table
+            &self.sql.table,
+            '"'
         );
         Ok(())
     }
@@ -320,8 +310,7 @@ fn is_busy(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("5"))
 }
 
-#[async_trait]
-impl Store for SqliteStore {
+common::cas_store!(SqliteStore, {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
         load_record!(self, key, self.now_ms(), from_millis)
     }
@@ -334,71 +323,7 @@ impl Store for SqliteStore {
             .map_err(store_error)?;
         Ok(created(done.rows_affected()))
     }
-
-    async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-        Ok(self.cas(CasOp::Save(record, expected)).await?.saved())
-    }
-
-    async fn touch(
-        &self,
-        key: &StoreKey,
-        expected: Version,
-        expires_at: OffsetDateTime,
-    ) -> Result<Touched, StoreError> {
-        let outcome = self.cas(CasOp::Touch(key, expected, expires_at));
-        Ok(outcome.await?.touched())
-    }
-
-    async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
-        Ok(self.cas(CasOp::Retire(key, expected)).await?.retired())
-    }
-
-    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        delete_row!(self, key)
-    }
-
-    /// Deletes expired rows in batches of 1000 (one short write transaction
-    /// each, so other writers get the lock in between) until a batch comes
-    /// back short.
-    async fn delete_expired(&self) -> Result<u64, StoreError> {
-        let now = self.now_ms();
-        sweep_expired!(self, now)
-    }
-
-    fn user_index(&self) -> Option<&dyn UserIndex> {
-        Some(self)
-    }
-
-    fn admin(&self) -> Option<&dyn StoreAdmin> {
-        Some(self)
-    }
-}
-
-/// A compare-and-swap on the version the request loaded.
-#[derive(Clone, Copy)]
-enum CasOp<'a> {
-    /// `save`: replace the record.
-    Save(&'a Record, Version),
-    /// `touch`: move the expiry.
-    Touch(&'a StoreKey, Version, OffsetDateTime),
-    /// `retire`: delete.
-    Retire(&'a StoreKey, Version),
-}
-
-impl CasOp<'_> {
-    fn key(&self) -> &StoreKey {
-        match self {
-            CasOp::Save(record, _) => &record.key,
-            CasOp::Touch(key, ..) | CasOp::Retire(key, _) => key,
-        }
-    }
-
-    fn expected(&self) -> Version {
-        match *self {
-            CasOp::Save(_, v) | CasOp::Touch(_, v, _) | CasOp::Retire(_, v) => v,
-        }
-    }
-}
+});
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
@@ -406,9 +331,7 @@ impl SqliteStore {
     /// The insert-if-absent of `create`, with the login time when `admit`
     /// writes it.
     fn create_query<'q>(
-        &'q self,
-        record: &'q Record,
-        login_at: Option<OffsetDateTime>,
+        &'q self, record: &'q Record, login_at: Option<OffsetDateTime>,
     ) -> Result<SqliteQuery<'q>, StoreError> {
         Ok(sqlx::query(&self.sql.create)
             .bind(record.key.as_str())
@@ -420,17 +343,27 @@ impl SqliteStore {
             .bind(login_at.map(to_millis)))
     }
 
+    /// A compare-and-swap save (`sql`: the plain save, or the admission's,
+    /// which binds the login time after these).
+    fn save_query<'q>(
+        &'q self, sql: &'q str, record: &'q Record, expected: Version, now: i64,
+    ) -> Result<SqliteQuery<'q>, StoreError> {
+        Ok(sqlx::query(sql)
+            .bind(record.key.as_str())
+            .bind(version_to_db(expected)?)
+            .bind(version_to_db(record.version)?)
+            .bind(to_millis(record.expires_at))
+            .bind(&record.payload)
+            .bind(record.user.as_deref())
+            .bind(now))
+    }
+
     /// The versioned statement of `op`.
     fn cas_query<'q>(&'q self, op: CasOp<'q>, now: i64) -> Result<SqliteQuery<'q>, StoreError> {
         Ok(match op {
-            CasOp::Save(record, expected) => sqlx::query(&self.sql.save)
-                .bind(record.key.as_str())
-                .bind(version_to_db(expected)?)
-                .bind(version_to_db(record.version)?)
-                .bind(to_millis(record.expires_at))
-                .bind(&record.payload)
-                .bind(record.user.as_deref())
-                .bind(now),
+            CasOp::Save(record, expected) => {
+                self.save_query(&self.sql.save, record, expected, now)?
+            }
             CasOp::Touch(key, expected, expires_at) => sqlx::query(&self.sql.touch)
                 .bind(key.as_str())
                 .bind(version_to_db(expected)?)
@@ -440,6 +373,9 @@ impl SqliteStore {
                 .bind(key.as_str())
                 .bind(version_to_db(expected)?)
                 .bind(now),
+            CasOp::Login(record, expected, login_at) => self
+                .save_query(&self.sql.admit_save, record, expected, now)?
+                .bind(to_millis(login_at)),
         })
     }
 
@@ -529,10 +465,7 @@ impl AdmitTx for SqliteAdmit<'_> {
     }
 
     async fn write(
-        &mut self,
-        record: &Record,
-        expected: Option<Version>,
-        login_at: OffsetDateTime,
+        &mut self, record: &Record, expected: Option<Version>, login_at: OffsetDateTime,
         revoke: &[StoreKey],
     ) -> Result<Written, StoreError> {
         let written = match expected {
@@ -550,15 +483,9 @@ impl AdmitTx for SqliteAdmit<'_> {
                 }
             }
             Some(v) => {
-                let done = sqlx::query(&self.store.sql.admit_save)
-                    .bind(record.key.as_str())
-                    .bind(version_to_db(v)?)
-                    .bind(version_to_db(record.version)?)
-                    .bind(to_millis(record.expires_at))
-                    .bind(&record.payload)
-                    .bind(record.user.as_deref())
-                    .bind(self.now)
-                    .bind(to_millis(login_at))
+                let done = self
+                    .store
+                    .cas_query(CasOp::Login(record, v, login_at), self.now)?
                     .execute(&mut *self.tx)
                     .await
                     .map_err(store_error)?;
@@ -604,12 +531,7 @@ impl StoreAdmin for SqliteStore {
     /// One `SELECT count(*)` over the live rows: O(live rows), through the
     /// `expires_at` index.
     async fn count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(&self.sql.count)
-            .bind(self.now_ms())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        count_live!(self, self.now_ms())
     }
 
     /// One `DELETE` of every row (the user index and login times are

@@ -1,4 +1,4 @@
-//! The HTTP scenario suite on both SQL stores, through a framework-free
+//! The HTTP scenario suite on the three SQL stores, through a framework-free
 //! test app that drives `SessionManager` directly (exactly what an adapter
 //! does), so the store side of every matrix cell is checked here. The
 //! store closures are the ones the framework adapters' matrix cells use.
@@ -42,5 +42,13 @@ mod sqlite {
             store.migrate().await.expect("migrate");
             store
         },
+    );
+}
+
+mod mysql {
+    session_core::http_scenarios!(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        app: session_core::testing::direct::DirectApp,
+        store: session_sqlx::testing::mysql,
     );
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{drop_schema, pg_url};
+use common::{assert_typed, drop_schema, fault_record, pg_url, until_recovered};
 use session_core::testing::namespace;
-use session_core::{Created, Record, Saved, SessionId, Store, StoreError, Version};
+use session_core::{Created, Saved, Store, Version};
 use session_sqlx::PostgresStore;
 use session_sqlx::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use session_sqlx::sqlx::{self, Connection, Executor};
@@ -54,49 +54,11 @@ async fn kill(admin: &mut sqlx::PgConnection, app: &str) -> i64 {
     .expect("terminate")
 }
 
-fn record() -> Record {
-    Record {
-        key: SessionId::random().hashed_key(),
-        version: Version::FIRST,
-        expires_at: OffsetDateTime::now_utc() + time::Duration::hours(1),
-        payload: br#"{"n":1}"#.to_vec(),
-        user: None,
-    }
-}
-
-/// A failure must be typed, with the sqlx error as its cause.
-fn assert_typed(e: &StoreError) {
-    match e {
-        StoreError::Backend(cause) => assert!(
-            cause.downcast_ref::<sqlx::Error>().is_some(),
-            "cause is not a sqlx error: {cause}"
-        ),
-        StoreError::Timeout => {}
-        other => panic!("unexpected error kind: {other:?}"),
-    }
-}
-
-/// Retries a load until it succeeds (bounded): the pool must recover alone.
-async fn until_recovered(store: &PostgresStore, key: &session_core::StoreKey) -> Option<Record> {
-    let mut last = None;
-    for _ in 0..50 {
-        match store.load(key).await {
-            Ok(r) => return r,
-            Err(e) => {
-                assert_typed(&e);
-                last = Some(e);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    panic!("the pool never recovered: {last:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
     let app = namespace("pg_fault_blocked");
     let store = store(&app).await;
-    let r = record();
+    let r = fault_record();
     assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
 
     // Another session locks the row, so the store's save and touch block
@@ -193,7 +155,7 @@ async fn backends_killed_repeatedly_under_load_give_typed_errors_then_recover() 
             let mut i = 0u32;
             while !stop.load(Ordering::SeqCst) && i < 2000 {
                 i += 1;
-                let r = record();
+                let r = fault_record();
                 let results = [
                     store.create(&r).await.map(|_| ()),
                     store.load(&r.key).await.map(|_| ()),
@@ -231,10 +193,10 @@ async fn backends_killed_repeatedly_under_load_give_typed_errors_then_recover() 
     );
 
     // Afterwards the same pool serves every call again, without help.
-    let r = record();
+    let r = fault_record();
     until_recovered(&store, &r.key).await;
     for _ in 0..20 {
-        let r = record();
+        let r = fault_record();
         assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
         assert!(store.load(&r.key).await.expect("load").is_some());
     }
@@ -245,7 +207,7 @@ async fn backends_killed_repeatedly_under_load_give_typed_errors_then_recover() 
 async fn idle_connections_killed_between_requests_are_replaced() {
     let app = namespace("pg_fault_idle");
     let store = store(&app).await;
-    let r = record();
+    let r = fault_record();
     store.create(&r).await.expect("create");
     let mut admin = admin().await;
     for _ in 0..3 {

@@ -134,34 +134,13 @@ async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     drop_schema(&store).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cleanup_task_deletes_expired_rows_and_stops_on_shutdown() {
-    let store = pg_store(namespace("pg_cleanup_task")).await;
-    common::cleanup_task_runs_until_shutdown(&store, count_rows).await;
-    drop_schema(&store).await;
-}
-
-#[tokio::test]
-async fn connect_to_a_bad_url_is_a_typed_error() {
-    let err = PostgresStore::connect("postgres://postgres@127.0.0.1:1/none")
-        .await
-        .expect_err("nothing listens on port 1");
-    assert!(matches!(err, Error::Database(_)), "{err:?}");
-}
-
-#[tokio::test]
-async fn user_column_follows_every_method() {
-    let store = pg_store(namespace("pg_user_column")).await;
-    common::user_column_follows_every_method(&store).await;
-    drop_schema(&store).await;
-}
-
-#[tokio::test]
-async fn admit_revokes_the_oldest_login() {
-    let store = pg_store(namespace("pg_login_at")).await;
-    common::admit_revokes_the_oldest_login(&store).await;
-    drop_schema(&store).await;
-}
+shared_store_tests!(
+    PostgresStore,
+    make: pg_store,
+    drop: drop_schema,
+    rows: count_rows,
+    bad_url: "postgres://postgres@127.0.0.1:1/none"
+);
 
 /// The table as the previous version (migration 0001 only) created it.
 async fn create_previous_version_table(store: &PostgresStore) {
@@ -415,5 +394,66 @@ async fn cas_waiting_on_a_concurrent_writer_answers_by_its_outcome() {
             assert_eq!((stored.version, stored.payload), (Version(2), r.payload));
         }
     }
+    drop_schema(&store).await;
+}
+
+/// `connect_with_statement_timeout`: a save blocked by another
+/// transaction's row lock is cancelled by the server at the timeout and
+/// fails with the typed timeout error; it did not commit, and the store
+/// works again once the lock is gone.
+#[tokio::test]
+async fn a_statement_past_the_timeout_is_a_typed_error_and_commits_nothing() {
+    let ns = namespace("pg_statement_timeout");
+    let store =
+        PostgresStore::connect_with_statement_timeout(&pg_url(), Some(Duration::from_millis(300)))
+            .await
+            .expect("connect")
+            .with_schema(&ns)
+            .expect("schema name");
+    store.migrate().await.expect("migrate");
+    let r = record(time::Duration::hours(1));
+    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+
+    // Another connection holds the row in an open transaction.
+    let mut locker = store.pool().begin().await.expect("begin");
+    sqlx::query(&format!(
+        "SELECT id FROM \"{}\".sessions WHERE id = $1 FOR UPDATE",
+        store.schema()
+    ))
+    .bind(r.key.as_str())
+    .fetch_one(&mut *locker)
+    .await
+    .expect("lock the row");
+
+    let newer = Record {
+        version: Version(2),
+        payload: b"{\"n\":2}".to_vec(),
+        ..r.clone()
+    };
+    let err = store
+        .save(&newer, Version::FIRST)
+        .await
+        .expect_err("the save waits past the statement timeout");
+    assert!(
+        matches!(err, session_core::StoreError::Timeout),
+        "not the typed timeout: {err:?}"
+    );
+    locker.rollback().await.expect("release the row");
+
+    let stored = store
+        .load(&r.key)
+        .await
+        .expect("load")
+        .expect("still there");
+    assert_eq!(
+        stored.version,
+        Version::FIRST,
+        "the timed-out save committed"
+    );
+    assert_eq!(stored.payload, r.payload);
+    assert!(matches!(
+        store.save(&newer, Version::FIRST).await.expect("save"),
+        session_core::Saved::Ok
+    ));
     drop_schema(&store).await;
 }

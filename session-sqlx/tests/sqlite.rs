@@ -297,20 +297,21 @@ async fn a_lock_held_past_the_busy_timeout_is_a_typed_error() {
     assert_eq!(store.create(&r).await.expect("after release"), Created::Ok);
 }
 
-#[tokio::test]
-async fn user_column_follows_every_method() {
-    let store = sqlite_store(namespace("sqlite_user_column")).await;
-    common::user_column_follows_every_method(&store).await;
-    let memory = memory_store().await;
-    common::user_column_follows_every_method(&memory).await;
+/// Tests that run a case of `common` on a file database (in namespace
+/// `$ns`) and on an in-memory one.
+macro_rules! on_file_and_memory {
+    ($($case:ident: $ns:literal;)*) => {$(
+        #[tokio::test]
+        async fn $case() {
+            common::$case(&sqlite_store(namespace($ns)).await).await;
+            common::$case(&memory_store().await).await;
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn admit_revokes_the_oldest_login() {
-    let store = sqlite_store(namespace("sqlite_login_at")).await;
-    common::admit_revokes_the_oldest_login(&store).await;
-    let memory = memory_store().await;
-    common::admit_revokes_the_oldest_login(&memory).await;
+on_file_and_memory! {
+    user_column_follows_every_method: "sqlite_user_column";
+    admit_revokes_the_oldest_login: "sqlite_login_at";
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,10 @@
-//! Counts the SQL statements each kind of request costs, on PostgreSQL and
-//! SQLite, from sqlx's own statement log (every statement sqlx executes is
-//! one `sqlx::query` tracing event), and the `Store` calls behind them
-//! (`CountingStore`). One test: the statement counter is process-global.
+//! Counts the SQL statements each kind of request costs, on PostgreSQL,
+//! SQLite and MySQL, from sqlx's own statement log (every statement sqlx
+//! executes is one `sqlx::query` tracing event), and the `Store` calls
+//! behind them (`CountingStore`). On MySQL the server's own counters
+//! (`SHOW GLOBAL STATUS LIKE 'Com\_%'`, on a throwaway `mariadbd` that only
+//! this test uses) must agree with the log. One test: the statement
+//! counter is process-global.
 
 mod common;
 
@@ -55,9 +58,10 @@ impl<S: Subscriber> Layer<S> for StatementLog {
         let first =
             s.0.and_then(|t| t.split_whitespace().next().map(str::to_uppercase))
                 .unwrap_or_else(|| "?".to_owned());
-        // Connection setup (SQLite sets its PRAGMAs on every new
-        // connection) is not a statement of the request.
-        if first == "PRAGMA" {
+        // Connection setup (SQLite sets its PRAGMAs, MySQL its `SET`
+        // sql_mode, time zone and names, on every new connection) is not a
+        // statement of the request.
+        if first == "PRAGMA" || first == "SET" {
             return;
         }
         LOG.lock().unwrap_or_else(|e| e.into_inner()).push(first);
@@ -83,17 +87,12 @@ impl Store for Indexed {
         self.counting.save(record, expected).await
     }
     async fn touch(
-        &self,
-        key: &StoreKey,
-        expected: Version,
-        expires_at: OffsetDateTime,
+        &self, key: &StoreKey, expected: Version, expires_at: OffsetDateTime,
     ) -> Result<session_core::Touched, StoreError> {
         self.counting.touch(key, expected, expires_at).await
     }
     async fn retire(
-        &self,
-        key: &StoreKey,
-        expected: Version,
+        &self, key: &StoreKey, expected: Version,
     ) -> Result<session_core::Retired, StoreError> {
         self.counting.retire(key, expected).await
     }
@@ -111,17 +110,69 @@ impl Store for Indexed {
     }
 }
 
+/// The statement counters of a MySQL server that only this test uses.
+struct ServerCounters(tokio::sync::Mutex<session_sqlx::sqlx::MySqlConnection>);
+
+/// The counters compared with the statement log (prepares, and the
+/// `SHOW STATUS` that reads them, are not statements of the request).
+const COUNTED: [&str; 7] = [
+    "Com_begin",
+    "Com_commit",
+    "Com_delete",
+    "Com_insert",
+    "Com_rollback",
+    "Com_select",
+    "Com_update",
+];
+
+impl ServerCounters {
+    async fn snapshot(&self) -> std::collections::BTreeMap<String, i64> {
+        let rows: Vec<(String, String)> = session_sqlx::sqlx::query_as(
+            // A SHOW (counted as Com_show_status), not a SELECT, which
+            // would count itself.
+            "SHOW GLOBAL STATUS LIKE 'Com\\_%'",
+        )
+        .fetch_all(&mut *self.0.lock().await)
+        .await
+        .expect("global status");
+        rows.into_iter()
+            .map(|(k, v)| (k.to_lowercase(), v.parse().unwrap_or(0)))
+            .collect()
+    }
+}
+
+/// The server-counted statements between two snapshots, by kind (first
+/// word, as in the log), sorted.
+fn server_delta(
+    before: &std::collections::BTreeMap<String, i64>,
+    after: &std::collections::BTreeMap<String, i64>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in COUNTED {
+        let key = name.to_lowercase();
+        let n = after.get(&key).unwrap_or(&0) - before.get(&key).unwrap_or(&0);
+        for _ in 0..n {
+            out.push(name["Com_".len()..].to_uppercase());
+        }
+    }
+    out
+}
+
+static SERVER: Mutex<Option<Arc<ServerCounters>>> = Mutex::new(None);
+
 /// Runs one request and returns (its cookie out, statements, store calls).
 async fn request<F, Fut>(
-    m: &SessionManager,
-    counts: &session_core::testing::CallCounts,
-    cookie: Option<&str>,
-    f: F,
+    m: &SessionManager, counts: &session_core::testing::CallCounts, cookie: Option<&str>, f: F,
 ) -> (Option<String>, Vec<String>, (u64, u64, u64, u64, u64))
 where
     F: FnOnce(session_core::Session) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    let server = SERVER.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let server_before = match &server {
+        Some(s) => Some(s.snapshot().await),
+        None => None,
+    };
     let before = counts.snapshot();
     LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
     ON.store(true, Ordering::SeqCst);
@@ -131,6 +182,18 @@ where
     let out = m.finish(&session).await.expect("finish");
     ON.store(false, Ordering::SeqCst);
     let statements = std::mem::take(&mut *LOG.lock().unwrap_or_else(|e| e.into_inner()));
+    if let (Some(server), Some(before)) = (&server, &server_before) {
+        let counted = server_delta(before, &server.snapshot().await);
+        let mut logged = statements.clone();
+        logged.sort();
+        let mut sorted = counted.clone();
+        sorted.sort();
+        println!("mysql    server counters: {}", counted.join(" + "));
+        assert_eq!(
+            sorted, logged,
+            "the server's counters and the statement log"
+        );
+    }
     let after = counts.snapshot();
     let calls = (
         after.0 - before.0,
@@ -162,7 +225,7 @@ async fn measure(db: &str, store: Arc<dyn Store>) -> Vec<(String, Vec<String>)> 
     let clock = Arc::new(ManualClock::starting_now());
     let config = |cap: Option<SessionCap>| {
         let b = SessionConfig::builder()
-            .key([1u8; 32])
+            .key(session_core::test_key("key 1"))
             .idle_timeout(Some(Duration::minutes(100)))
             .touch_policy(TouchPolicy::Threshold(0.8));
         match cap {
@@ -322,6 +385,33 @@ async fn statements_per_request_kind() {
     let sqlite = common::sqlite_store(namespace("sqlite_statements")).await;
     let sqlite_rows = measure("sqlite", Arc::new(sqlite)).await;
 
+    // MySQL on a throwaway server of its own, so its global counters count
+    // only this test's statements (else on the shared one, by the log only).
+    let server = common::Server::start();
+    let url = server
+        .as_ref()
+        .map_or_else(session_sqlx::testing::mysql_url, common::Server::url);
+    let pool = session_sqlx::sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .expect("connect to MySQL");
+    let my = session_sqlx::MySqlStore::new(pool)
+        .with_database(&namespace("my_statements"))
+        .expect("name");
+    my.migrate().await.expect("migrate");
+    if server.is_some() {
+        let admin =
+            <session_sqlx::sqlx::MySqlConnection as session_sqlx::sqlx::Connection>::connect(&url)
+                .await
+                .expect("admin connection");
+        *SERVER.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Arc::new(ServerCounters(tokio::sync::Mutex::new(admin))));
+    }
+    let my_rows = measure("mysql", Arc::new(my.clone())).await;
+    SERVER.lock().unwrap_or_else(|e| e.into_inner()).take();
+    common::drop_database(&my).await;
+
     // PostgreSQL's save, touch and retire are each one `WITH ... SELECT`
     // (the write and, in the same snapshot, whether a live row was there);
     // SQLite's are an `UPDATE` or `DELETE` (plus a `SELECT` only when it
@@ -368,4 +458,12 @@ async fn statements_per_request_kind() {
     let sqlite_admit = words(&["BEGIN", "SELECT", "INSERT", "DELETE", "COMMIT"]);
     assert_eq!(pg_rows, expected("WITH", "WITH", pg_admit));
     assert_eq!(sqlite_rows, expected("UPDATE", "DELETE", sqlite_admit));
+    // MySQL: the user's lock row (an INSERT) after BEGIN; one DELETE per
+    // revoked session, as on SQLite.
+    let my_admit = words(&["BEGIN", "INSERT", "SELECT", "INSERT", "DELETE", "COMMIT"]);
+    let mut my_expected = expected("UPDATE", "DELETE", my_admit);
+    if let Some(refused) = my_expected.last_mut() {
+        refused.1 = words(&["BEGIN", "INSERT", "SELECT", "COMMIT"]);
+    }
+    assert_eq!(my_rows, my_expected);
 }

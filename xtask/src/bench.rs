@@ -294,10 +294,7 @@ const MONITOR_REQUESTS: usize = 50;
 /// Lua script runs shows as `[0 lua]` in `MONITOR` and is not counted), over
 /// [`MONITOR_REQUESTS`] sequential requests.
 fn client_commands(
-    redis_port: u16,
-    port: u16,
-    route: &str,
-    cookies: &[String],
+    redis_port: u16, port: u16, route: &str, cookies: &[String],
 ) -> Result<f64, String> {
     let mut mon =
         TcpStream::connect(("127.0.0.1", redis_port)).map_err(|e| format!("redis: {e}"))?;
@@ -387,9 +384,7 @@ fn start_redis(taskset: Option<&Path>) -> Result<(Guard, u16, PathBuf), String> 
 /// One HTTP/1.1 request with `Connection: close`: (status, set-cookie
 /// pairs, body).
 fn http_get(
-    port: u16,
-    path: &str,
-    cookie: Option<&str>,
+    port: u16, path: &str, cookie: Option<&str>,
 ) -> Result<(u16, Vec<String>, String), String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("GET {path}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))
@@ -536,11 +531,7 @@ impl Wrk<'_> {
     /// Loads `route` for `secs`; `/incr` rotates through `cookies`, other
     /// routes send the first one (or none).
     fn run(
-        &self,
-        port: u16,
-        route: &str,
-        cookies: &[String],
-        secs: u64,
+        &self, port: u16, route: &str, cookies: &[String], secs: u64,
     ) -> Result<Measure, String> {
         let mut cmd = pinned("1", self.bin, self.taskset);
         cmd.args(["-t1", "--latency", "--timeout", "5s"])

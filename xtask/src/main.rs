@@ -30,10 +30,11 @@ commands:
   test-matrix [--only NAME[,NAME...]]... [--fresh-services]
       Builds the workspace tests once, then runs the HTTP scenario suite for
       every framework (axum, actix, rocket) with every store (memory, redis,
-      postgres, sqlite), the store conformance suite per store, and every
-      other test. NAME filters rows or columns (e.g. --only axum, --only redis).
-      Finds Redis and Postgres from REDIS_URL / DATABASE_URL, else on the
-      default local ports, else starts throwaway servers from local binaries
+      postgres, sqlite, mysql), the store conformance suite per store, and
+      every other test. NAME filters rows or columns (e.g. --only axum, --only
+      mysql). Finds Redis, Postgres and MariaDB from REDIS_URL / DATABASE_URL /
+      MYSQL_URL, else on the default local ports, else starts throwaway
+      servers from local binaries
       (--fresh-services: always throwaway servers, as on a fresh machine).
   e2e
       Starts the demo and drives headless Chromium (Debian's chromium and
@@ -45,10 +46,12 @@ commands:
       (tower-sessions, actix-session), memory and Redis stores, routes
       read / incr / new; servers on core 0 with one worker, wrk on core 1.
       Writes BENCHMARKS.md and BENCHMARKS-ratios.svg (about 12 minutes).
-  reliability [--quick] [--dev] [--fuzz SECS] [--only concurrency|faults|memory|payload|fuzz] [--out PATH]
+  reliability [--quick] [--dev] [--fuzz SECS] [--only concurrency|faults|memory|payload|fuzz] [--store NAME] [--out PATH]
       Exact concurrency over real TCP servers in every framework x store
       cell, store faults under load (Redis killed and restarted, Postgres
-      connections terminated, SQLite write-locked), bounded MemoryStore
+      connections terminated, MySQL connections killed, SQLite
+      write-locked; --store NAME: only that store's concurrency and fault
+      cells, no report written), bounded MemoryStore
       memory and the payload limit; loopback only (needs redis-server).
       Writes RELIABILITY.md (about 10 minutes; --quick: under 3). --dev:
       the dev profile, reusing the test matrix's build (CI: --quick --dev).

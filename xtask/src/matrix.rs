@@ -3,7 +3,7 @@
 //!
 //! Test-target conventions the matrix relies on:
 //! - `session-<framework>/tests/scenarios.rs` holds one module per store,
-//!   `mod cell_<store>`, each expanding `session_core::http_scenarios!`;
+//!   `mod cell_<store>` (from `session_core::http_scenario_cells!`), each expanding `session_core::http_scenarios!`;
 //! - the store conformance suites are the targets listed in [`CONFORMANCE`];
 //! - every other test target, unit test and doctest runs in the "other
 //!   tests" part.
@@ -16,7 +16,7 @@ use crate::services::{self, Service};
 use crate::toolbox::{cargo, root};
 
 const FRAMEWORKS: [&str; 3] = ["axum", "actix", "rocket"];
-const STORES: [&str; 4] = ["memory", "redis", "postgres", "sqlite"];
+const STORES: [&str; 5] = ["memory", "redis", "postgres", "sqlite", "mysql"];
 const PACKAGES: [&str; 6] = [
     "session-core",
     "session-axum",
@@ -27,18 +27,19 @@ const PACKAGES: [&str; 6] = [
 ];
 
 /// The conformance-suite test targets of each store: (store, package, target).
-const CONFORMANCE: [(&str, &str, &str); 5] = [
+const CONFORMANCE: [(&str, &str, &str); 6] = [
     ("memory", "session-core", "memory_store"),
     ("redis", "session-redis", "conformance"),
     ("redis", "session-redis", "cluster"),
     ("postgres", "session-sqlx", "postgres"),
     ("sqlite", "session-sqlx", "sqlite"),
+    ("mysql", "session-sqlx", "mysql"),
 ];
 
 /// Parsed command-line options.
 pub(crate) struct Options {
     only: BTreeSet<String>,
-    /// Ignore REDIS_URL, DATABASE_URL and the default ports: start
+    /// Ignore REDIS_URL, DATABASE_URL, MYSQL_URL and the default ports: start
     /// throwaway servers (what a fresh machine gets).
     fresh_services: bool,
 }
@@ -75,18 +76,19 @@ impl Options {
     }
 
     fn frameworks(&self) -> Vec<&'static str> {
-        let any = FRAMEWORKS.iter().any(|f| self.only.contains(*f));
-        FRAMEWORKS
-            .into_iter()
-            .filter(|f| !any || self.only.contains(*f))
-            .collect()
+        self.selected(&FRAMEWORKS)
     }
 
     fn stores(&self) -> Vec<&'static str> {
-        let any = STORES.iter().any(|s| self.only.contains(*s));
-        STORES
-            .into_iter()
-            .filter(|s| !any || self.only.contains(*s))
+        self.selected(&STORES)
+    }
+
+    /// The members of `all` that `--only` names, or all when it names none.
+    fn selected(&self, all: &[&'static str]) -> Vec<&'static str> {
+        let any = all.iter().any(|x| self.only.contains(*x));
+        all.iter()
+            .copied()
+            .filter(|x| !any || self.only.contains(*x))
             .collect()
     }
 
@@ -211,7 +213,7 @@ fn is_member(package: &str) -> bool {
 fn store_package(store: &str) -> &'static str {
     match store {
         "redis" => "session-redis",
-        "postgres" | "sqlite" => "session-sqlx",
+        "postgres" | "sqlite" | "mysql" => "session-sqlx",
         _ => "session-core",
     }
 }
@@ -221,7 +223,16 @@ fn has_cell(framework: &str, store: &str) -> bool {
         .join(format!("session-{framework}"))
         .join("tests")
         .join("scenarios.rs");
-    std::fs::read_to_string(path).is_ok_and(|s| s.contains(&format!("mod cell_{store}")))
+    let Ok(source) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    if source.contains("http_scenario_cells!") {
+        // The cells come from session-core's macro.
+        let cells = root().join("session-core/src/testing/mod.rs");
+        return std::fs::read_to_string(cells)
+            .is_ok_and(|s| s.contains(&format!("__http_cell!(cell_{store};")));
+    }
+    source.contains(&format!("mod cell_{store}"))
 }
 
 fn test_targets(package: &str) -> Vec<String> {
@@ -276,10 +287,16 @@ pub(crate) fn run(options: &Options) -> ExitCode {
     } else {
         None
     };
+    let mysql = if stores.contains(&"mysql") {
+        Some(services::mysql(options.fresh_services))
+    } else {
+        None
+    };
     let mut env: Vec<(&str, String)> = Vec::new();
     for (name, var, svc) in [
         ("redis", "REDIS_URL", &redis),
         ("postgres", "DATABASE_URL", &postgres),
+        ("mysql", "MYSQL_URL", &mysql),
     ] {
         if let Some(s) = svc {
             println!("  {name}: {}", s.describe());
@@ -292,6 +309,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         let svc: &Option<Service> = match store {
             "redis" => &redis,
             "postgres" => &postgres,
+            "mysql" => &mysql,
             _ => return None,
         };
         match svc {
@@ -305,29 +323,32 @@ pub(crate) fn run(options: &Options) -> ExitCode {
     for fw in &frameworks {
         let mut row = Vec::new();
         for store in &stores {
-            let outcome =
-                if !is_member(&format!("session-{fw}")) || !is_member(store_package(store)) {
-                    println!("  --    {fw} x {store}: not built yet");
-                    Outcome::NotBuilt
-                } else if let Some(why) = missing(store) {
-                    println!("  FAIL  {fw} x {store}: {why}");
-                    Outcome::Missing(why)
-                } else if !has_cell(fw, store) {
-                    let why = format!("session-{fw}/tests/scenarios.rs has no `mod cell_{store}`");
-                    println!("  FAIL  {fw} x {store}: {why}");
-                    Outcome::Missing(why)
-                } else {
-                    let args = strings(&[
-                        "-p",
-                        &format!("session-{fw}"),
-                        "--all-features",
-                        "--test",
-                        "scenarios",
-                        "--",
-                        &format!("cell_{store}::"),
-                    ]);
-                    cargo_test(&args, &env, &format!("{fw}-{store}"))
-                };
+            let outcome = if !is_member(&format!("session-{fw}"))
+                || !is_member(store_package(store))
+            {
+                println!("  --    {fw} x {store}: not built yet");
+                Outcome::NotBuilt
+            } else if let Some(why) = missing(store) {
+                println!("  FAIL  {fw} x {store}: {why}");
+                Outcome::Missing(why)
+            } else if !has_cell(fw, store) {
+                let why = format!(
+                    "session-{fw}/tests/scenarios.rs has no `mod cell_{store}` (nor does `http_scenario_cells!`)"
+                );
+                println!("  FAIL  {fw} x {store}: {why}");
+                Outcome::Missing(why)
+            } else {
+                let args = strings(&[
+                    "-p",
+                    &format!("session-{fw}"),
+                    "--all-features",
+                    "--test",
+                    "scenarios",
+                    "--",
+                    &format!("cell_{store}::"),
+                ]);
+                cargo_test(&args, &env, &format!("{fw}-{store}"))
+            };
             row.push(outcome);
         }
         grid.push(((*fw).to_owned(), row));

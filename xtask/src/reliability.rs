@@ -1,4 +1,5 @@
-//! `cargo xtask reliability`: finds (or starts) Redis and PostgreSQL like
+//! `cargo xtask reliability`: finds (or starts) Redis, PostgreSQL and
+//! MariaDB like
 //! the test matrix does, then runs the `reliability` package in release mode
 //! with the same arguments (`--quick`, `--only PART`, `--out PATH`).
 //! `--dev` runs it in the dev profile instead, reusing the test matrix's
@@ -51,10 +52,14 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
     let args = rest.as_slice();
     let redis = services::redis(false);
     let postgres = services::postgres(false);
+    let mysql = services::mysql(false);
     println!("redis:    {}", redis.describe());
     println!("postgres: {}", postgres.describe());
-    let (Some(redis_url), Some(database_url)) = (redis.url(), postgres.url()) else {
-        eprintln!("error: reliability needs Redis and PostgreSQL (see above)");
+    println!("mysql:    {}", mysql.describe());
+    let (Some(redis_url), Some(database_url), Some(mysql_url)) =
+        (redis.url(), postgres.url(), mysql.url())
+    else {
+        eprintln!("error: reliability needs Redis, PostgreSQL and MySQL/MariaDB (see above)");
         return ExitCode::FAILURE;
     };
     let dev = args.iter().any(|a| a == "--dev");
@@ -68,6 +73,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         .args(args.iter().filter(|a| *a != "--dev"))
         .env("REDIS_URL", redis_url)
         .env("DATABASE_URL", database_url)
+        .env("MYSQL_URL", mysql_url)
         .status();
     // The services (if this process started them) stop when dropped, after
     // the run.

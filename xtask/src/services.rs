@@ -1,5 +1,5 @@
-//! Finds or starts the Redis and PostgreSQL servers the tests and the bench
-//! need, and stops the ones it started (by PID, when dropped).
+//! Finds or starts the Redis, PostgreSQL and MariaDB servers the tests and
+//! the bench need, and stops the ones it started (by PID, when dropped).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -221,4 +221,89 @@ fn start_postgres(initdb: &Path, server: &Path) -> Result<(String, Guard), Strin
         format!("postgres://postgres@127.0.0.1:{port}/postgres"),
         guard,
     ))
+}
+
+/// MySQL / MariaDB: `MYSQL_URL`, else 127.0.0.1:3306 (user `root` without a
+/// password, database `test`), else a throwaway `mariadbd` from
+/// `mariadb-install-db` + `mariadbd` (always a throwaway one when `fresh`).
+pub(crate) fn mysql(fresh: bool) -> Service {
+    let local = "mysql://root@127.0.0.1:3306/test";
+    if let Some(found) = given_or_running(fresh, "MYSQL_URL", 3306, local) {
+        return found;
+    }
+    let dirs = [PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")];
+    let (Some(install), Some(server)) = (
+        find_binary("mariadb-install-db", &dirs),
+        find_binary("mariadbd", &dirs),
+    ) else {
+        return Service::Missing(
+            "no MySQL/MariaDB on 127.0.0.1:3306 and no mariadb-install-db/mariadbd binaries: apt-get install mariadb-server".into(),
+        );
+    };
+    match temp_dir("mariadb").and_then(|dir| start_mariadb(&install, &server, dir)) {
+        Ok((url, guard)) => Service::Ready {
+            url,
+            how: "throwaway mariadbd".into(),
+            _guard: Some(guard),
+        },
+        Err(e) => Service::Missing(format!("could not start {}: {e}", server.display())),
+    }
+}
+
+/// Initialises a data directory under `dir` and starts a throwaway
+/// `mariadbd` on a free loopback port, without grant tables (anyone on
+/// loopback is root: a test server only) and without the binary log. The
+/// guard stops it (SIGTERM) and removes `dir`.
+pub(crate) fn start_mariadb(
+    install: &Path, server: &Path, dir: PathBuf,
+) -> Result<(String, Guard), String> {
+    let data = dir.join("data");
+    let user = if id_of(&["-u"]) == Some(0) {
+        vec!["--user=root".to_owned()]
+    } else {
+        Vec::new()
+    };
+    // Its own tmpdir, for the bootstrap and the server: at startup mariadbd
+    // deletes every `#sql*` file in its tmpdir, which must not be another
+    // server's.
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    let out = Command::new(install)
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
+        .args([
+            "--auth-root-authentication-method=normal",
+            "--skip-name-resolve",
+        ])
+        .args(&user)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "mariadb-install-db failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let port = free_port()?;
+    let child = Command::new(server)
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
+        .arg(format!("--socket={}", dir.join("mariadb.sock").display()))
+        .arg(format!("--port={port}"))
+        .args([
+            "--bind-address=127.0.0.1",
+            "--skip-grant-tables",
+            "--skip-log-bin",
+            "--innodb-flush-log-at-trx-commit=0",
+        ])
+        .args(&user)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut guard = Guard::new("mariadbd", child).graceful(dir).by_sigterm();
+    guard.wait_port(port, Duration::from_secs(60))?;
+    Ok((format!("mysql://root@127.0.0.1:{port}/test"), guard))
 }

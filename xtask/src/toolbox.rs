@@ -56,6 +56,8 @@ pub(crate) struct Guard {
     child: Child,
     /// `Some` for a graceful stop: the directory to remove afterwards.
     dir: Option<PathBuf>,
+    /// The signal of a graceful stop.
+    signal: &'static str,
 }
 
 impl Guard {
@@ -65,12 +67,20 @@ impl Guard {
             what: what.into(),
             child,
             dir: None,
+            signal: "-INT",
         }
     }
 
     /// Stops the child with SIGINT (SIGKILL after 10 s), then removes `dir`.
     pub(crate) fn graceful(mut self, dir: PathBuf) -> Self {
         self.dir = Some(dir);
+        self
+    }
+
+    /// A graceful stop with SIGTERM instead of SIGINT (`mariadbd` shuts
+    /// down on SIGTERM).
+    pub(crate) fn by_sigterm(mut self) -> Self {
+        self.signal = "-TERM";
         self
     }
 
@@ -102,7 +112,7 @@ impl Drop for Guard {
     fn drop(&mut self) {
         if self.dir.is_some() {
             let _ = Command::new("kill")
-                .args(["-INT", &self.child.id().to_string()])
+                .args([self.signal, &self.child.id().to_string()])
                 .status();
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(10) {

@@ -105,6 +105,7 @@ impl Default for SessionConfigBuilder {
                 domain: None,
                 secure: Secure::Always,
                 trust_proxy: false,
+                tls_connections: false,
                 http_only: true,
                 same_site: SameSite::Lax,
                 partitioned: false,
@@ -123,6 +124,8 @@ impl Default for SessionConfigBuilder {
                 hash_ids: true,
                 max_retries: 256,
                 max_per_user: None,
+                cache_headers: true,
+                save_on_server_error: false,
             },
             key: None,
             previous_keys: Vec::new(),
@@ -148,30 +151,66 @@ impl SessionConfigBuilder {
         self.draft.domain = Some(domain.into());
         self
     }
-    /// Secure policy (default [`Secure::Always`]).
-    pub fn secure(mut self, secure: Secure) -> Self {
-        self.draft.secure = secure;
+    /// Every connection is TLS (default false): for an app that terminates
+    /// TLS in process (axum-server, hyper-rustls, a TLS acceptor of its
+    /// own), whose adapter cannot see the connection. Under [`Secure::Auto`]
+    /// every cookie then gets `Secure`. Behind a TLS proxy use
+    /// [`trust_proxy`](Self::trust_proxy) instead.
+    ///
+    /// ```
+    /// use session_core::{Secure, SessionConfig};
+    /// let config = SessionConfig::builder()
+    ///     .key(session_core::test_key("docs"))
+    ///     .secure(Secure::Auto)
+    ///     .tls_connections(true)
+    ///     .build()?;
+    /// assert!(config.is_secure_request(false, None));
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn tls_connections(mut self, on: bool) -> Self {
+        self.draft.tls_connections = on;
         self
     }
-    /// Trust `X-Forwarded-Proto` for [`Secure::Auto`] (default false; turn on
-    /// only behind a proxy that sets it).
-    pub fn trust_proxy(mut self, trust: bool) -> Self {
-        self.draft.trust_proxy = trust;
+    /// The cache rules (default on): a response that sets or clears the
+    /// session cookie gets `Cache-Control: no-store` (overriding a
+    /// handler's `public` or `max-age`, the combination that lets a shared
+    /// cache serve one user's cookie to another), and a response of a
+    /// request that used its session gets `Vary` naming the transport's
+    /// header (`Cookie`, the custom header, or `Authorization`). Turn off
+    /// only if something else sets these headers.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    /// let config = SessionConfig::builder()
+    ///     .key(session_core::test_key("docs"))
+    ///     .cache_headers(false)
+    ///     .build()?;
+    /// assert!(!config.cache_headers());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn cache_headers(mut self, on: bool) -> Self {
+        self.draft.cache_headers = on;
         self
     }
-    /// HttpOnly (default true).
-    pub fn http_only(mut self, on: bool) -> Self {
-        self.draft.http_only = on;
-        self
-    }
-    /// SameSite (default Lax).
-    pub fn same_site(mut self, same_site: SameSite) -> Self {
-        self.draft.same_site = same_site;
-        self
-    }
-    /// Partitioned, for third-party contexts (default false).
-    pub fn partitioned(mut self, on: bool) -> Self {
-        self.draft.partitioned = on;
+    /// Store a request's writes even when the handler answers 5xx (default
+    /// false). By default a 5xx response stores no data write, no touch and
+    /// no new session, and issues no new cookie, so a handler that fails
+    /// halfway leaves no half-done change (like tower-sessions and
+    /// Django); its deletions still happen (a logout that then fails still
+    /// logs out, an id rotated away stays deleted). A `save()` called
+    /// before the failure has already stored its changes.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    /// let config = SessionConfig::builder()
+    ///     .key(session_core::test_key("docs"))
+    ///     .save_on_server_error(true)
+    ///     .build()?;
+    /// assert!(config.save_on_server_error());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn save_on_server_error(mut self, on: bool) -> Self {
+        self.draft.save_on_server_error = on;
         self
     }
     /// The current signing key (express-session's `secret`); at least 32
@@ -221,57 +260,10 @@ impl SessionConfigBuilder {
         self.previous_keys.push(secret.as_ref().to_vec());
         self
     }
-    /// How the signed id travels (default a cookie).
-    pub fn transport(mut self, transport: Transport) -> Self {
-        self.draft.transport = transport;
-        self
-    }
-    /// Idle timeout: a session unused this long expires (default 24 hours;
-    /// `None` for no idle timeout).
-    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.draft.idle_timeout = timeout;
-        self
-    }
-    /// Absolute lifetime cap from creation that no activity extends (default
-    /// 7 days; `None` for none).
-    pub fn absolute_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.draft.absolute_timeout = timeout;
-        self
-    }
-    /// Send a browser-session cookie (no Max-Age/Expires) while the store
-    /// still enforces the timeouts (default false).
-    pub fn browser_session_cookie(mut self, on: bool) -> Self {
-        self.draft.browser_session_cookie = on;
-        self
-    }
     /// When a read-only request extends the session (default
     /// `Threshold(0.8)`).
     pub fn touch_policy(mut self, policy: TouchPolicy) -> Self {
         self.touch = Some(policy);
-        self
-    }
-    /// express-session's `rolling`: re-send the cookie with a fresh expiry on
-    /// every response of a request that has a session, and extend the
-    /// session in the store every time (implies [`TouchPolicy::Always`];
-    /// [`build`](Self::build) refuses any other explicit touch policy with
-    /// [`ConfigError::RollingTouchPolicy`], whatever the order of the calls).
-    pub fn rolling(mut self, on: bool) -> Self {
-        self.draft.rolling = on;
-        self
-    }
-    /// Store new sessions that hold no data (default false).
-    pub fn save_uninitialized(mut self, on: bool) -> Self {
-        self.draft.save_uninitialized = on;
-        self
-    }
-    /// What to do when a session's data becomes empty (default keep).
-    pub fn unset(mut self, unset: Unset) -> Self {
-        self.draft.unset = unset;
-        self
-    }
-    /// Largest serialized session data, in bytes (default 64 KiB).
-    pub fn max_payload_bytes(mut self, bytes: usize) -> Self {
-        self.draft.max_payload_bytes = bytes;
         self
     }
     /// Id generator hook (express-session's `genid`).
@@ -281,19 +273,12 @@ impl SessionConfigBuilder {
     }
     /// Status and body sent when the store fails (default 503).
     pub fn failure_response(
-        mut self,
-        status: StatusCode,
-        body: impl Into<Cow<'static, str>>,
+        mut self, status: StatusCode, body: impl Into<Cow<'static, str>>,
     ) -> Self {
         self.draft.failure = FailureResponse {
             status,
             body: body.into(),
         };
-        self
-    }
-    /// Hash ids at rest (default true): stores see SHA-256 of the id only.
-    pub fn hash_ids_at_rest(mut self, on: bool) -> Self {
-        self.draft.hash_ids = on;
         self
     }
     /// At most `max` concurrent sessions per user (needs a store with a user
@@ -304,12 +289,65 @@ impl SessionConfigBuilder {
         self.draft.max_per_user = Some((max, policy));
         self
     }
-    /// Bound on compare-and-swap retries after a conflict (default 256: enough for 32 concurrent writers on one session, see RELIABILITY.md).
-    pub fn max_conflict_retries(mut self, retries: u32) -> Self {
-        self.draft.max_retries = retries;
-        self
-    }
+}
 
+/// Setters that store their argument in one field of the draft.
+macro_rules! plain_setters {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $field:ident;)*) => {
+        impl SessionConfigBuilder {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, $arg: $ty) -> Self {
+                    self.draft.$field = $arg;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+plain_setters! {
+    /// Secure policy (default [`Secure::Always`]).
+    secure(secure: Secure) => secure;
+    /// Trust `X-Forwarded-Proto` for [`Secure::Auto`] (default false; turn on
+    /// only behind a proxy that sets it).
+    trust_proxy(trust: bool) => trust_proxy;
+    /// HttpOnly (default true).
+    http_only(on: bool) => http_only;
+    /// SameSite (default Lax).
+    same_site(same_site: SameSite) => same_site;
+    /// Partitioned, for third-party contexts (default false).
+    partitioned(on: bool) => partitioned;
+    /// How the signed id travels (default a cookie).
+    transport(transport: Transport) => transport;
+    /// Idle timeout: a session unused this long expires (default 24 hours;
+    /// `None` for no idle timeout).
+    idle_timeout(timeout: Option<Duration>) => idle_timeout;
+    /// Absolute lifetime cap from creation that no activity extends (default
+    /// 7 days; `None` for none).
+    absolute_timeout(timeout: Option<Duration>) => absolute_timeout;
+    /// Send a browser-session cookie (no Max-Age/Expires) while the store
+    /// still enforces the timeouts (default false).
+    browser_session_cookie(on: bool) => browser_session_cookie;
+    /// express-session's `rolling`: re-send the cookie with a fresh expiry on
+    /// every response of a request that has a session, and extend the
+    /// session in the store every time (implies [`TouchPolicy::Always`];
+    /// [`build`](Self::build) refuses any other explicit touch policy with
+    /// [`ConfigError::RollingTouchPolicy`], whatever the order of the calls).
+    rolling(on: bool) => rolling;
+    /// Store new sessions that hold no data (default false).
+    save_uninitialized(on: bool) => save_uninitialized;
+    /// What to do when a session's data becomes empty (default keep).
+    unset(unset: Unset) => unset;
+    /// Largest serialized session data, in bytes (default 64 KiB).
+    max_payload_bytes(bytes: usize) => max_payload_bytes;
+    /// Hash ids at rest (default true): stores see SHA-256 of the id only.
+    hash_ids_at_rest(on: bool) => hash_ids;
+    /// Bound on compare-and-swap retries after a conflict (default 256: enough for 32 concurrent writers on one session, see RELIABILITY.md).
+    max_conflict_retries(retries: u32) => max_retries;
+}
+
+impl SessionConfigBuilder {
     /// Validates and builds the configuration.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let secret = self.key.as_deref().ok_or(ConfigError::MissingKey)?;
@@ -395,7 +433,7 @@ pub(super) mod tests {
 
     /// A builder with a key: the defaults.
     pub(in crate::config) fn b() -> SessionConfigBuilder {
-        SessionConfig::builder().key([7u8; 32])
+        SessionConfig::builder().key(crate::test_key("key 7"))
     }
 
     #[test]
@@ -433,7 +471,7 @@ pub(super) mod tests {
             ConfigError::Key { index: 0, .. }
         ));
         assert!(matches!(
-            b().previous_key([1u8; 40])
+            b().previous_key(crate::test_key("key 1"))
                 .previous_key([1u8; 3])
                 .build()
                 .unwrap_err(),

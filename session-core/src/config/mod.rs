@@ -22,9 +22,20 @@ pub enum Secure {
     Always,
     /// Never (plain-HTTP development only).
     Never,
-    /// When the request came over HTTPS: its scheme was `https`, or
-    /// [`SessionConfigBuilder::trust_proxy`] is on and `X-Forwarded-Proto`
-    /// says `https`. A Secure cookie is never sent over plain HTTP.
+    /// When the request came over HTTPS, as far as the server knows: the
+    /// connection itself is TLS (the adapter knows it from its server, or
+    /// [`SessionConfigBuilder::tls_connections`] says every connection is),
+    /// or [`SessionConfigBuilder::trust_proxy`] is on and
+    /// `X-Forwarded-Proto` says `https`. Under `Auto` a request over plain
+    /// HTTP gets a cookie without `Secure`. The request-target's scheme
+    /// (`GET https://host/ HTTP/1.1`) is chosen by the client and never
+    /// counts.
+    ///
+    /// The default, [`Secure::Always`], is not this rule: it sends a
+    /// `Secure` cookie even in answer to a plain-HTTP request, as Django,
+    /// Rails and tower-sessions do. That avoids express-session's trap of
+    /// "no session behind a TLS proxy" (the app sees plain HTTP), and it is
+    /// safe: the browser never returns a `Secure` cookie over HTTP.
     Auto,
 }
 
@@ -120,6 +131,7 @@ pub struct SessionConfig {
     pub(crate) domain: Option<String>,
     pub(crate) secure: Secure,
     pub(crate) trust_proxy: bool,
+    pub(crate) tls_connections: bool,
     pub(crate) http_only: bool,
     pub(crate) same_site: SameSite,
     pub(crate) partitioned: bool,
@@ -138,6 +150,8 @@ pub struct SessionConfig {
     pub(crate) hash_ids: bool,
     pub(crate) max_retries: u32,
     pub(crate) max_per_user: Option<(usize, SessionCap)>,
+    pub(crate) cache_headers: bool,
+    pub(crate) save_on_server_error: bool,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -148,6 +162,7 @@ impl fmt::Debug for SessionConfig {
             .field("domain", &self.domain)
             .field("secure", &self.secure)
             .field("trust_proxy", &self.trust_proxy)
+            .field("tls_connections", &self.tls_connections)
             .field("http_only", &self.http_only)
             .field("same_site", &self.same_site)
             .field("partitioned", &self.partitioned)
@@ -162,6 +177,8 @@ impl fmt::Debug for SessionConfig {
             .field("max_payload_bytes", &self.max_payload_bytes)
             .field("failure", &self.failure)
             .field("hash_ids", &self.hash_ids)
+            .field("cache_headers", &self.cache_headers)
+            .field("save_on_server_error", &self.save_on_server_error)
             .finish_non_exhaustive()
     }
 }
@@ -191,6 +208,10 @@ impl SessionConfig {
     /// Whether `X-Forwarded-Proto` is trusted.
     pub fn trust_proxy(&self) -> bool {
         self.trust_proxy
+    }
+    /// Whether every connection is TLS (the app terminates TLS in process).
+    pub fn tls_connections(&self) -> bool {
+        self.tls_connections
     }
     /// Whether the cookie is HttpOnly.
     pub fn http_only(&self) -> bool {
@@ -232,16 +253,27 @@ impl SessionConfig {
     pub fn max_sessions_per_user(&self) -> Option<(usize, SessionCap)> {
         self.max_per_user
     }
+    /// Whether responses get the cache rules (`Cache-Control: no-store`,
+    /// `Vary`).
+    pub fn cache_headers(&self) -> bool {
+        self.cache_headers
+    }
+    /// Whether a request answered 5xx still stores its writes.
+    pub fn save_on_server_error(&self) -> bool {
+        self.save_on_server_error
+    }
     /// The signing keys.
     pub fn keys(&self) -> &Keys {
         &self.keys
     }
 
     /// Whether a request is a secure context for the `Secure` attribute:
-    /// `scheme_https` is what the adapter knows of its own connection,
+    /// `connection_tls` is what the adapter's server says of the connection
+    /// (never the request-target's scheme, which the client chooses),
     /// `forwarded_proto` the raw `X-Forwarded-Proto` value, if any.
-    pub fn is_secure_request(&self, scheme_https: bool, forwarded_proto: Option<&[u8]>) -> bool {
-        scheme_https
+    pub fn is_secure_request(&self, connection_tls: bool, forwarded_proto: Option<&[u8]>) -> bool {
+        connection_tls
+            || self.tls_connections
             || (self.trust_proxy
                 && forwarded_proto
                     .and_then(|v| v.split(|b| *b == b',').next())
@@ -279,5 +311,11 @@ mod tests {
         assert!(c.is_secure_request(false, Some(b" https , http")));
         assert!(!c.is_secure_request(false, Some(b"http")));
         assert!(!c.is_secure_request(false, Some(b"\xff")));
+        let c = b()
+            .secure(Secure::Auto)
+            .tls_connections(true)
+            .build()
+            .unwrap();
+        assert!(c.is_secure_request(false, None));
     }
 }

@@ -25,8 +25,13 @@ use crate::config::{SameSite, Secure, SessionConfig, Transport};
 use crate::id::SessionId;
 use crate::keys::KeyMatch;
 
+mod diagnose;
 mod expires;
+mod path;
 mod split;
+
+pub(crate) use diagnose::{Finding, diagnose};
+pub(crate) use path::path_matches;
 
 /// A search of one `Cookie` header for our value (see `verdict_with`).
 type Find = fn(&SessionConfig, &[u8], &mut bool) -> Option<Verdict>;
@@ -52,10 +57,7 @@ pub mod plain {
     /// [`super::render_set`] of a cookie expiring at `at`, on a secure
     /// request, with the `cookie` crate writing `Expires`.
     pub fn render_set(
-        config: &SessionConfig,
-        signed: &str,
-        at: OffsetDateTime,
-        now: OffsetDateTime,
+        config: &SessionConfig, signed: &str, at: OffsetDateTime, now: OffsetDateTime,
     ) -> String {
         render_set_with(config, signed, Some(at), now, true, expires::plain)
     }
@@ -173,9 +175,7 @@ pub(crate) fn response_header(config: &SessionConfig) -> http::HeaderName {
 }
 
 fn base<'c>(
-    config: &'c SessionConfig,
-    value: Cow<'c, str>,
-    secure_request: bool,
+    config: &'c SessionConfig, value: Cow<'c, str>, secure_request: bool,
 ) -> cookie::CookieBuilder<'c> {
     let secure = match config.secure {
         Secure::Always => true,
@@ -204,10 +204,7 @@ fn base<'c>(
 /// For the cookie transport, `expires_at` adds Max-Age and Expires (a
 /// browser-session cookie has neither).
 pub fn render_set(
-    config: &SessionConfig,
-    signed: &str,
-    expires_at: Option<OffsetDateTime>,
-    now: OffsetDateTime,
+    config: &SessionConfig, signed: &str, expires_at: Option<OffsetDateTime>, now: OffsetDateTime,
     secure_request: bool,
 ) -> String {
     render_set_with(
@@ -222,12 +219,8 @@ pub fn render_set(
 
 /// [`render_set`], with `render` writing a cookie with Max-Age and Expires.
 fn render_set_with(
-    config: &SessionConfig,
-    signed: &str,
-    expires_at: Option<OffsetDateTime>,
-    now: OffsetDateTime,
-    secure_request: bool,
-    render: Render,
+    config: &SessionConfig, signed: &str, expires_at: Option<OffsetDateTime>, now: OffsetDateTime,
+    secure_request: bool, render: Render,
 ) -> String {
     if !matches!(config.transport, Transport::Cookie) {
         return signed.to_owned();
@@ -263,7 +256,10 @@ mod tests {
     use time::macros::datetime;
 
     fn config() -> SessionConfig {
-        SessionConfig::builder().key([1u8; 32]).build().unwrap()
+        SessionConfig::builder()
+            .key(crate::test_key("key 1"))
+            .build()
+            .unwrap()
     }
 
     fn signed(c: &SessionConfig) -> (SessionId, String) {
@@ -275,14 +271,19 @@ mod tests {
         verdict(c, headers.iter().copied())
     }
 
+    /// The verdict on a cookie signed with the current key.
+    fn current(id: SessionId) -> Verdict {
+        Verdict::Valid {
+            id,
+            key: KeyMatch::Current,
+        }
+    }
+
     #[test]
     fn plain_quoted_and_spaced_values_agree() {
         let c = config();
         let (id, s) = signed(&c);
-        let valid = Verdict::Valid {
-            id,
-            key: KeyMatch::Current,
-        };
+        let valid = current(id);
         for h in [
             format!("id={s}"),
             format!("id=\"{s}\""),
@@ -302,30 +303,12 @@ mod tests {
         let c = config();
         let (id, s) = signed(&c);
         let h = format!("a=1; theme=dark;id={s} ;  z=\"q\"");
-        assert_eq!(
-            v(&c, &[h.as_bytes()]),
-            Verdict::Valid {
-                id,
-                key: KeyMatch::Current
-            }
-        );
+        assert_eq!(v(&c, &[h.as_bytes()]), current(id));
         // In the second of two Cookie headers.
-        assert_eq!(
-            v(&c, &[b"a=1", h.as_bytes()]),
-            Verdict::Valid {
-                id,
-                key: KeyMatch::Current
-            }
-        );
+        assert_eq!(v(&c, &[b"a=1", h.as_bytes()]), current(id));
         // Quoted value.
         let q = format!("id=\"{s}\"");
-        assert_eq!(
-            v(&c, &[q.as_bytes()]),
-            Verdict::Valid {
-                id,
-                key: KeyMatch::Current
-            }
-        );
+        assert_eq!(v(&c, &[q.as_bytes()]), current(id));
     }
 
     #[test]
@@ -339,7 +322,10 @@ mod tests {
         let (_, s) = signed(&c);
         let truncated = format!("id={}", &s[..s.len() - 1]);
         assert_eq!(v(&c, &[truncated.as_bytes()]), Verdict::Invalid);
-        let other = SessionConfig::builder().key([2u8; 32]).build().unwrap();
+        let other = SessionConfig::builder()
+            .key(crate::test_key("key 2"))
+            .build()
+            .unwrap();
         let (_, wrong_key) = signed(&other);
         assert_eq!(
             v(&c, &[format!("id={wrong_key}").as_bytes()]),
@@ -349,13 +335,7 @@ mod tests {
         let (id, s) = signed(&c);
         let mut raw = b"x=\xff\xfe; ".to_vec();
         raw.extend_from_slice(format!("id={s}").as_bytes());
-        assert_eq!(
-            v(&c, &[&raw]),
-            Verdict::Valid {
-                id,
-                key: KeyMatch::Current
-            }
-        );
+        assert_eq!(v(&c, &[&raw]), current(id));
         let mut bad = format!("id={s}").into_bytes();
         bad[10] = 0xff;
         assert_eq!(v(&c, &[&bad]), Verdict::Invalid);
@@ -366,13 +346,7 @@ mod tests {
         let c = config();
         let (id, s) = signed(&c);
         let h = format!("id=forged; id={s}; id=also-forged");
-        assert_eq!(
-            v(&c, &[h.as_bytes()]),
-            Verdict::Valid {
-                id,
-                key: KeyMatch::Current
-            }
-        );
+        assert_eq!(v(&c, &[h.as_bytes()]), current(id));
     }
 
     #[test]
@@ -382,31 +356,19 @@ mod tests {
         assert_eq!(v(&c, &[h.as_bytes()]), Verdict::Invalid);
         let (id, s) = signed(&c);
         let h = format!("pad={}; id={s}", "b".repeat(10_000));
-        assert_eq!(
-            v(&c, &[h.as_bytes()]),
-            Verdict::Valid {
-                id,
-                key: KeyMatch::Current
-            }
-        );
+        assert_eq!(v(&c, &[h.as_bytes()]), current(id));
     }
 
     #[test]
     fn header_and_bearer_transports() {
         let name = http::HeaderName::from_static("x-session-id");
         let c = SessionConfig::builder()
-            .key([1u8; 32])
+            .key(crate::test_key("key 1"))
             .transport(Transport::Header(name.clone()))
             .build()
             .unwrap();
         let (id, s) = signed(&c);
-        assert_eq!(
-            v(&c, &[format!(" {s} ").as_bytes()]),
-            Verdict::Valid {
-                id,
-                key: KeyMatch::Current
-            }
-        );
+        assert_eq!(v(&c, &[format!(" {s} ").as_bytes()]), current(id));
         assert_eq!(v(&c, &[b"nope"]), Verdict::Invalid);
         assert_eq!(request_header(&c), name);
         assert_eq!(
@@ -414,27 +376,24 @@ mod tests {
             s
         );
         let c = SessionConfig::builder()
-            .key([1u8; 32])
+            .key(crate::test_key("key 1"))
             .transport(Transport::Bearer)
             .build()
             .unwrap();
-        assert_eq!(
-            v(&c, &[format!("Bearer {s}").as_bytes()]),
-            Verdict::Valid {
-                id,
-                key: KeyMatch::Current
-            }
-        );
+        assert_eq!(v(&c, &[format!("Bearer {s}").as_bytes()]), current(id));
         assert_eq!(v(&c, &[format!("Basic {s}").as_bytes()]), Verdict::Absent);
         assert_eq!(v(&c, &[b"Bearer"]), Verdict::Absent);
     }
 
     #[test]
     fn previous_key_is_reported() {
-        let old = SessionConfig::builder().key([1u8; 32]).build().unwrap();
+        let old = SessionConfig::builder()
+            .key(crate::test_key("key 1"))
+            .build()
+            .unwrap();
         let new = SessionConfig::builder()
-            .key([2u8; 32])
-            .previous_key([1u8; 32])
+            .key(crate::test_key("key 2"))
+            .previous_key(crate::test_key("key 1"))
             .build()
             .unwrap();
         let (id, s) = signed(&old);
@@ -451,7 +410,7 @@ mod tests {
     #[test]
     fn set_cookie_has_every_attribute() {
         let c = SessionConfig::builder()
-            .key([1u8; 32])
+            .key(crate::test_key("key 1"))
             .cookie_name("sid")
             .path("/app")
             .domain("example.com")
@@ -490,7 +449,7 @@ mod tests {
     #[test]
     fn secure_auto_follows_the_request() {
         let c = SessionConfig::builder()
-            .key([1u8; 32])
+            .key(crate::test_key("key 1"))
             .secure(Secure::Auto)
             .build()
             .unwrap();
@@ -498,7 +457,7 @@ mod tests {
         assert!(!render_set(&c, "v", None, now, false).contains("Secure"));
         assert!(render_set(&c, "v", None, now, true).contains("Secure"));
         let c = SessionConfig::builder()
-            .key([1u8; 32])
+            .key(crate::test_key("key 1"))
             .secure(Secure::Never)
             .build()
             .unwrap();

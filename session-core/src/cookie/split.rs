@@ -93,7 +93,10 @@ mod tests {
     use crate::SessionId;
 
     fn config() -> SessionConfig {
-        SessionConfig::builder().key([1u8; 32]).build().unwrap()
+        SessionConfig::builder()
+            .key(crate::test_key("key 1"))
+            .build()
+            .unwrap()
     }
 
     /// Header pieces: our name, its look-alikes, separators, every kind of

@@ -54,6 +54,19 @@ pub enum DataError {
         /// The configured limit.
         limit: usize,
     },
+    /// A user id or label is longer than its bound
+    /// ([`Session::MAX_USER_BYTES`](crate::Session::MAX_USER_BYTES),
+    /// [`Session::MAX_LABEL_BYTES`](crate::Session::MAX_LABEL_BYTES)); the
+    /// session is unchanged.
+    #[error("session {field} is {len} bytes, the limit is {limit}")]
+    TooLong {
+        /// `user` or `label`.
+        field: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The bound.
+        limit: usize,
+    },
     /// A value could not be converted to or from JSON.
     #[error("session value could not be (de)serialized")]
     Json(#[from] serde_json::Error),
@@ -121,6 +134,7 @@ impl State {
             },
             expiry_changed: self.expiry_changed,
             force_save: self.force_save,
+            touch_requested: self.touch_requested,
             destroyed: self.destroyed,
             user: if self.user_changed {
                 self.user.clone()

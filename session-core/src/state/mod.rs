@@ -57,6 +57,9 @@ pub struct State {
     pub expiry_changed: bool,
     /// Store the session even if unmodified (after `regenerate`).
     pub force_save: bool,
+    /// `Session::touch` asked to reset the idle window, whatever the touch
+    /// policy.
+    pub touch_requested: bool,
     /// The session was destroyed in this request (the response removes the
     /// client's cookie unless a new session is started afterwards).
     pub destroyed: bool,
@@ -100,6 +103,7 @@ impl State {
             changes: Vec::new(),
             expiry_changed: false,
             force_save: false,
+            touch_requested: false,
             destroyed: false,
             payload_len: 2,
             user: None,

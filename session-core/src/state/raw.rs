@@ -21,10 +21,7 @@ impl State {
     /// decoded only when the request changes the session. The cheap path
     /// for the common request that only reads.
     pub fn from_payload(
-        id: SessionId,
-        payload: Vec<u8>,
-        version: Version,
-        expires_at: OffsetDateTime,
+        id: SessionId, payload: Vec<u8>, version: Version, expires_at: OffsetDateTime,
         user: Option<String>,
     ) -> Result<Self, DecodeError> {
         let (meta, range) = {

@@ -47,11 +47,14 @@ impl Client for DirectClient {
                 .iter()
                 .map(HeaderValue::as_bytes),
             RequestMeta {
-                https: request.uri().scheme_str() == Some("https"),
+                // An in-process client has no TLS connection; the
+                // request-target's scheme is the client's choice.
+                https: false,
                 forwarded_proto: request
                     .headers()
                     .get("x-forwarded-proto")
                     .map(HeaderValue::as_bytes),
+                path: Some(request.uri().path()),
             },
         );
         let path = request.uri().path().to_owned();
@@ -67,9 +70,9 @@ impl Client for DirectClient {
         };
         match m.respond(&session, parts).await {
             ResponseVerdict::Unchanged => res,
-            ResponseVerdict::AddHeaders(headers) => {
-                for (name, value) in headers {
-                    res.headers_mut().append(name, value);
+            ResponseVerdict::Headers(edits) => {
+                for edit in edits {
+                    edit.apply(res.headers_mut());
                 }
                 res
             }

@@ -11,61 +11,14 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{SessionCap, SessionConfigBuilder};
-use crate::manager::RequestMeta;
+use crate::config::SessionCap;
 use crate::store::{Admission, Cap, Created, Login, Record, Store, Version};
-use crate::{Expiry, Session, SessionConfig, SessionError, SessionId, SessionManager, TouchPolicy};
+use crate::{Expiry, SessionError, SessionId, SessionManager, TouchPolicy};
+
+use super::held::{close, close_removes, login, manager_with, open, stored, user_name};
 
 fn now() -> OffsetDateTime {
     SystemClock.now()
-}
-
-pub(super) fn manager_with(
-    store: Arc<dyn Store>,
-    f: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
-) -> SessionManager {
-    let config = f(SessionConfig::builder()
-        .key([3u8; 32])
-        .max_conflict_retries(10_000))
-    .build()
-    .unwrap_or_else(|e| panic!("test config: {e}"));
-    SessionManager::from_arc(config, store)
-}
-
-/// A request's session, held open (the handler has not returned).
-pub(super) fn open(m: &SessionManager, cookie: Option<&str>) -> Session {
-    let header = cookie.map(|c| format!("{}={c}", m.config().cookie_name()));
-    m.start(header.iter().map(|h| h.as_bytes()), RequestMeta::default())
-}
-
-/// Finishes a held request: the cookie value it sets, `None` when it sets
-/// none or removes it.
-pub(super) async fn close(m: &SessionManager, s: &Session) -> Option<String> {
-    let out = m.finish(s).await.unwrap_or_else(|e| panic!("finish: {e}"));
-    out.and_then(|h| {
-        let first = h.value.split(';').next()?.to_owned();
-        let (_, v) = first.split_once('=')?;
-        (!v.is_empty()).then(|| v.to_owned())
-    })
-}
-
-/// Whether a held request's response removes the cookie.
-async fn close_removes(m: &SessionManager, s: &Session) -> bool {
-    let out = m.finish(s).await.unwrap_or_else(|e| panic!("finish: {e}"));
-    out.is_some_and(|h| h.value.split(';').next().is_some_and(|v| v.ends_with('=')))
-}
-
-pub(super) fn user_name() -> String {
-    format!("u{}", &SessionId::random().to_string()[..12])
-}
-
-/// Logs a fresh session in as `user`, with `secret` data.
-async fn login(m: &SessionManager, user: &str) -> String {
-    let s = open(m, None);
-    s.regenerate().await.unwrap();
-    s.set_user(user).await.unwrap();
-    s.insert("secret", user).await.unwrap();
-    close(m, &s).await.expect("login cookie")
 }
 
 /// What a cookie loads: (user, secret), or `None` for a fresh session.
@@ -147,9 +100,7 @@ pub async fn rotation_after_revoke_others_never_resurrects(store: Arc<dyn Store>
 /// Issue 14, case 2: a rotation keeps another tab's concurrent write.
 pub async fn rotation_keeps_a_concurrent_write(store: Arc<dyn Store>) {
     let m = manager_with(store, |b| b);
-    let a0 = open(&m, None);
-    a0.insert("n", 1).await.unwrap();
-    let cookie = close(&m, &a0).await.expect("cookie");
+    let cookie = stored(&m, "n", 1).await;
     let a = open(&m, Some(&cookie));
     assert_eq!(a.get::<u64>("n").await.unwrap(), Some(1));
     let b = open(&m, Some(&cookie));
@@ -236,9 +187,7 @@ pub async fn label_survives_a_conflicting_save(store: Arc<dyn Store>) {
 /// stored session and the client's cookie stay as they were.
 pub async fn reload_discards_a_pending_rotation(store: Arc<dyn Store>) {
     let m = manager_with(store, |b| b);
-    let s0 = open(&m, None);
-    s0.insert("k", 1).await.unwrap();
-    let cookie = close(&m, &s0).await.expect("cookie");
+    let cookie = stored(&m, "k", 1).await;
     let a = open(&m, Some(&cookie));
     a.regenerate().await.unwrap();
     a.insert("dropped", true).await.unwrap();
@@ -265,9 +214,7 @@ pub async fn reload_discards_a_pending_rotation(store: Arc<dyn Store>) {
 /// nothing.
 pub async fn failed_replay_keeps_the_change_log(store: Arc<dyn Store>) {
     let m = manager_with(store, |b| b.max_payload_bytes(1024));
-    let s0 = open(&m, None);
-    s0.insert("seed", 0).await.unwrap();
-    let cookie = close(&m, &s0).await.expect("cookie");
+    let cookie = stored(&m, "seed", 0).await;
     let a = open(&m, Some(&cookie));
     a.insert("small", 1).await.unwrap();
     a.insert("big", "a".repeat(600)).await.unwrap();

@@ -11,9 +11,9 @@ use crate::__private::{KeyMatch, State, Verdict, decode, map_len, verdict};
 use crate::{Lifetime, SessionConfig, SessionId, Version};
 
 /// The current key of [`cookie_header`]'s fixed config.
-pub const CURRENT: [u8; 32] = [0x11; 32];
+pub const CURRENT: [u8; 32] = *b"fuzz current key: Hq7v2LmX9pR4tZ";
 /// The previous key of [`cookie_header`]'s fixed config.
-pub const PREVIOUS: [u8; 32] = [0x22; 32];
+pub const PREVIOUS: [u8; 32] = *b"fuzz previous key: 3nWb8KdY1sJ6c";
 
 /// The fixed configs of [`cookie_header`]: the current key with the
 /// previous one still accepted, and a config signing with the previous key.

@@ -13,6 +13,7 @@
 pub mod direct;
 mod exactness;
 pub mod fuzz;
+pub mod held;
 pub mod http;
 mod races;
 pub mod simulation;
@@ -177,8 +178,15 @@ macro_rules! http_scenarios {
             concurrent_updates_are_exact,
             concurrent_distinct_keys_all_survive,
             header_transport_round_trip,
+            bearer_transport_round_trip,
             oversized_insert_is_rejected_and_data_unchanged,
             revoke_other_devices,
+            absolute_https_target_gets_no_secure,
+            session_responses_are_not_cached,
+            server_error_stores_only_deletions,
+            identity_switch_rotates_and_drops_data,
+            touch_resets_the_idle_window,
+            requests_outside_the_cookie_path_get_no_session,
             adversarial_cookies_never_leak,
             rotation_racing_a_logout_never_resurrects,
             rotation_racing_a_revocation_never_resurrects,
@@ -186,6 +194,77 @@ macro_rules! http_scenarios {
             concurrent_logins_keep_the_cap,
             touch_racing_a_shorter_expiry,
         );
+    };
+}
+
+/// Expands the HTTP scenario suite for one adapter against every store of
+/// the matrix, one module `cell_<store>` each, which `cargo xtask
+/// test-matrix` runs one at a time: `cell_memory` ([`MemoryStore`](crate::MemoryStore)),
+/// `cell_redis` (`session_redis::testing::store`), `cell_postgres`,
+/// `cell_sqlite` and `cell_mysql` (`session_sqlx::testing`). The adapter's tests need
+/// session-redis and session-sqlx with their `testing` features as
+/// dev-dependencies. Attributes given first are put on every test, as in
+/// [`http_scenarios!`](crate::http_scenarios).
+///
+/// ```ignore
+/// // session-axum/tests/scenarios.rs: the axum row of the matrix.
+/// session_core::http_scenario_cells!(#[tokio::test] app: session_axum::testing::AxumApp);
+/// ```
+#[macro_export]
+macro_rules! http_scenario_cells {
+    ($(#[$attr:meta])+ app: $app:expr $(,)?) => {
+        $crate::__http_cell!(cell_memory; $(#[$attr])+ $app;
+            |_namespace: ::std::string::String| async move { $crate::MemoryStore::new() });
+        $crate::__http_cell!(cell_redis; $(#[$attr])+ $app; session_redis::testing::store);
+        $crate::__http_cell!(cell_postgres; $(#[$attr])+ $app; session_sqlx::testing::postgres);
+        $crate::__http_cell!(cell_sqlite; $(#[$attr])+ $app; session_sqlx::testing::sqlite);
+        $crate::__http_cell!(cell_mysql; $(#[$attr])+ $app; session_sqlx::testing::mysql);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __http_cell {
+    ($cell:ident; $(#[$attr:meta])+ $app:expr; $make:expr) => {
+        mod $cell {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $crate::http_scenarios!($(#[$attr])+ app: $app, store: $make);
+        }
+    };
+}
+
+/// The three handlers of the bench routes (`cargo xtask bench` and the
+/// in-process overhead bench), for an adapter's session type (which derefs
+/// to [`Session`](crate::Session)) and handler error type (`From<SessionError>`):
+/// `read` answers `n=<n>`, `incr` increments `n` and answers it, `new`
+/// stores `n = 0` and answers `new`. The adapter registers them on
+/// `/read`, `/incr` and `/new`.
+///
+/// ```
+/// # #[derive(Debug)] struct Error(session_core::SessionError);
+/// # impl From<session_core::SessionError> for Error { fn from(e: session_core::SessionError) -> Self { Self(e) } }
+/// session_core::bench_handlers!(session_core::Session, Error);
+/// # let _ = (read, incr, new);
+/// ```
+#[macro_export]
+macro_rules! bench_handlers {
+    ($session:ty, $error:ty) => {
+        async fn read(s: $session) -> ::std::result::Result<::std::string::String, $error> {
+            let n: ::std::option::Option<u64> = s.get("n").await?;
+            Ok(format!("n={}", n.unwrap_or(0)))
+        }
+        async fn incr(s: $session) -> ::std::result::Result<::std::string::String, $error> {
+            let n = s
+                .update("n", |n: ::std::option::Option<u64>| n.unwrap_or(0) + 1)
+                .await?;
+            Ok(format!("n={n}"))
+        }
+        async fn new(s: $session) -> ::std::result::Result<::std::string::String, $error> {
+            s.insert("n", 0u64).await?;
+            Ok("new".to_owned())
+        }
     };
 }
 

@@ -113,11 +113,7 @@ async fn live(store: &Arc<dyn Store>, user: &str) -> Option<usize> {
 }
 
 async fn assert_ended(
-    c: &dyn Client,
-    store: &Arc<dyn Store>,
-    cookie: Option<String>,
-    user: &str,
-    how: &str,
+    c: &dyn Client, store: &Arc<dyn Store>, cookie: Option<String>, user: &str, how: &str,
 ) {
     if let Some(cookie) = cookie {
         let mut b = Browser::new(c);
@@ -159,8 +155,7 @@ pub async fn rotation_racing_a_logout_never_resurrects(a: &impl TestApp, store: 
 /// devices"): the rotated cookie carries no user, and only the other
 /// device's session is live.
 pub async fn rotation_racing_a_revocation_never_resurrects(
-    a: &impl TestApp,
-    store: Arc<dyn Store>,
+    a: &impl TestApp, store: Arc<dyn Store>,
 ) {
     if store.user_index().is_none() {
         eprintln!("this store has no user index: scenario skipped");

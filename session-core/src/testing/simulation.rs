@@ -155,7 +155,7 @@ fn t0() -> OffsetDateTime {
 
 fn config(world: World, ids: Arc<Mutex<u64>>) -> SessionConfig {
     SessionConfig::builder()
-        .key([7u8; 32])
+        .key(crate::test_key("key 7"))
         .idle_timeout(Some(Duration::seconds(100)))
         .absolute_timeout(Some(Duration::hours(1)))
         .touch_policy(crate::TouchPolicy::Always)
@@ -493,12 +493,8 @@ impl Run<'_> {
 /// Runs one schedule of `programs` on `store` with the scheduler's
 /// choices from `chooser`; the replies are appended to `replies`.
 fn run_one(
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    world: World,
-    programs: &[Program],
-    chooser: &mut dyn Chooser,
-    replies: &mut Vec<String>,
+    store: Arc<dyn Store>, clock: Arc<ManualClock>, world: World, programs: &[Program],
+    chooser: &mut dyn Chooser, replies: &mut Vec<String>,
 ) -> Result<(), String> {
     let ids = Arc::new(Mutex::new(0u64));
     let config = config(world, ids);
@@ -647,10 +643,7 @@ impl Store for ModelStore {
         }))
     }
     async fn touch(
-        &self,
-        key: &StoreKey,
-        expected: Version,
-        expires_at: OffsetDateTime,
+        &self, key: &StoreKey, expected: Version, expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
         Ok(self.with(|m, _| match m.get_mut(key) {
             None => Touched::Gone,
@@ -675,14 +668,14 @@ impl Store for ModelStore {
         self.with(|m, _| m.remove(key));
         Ok(())
     }
-    async fn delete_expired(&self) -> Result<u64, StoreError> {
-        Ok(0)
+    fn admin(&self) -> Option<&dyn StoreAdmin> {
+        None
     }
     fn user_index(&self) -> Option<&dyn UserIndex> {
         Some(self)
     }
-    fn admin(&self) -> Option<&dyn StoreAdmin> {
-        None
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        Ok(0)
     }
 }
 
@@ -731,10 +724,7 @@ impl UserIndex for ModelStore {
 
 /// Runs one schedule on both stores and compares them.
 fn run_both(
-    world: World,
-    programs: &[Program],
-    chooser: &mut dyn Chooser,
-    choices: &mut Vec<usize>,
+    world: World, programs: &[Program], chooser: &mut dyn Chooser, choices: &mut Vec<usize>,
 ) -> Result<(), Failure> {
     let setup = format!("{world:?} {programs:?}");
     let mut replies = [Vec::new(), Vec::new()];

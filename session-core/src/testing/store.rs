@@ -38,7 +38,7 @@ fn assert_same_instant(a: OffsetDateTime, b: OffsetDateTime) {
 
 fn manager(store: Arc<dyn Store>) -> SessionManager {
     let config = SessionConfig::builder()
-        .key([3u8; 32])
+        .key(crate::test_key("key 3"))
         .max_conflict_retries(10_000)
         .build()
         .unwrap_or_else(|e| panic!("test config: {e}"));
@@ -704,7 +704,7 @@ pub async fn session_cap_revokes_oldest_or_refuses(store: Arc<dyn Store>) {
     }
     let config = |policy| {
         SessionConfig::builder()
-            .key([3u8; 32])
+            .key(crate::test_key("key 3"))
             .max_sessions_per_user(2, policy)
             .build()
             .unwrap_or_else(|e| panic!("{e}"))

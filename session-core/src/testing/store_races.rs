@@ -23,7 +23,8 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use super::exactness::{close, login_record, manager_with, open, user_name};
+use super::exactness::login_record;
+use super::held::{close, manager_with, open, user_name};
 use crate::StoreKey;
 use crate::clock::{Clock, SystemClock};
 use crate::config::SessionCap;
@@ -38,9 +39,7 @@ const LOGINS: usize = 8;
 /// One round: `LOGINS` tasks admit a fresh record each, at once; returns
 /// each record's key and outcome.
 async fn simultaneous_logins(
-    store: &Arc<dyn Store>,
-    user: &str,
-    cap: Cap,
+    store: &Arc<dyn Store>, user: &str, cap: Cap,
 ) -> Vec<(StoreKey, Admission)> {
     let barrier = Arc::new(tokio::sync::Barrier::new(LOGINS));
     let t0 = SystemClock.now();
@@ -90,12 +89,8 @@ pub async fn concurrent_logins_keep_the_cap(store: Arc<dyn Store>) {
 
 /// The assertions on one round of [`concurrent_logins_keep_the_cap`].
 async fn logins_kept_the_cap(
-    store: &dyn Store,
-    index: &dyn UserIndex,
-    user: &str,
-    Cap { max, policy }: Cap,
-    outcomes: &[(StoreKey, Admission)],
-    ctx: &str,
+    store: &dyn Store, index: &dyn UserIndex, user: &str, Cap { max, policy }: Cap,
+    outcomes: &[(StoreKey, Admission)], ctx: &str,
 ) {
     let want = LOGINS.min(max);
     let live: HashSet<StoreKey> = index

@@ -212,10 +212,7 @@ impl<H: Hook> Store for Wrapped<H> {
         self.inner.save(record, expected).await
     }
     async fn touch(
-        &self,
-        key: &StoreKey,
-        expected: Version,
-        expires_at: OffsetDateTime,
+        &self, key: &StoreKey, expected: Version, expires_at: OffsetDateTime,
     ) -> Result<Touched, StoreError> {
         self.hook.before(StoreCall::Touch)?;
         self.inner.touch(key, expected, expires_at).await

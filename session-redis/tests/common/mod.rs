@@ -244,8 +244,7 @@ fn parse_commandstats(info: &str) -> HashMap<String, u64> {
 /// `after - before`, without zero entries and without the `info` call made
 /// by [`commandstats`] itself.
 pub(crate) fn delta(
-    before: &HashMap<String, u64>,
-    after: &HashMap<String, u64>,
+    before: &HashMap<String, u64>, after: &HashMap<String, u64>,
 ) -> HashMap<String, u64> {
     let mut out = HashMap::new();
     for (k, v) in after {
@@ -475,8 +474,7 @@ pub(crate) fn cluster() -> &'static Cluster {
 /// The keys of `user`'s live sessions as the store's user index lists
 /// them, sorted.
 pub(crate) async fn listed_keys(
-    store: &dyn session_core::Store,
-    user: &str,
+    store: &dyn session_core::Store, user: &str,
 ) -> Vec<session_core::StoreKey> {
     let index = store.user_index().expect("a user index");
     let records = index.user_records(user).await.expect("user_records");

@@ -264,6 +264,45 @@ pub fn record(expires_in: time::Duration) -> session_core::Record {
     }
 }
 
+/// A session record for the fault tests: live for an hour, payload `{"n":1}`.
+pub fn fault_record() -> session_core::Record {
+    let mut r = record(time::Duration::hours(1));
+    r.payload = br#"{"n":1}"#.to_vec();
+    r
+}
+
+/// A failure under a fault must be typed, with the sqlx error as its cause.
+pub fn assert_typed(e: &session_core::StoreError) {
+    use session_core::StoreError;
+    match e {
+        StoreError::Backend(cause) => assert!(
+            cause.downcast_ref::<session_sqlx::sqlx::Error>().is_some(),
+            "cause is not a sqlx error: {cause}"
+        ),
+        StoreError::Timeout => {}
+        other => panic!("unexpected error kind: {other:?}"),
+    }
+}
+
+/// Retries a load until it succeeds (bounded: 300 tries 100 ms apart):
+/// the pool must recover alone. Every failure on the way is typed.
+pub async fn until_recovered(
+    store: &dyn session_core::Store, key: &session_core::StoreKey,
+) -> Option<session_core::Record> {
+    let mut last = None;
+    for _ in 0..300 {
+        match store.load(key).await {
+            Ok(r) => return r,
+            Err(e) => {
+                assert_typed(&e);
+                last = Some(e);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+    panic!("the pool never recovered: {last:?}");
+}
+
 /// A store of either dialect, migrated as an instance does it: on start,
 /// and again on a restart.
 pub trait Instance: session_core::Store + Sized + 'static {
@@ -293,6 +332,8 @@ macro_rules! instance {
 }
 #[cfg(feature = "postgres")]
 instance!(PostgresStore);
+#[cfg(feature = "mysql")]
+instance!(session_sqlx::MySqlStore);
 #[cfg(feature = "sqlite")]
 instance!(SqliteStore);
 
@@ -321,8 +362,7 @@ where
 /// and keeps live ones; once shut down, or once its handle is dropped, it
 /// deletes nothing more.
 pub async fn cleanup_task_runs_until_shutdown<S: Instance>(
-    store: &S,
-    rows: impl AsyncFn(&S) -> i64,
+    store: &S, rows: impl AsyncFn(&S) -> i64,
 ) {
     use std::time::Duration;
     for _ in 0..3 {
@@ -364,8 +404,7 @@ pub async fn cleanup_task_runs_until_shutdown<S: Instance>(
 /// previous version wrote joins a user through the new code on every
 /// instance, and the new rules hold on the upgraded table.
 pub async fn old_row_joins_a_user(
-    stores: &[&dyn session_core::Store],
-    loaded: session_core::Record,
+    stores: &[&dyn session_core::Store], loaded: session_core::Record,
 ) {
     use session_core::Version;
     let key = loaded.key;
@@ -413,4 +452,171 @@ pub async fn old_row(store: &dyn session_core::Store) -> session_core::Record {
         (session_core::Version(7), &b"{}"[..], None)
     );
     loaded
+}
+
+/// A migrated MySQL store in its own database `namespace` (see
+/// `session_sqlx::testing::mysql`, which also drops test databases more
+/// than an hour old).
+#[cfg(feature = "mysql")]
+pub async fn my_store(namespace: String) -> session_sqlx::MySqlStore {
+    session_sqlx::testing::mysql(namespace).await
+}
+
+/// Drops a MySQL test database (best effort).
+#[cfg(feature = "mysql")]
+pub async fn drop_database(store: &session_sqlx::MySqlStore) {
+    if let Some(db) = store.database() {
+        let _ = session_sqlx::sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{db}`"))
+            .execute(store.pool())
+            .await;
+    }
+}
+
+#[cfg(feature = "mysql")]
+use std::path::Path;
+#[cfg(feature = "mysql")]
+use std::process::{Child, Command, Stdio};
+
+#[cfg(feature = "mysql")]
+/// A throwaway `mariadbd` on its own data dir and port; stopped by its PID.
+pub struct Server {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+#[cfg(feature = "mysql")]
+impl Server {
+    /// Initialises a data dir and starts the server, or `None` (with a
+    /// note) when this machine has no MariaDB binaries.
+    pub fn start() -> Option<Server> {
+        let find = |name: &str| {
+            ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"]
+                .iter()
+                .map(|d| Path::new(d).join(name))
+                .find(|p| p.is_file())
+        };
+        let (Some(install), Some(bin)) = (find("mariadb-install-db"), find("mariadbd")) else {
+            eprintln!("SKIPPED: no mariadb-install-db / mariadbd (apt-get install mariadb-server)");
+            return None;
+        };
+        let dir = std::env::temp_dir().join(session_core::testing::namespace("mariadbd"));
+        // Its own tmpdir for the bootstrap too (see `run`).
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).expect("data dir");
+        let status = Command::new(install)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", dir.join("data").display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
+            .args(["--auth-root-authentication-method=normal", "--user=root"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("mariadb-install-db");
+        assert!(status.success(), "mariadb-install-db failed");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut server = Server {
+            bin,
+            dir,
+            port,
+            child: None,
+        };
+        server.run();
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}/test", self.port)
+    }
+
+    /// Starts `mariadbd` on the data dir and waits (bounded) until it listens.
+    /// Its temporary files go to its own directory: at startup `mariadbd`
+    /// deletes every `#sql*` file in its tmpdir, which under the default
+    /// `/tmp` took the shared server's temporary tables from under it.
+    pub fn run(&mut self) {
+        let tmp = self.dir.join("tmp");
+        std::fs::create_dir_all(&tmp).expect("tmpdir");
+        let child = Command::new(&self.bin)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", self.dir.join("data").display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
+            .arg(format!("--socket={}", self.dir.join("sock").display()))
+            .arg(format!("--port={}", self.port))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--skip-grant-tables",
+                "--skip-log-bin",
+                "--user=root",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mariadbd");
+        self.child = Some(child);
+        for _ in 0..600 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("mariadbd never listened on port {}", self.port);
+    }
+
+    /// Stops the server (SIGKILL to its PID: a crash, recovered on start).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The store-level tests every networked SQL store runs the same way, each
+/// on a fresh store from `$make` (a namespace in, a migrated store out),
+/// dropped by `$drop`; `$rows` counts the table's rows; `$store` connects
+/// to `$bad_url`, where nothing listens.
+#[macro_export]
+macro_rules! shared_store_tests {
+    ($store:ty, make: $make:path, drop: $drop:path, rows: $rows:path, bad_url: $bad_url:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn cleanup_task_deletes_expired_rows_and_stops_on_shutdown() {
+            let store = $make(namespace("cleanup_task")).await;
+            common::cleanup_task_runs_until_shutdown(&store, $rows).await;
+            $drop(&store).await;
+        }
+
+        #[tokio::test]
+        async fn connect_to_a_bad_url_is_a_typed_error() {
+            let err = <$store>::connect($bad_url)
+                .await
+                .expect_err("nothing listens on port 1");
+            assert!(matches!(err, session_sqlx::Error::Database(_)), "{err:?}");
+        }
+
+        #[tokio::test]
+        async fn user_column_follows_every_method() {
+            let store = $make(namespace("user_column")).await;
+            common::user_column_follows_every_method(&store).await;
+            $drop(&store).await;
+        }
+
+        #[tokio::test]
+        async fn admit_revokes_the_oldest_login() {
+            let store = $make(namespace("login_at")).await;
+            common::admit_revokes_the_oldest_login(&store).await;
+            $drop(&store).await;
+        }
+    };
 }

@@ -2,7 +2,20 @@
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
+use session_actix::testing::bench_routes;
+
 use crate::{BoxError, KEY, PREFIX, Store};
+
+/// One worker on `addr` serving the apps `factory` builds, until stopped.
+macro_rules! serve {
+    ($addr:expr, $factory:expr) => {
+        HttpServer::new($factory)
+            .workers(1)
+            .bind($addr)?
+            .run()
+            .await?
+    };
+}
 
 pub(crate) fn run(server: &str, store: Store, port: u16, redis_url: &str) -> Result<(), BoxError> {
     let server = server.to_owned();
@@ -10,77 +23,41 @@ pub(crate) fn run(server: &str, store: Store, port: u16, redis_url: &str) -> Res
     actix_web::rt::System::new().block_on(async move {
         let addr = ("127.0.0.1", port);
         match (server.as_str(), store) {
-            ("actix", _) => {
-                HttpServer::new(|| {
-                    App::new()
-                        .route("/read", web::get().to(|| async { "n=0" }))
-                        .route("/incr", web::get().to(|| async { "n=1" }))
-                        .route("/new", web::get().to(|| async { "new" }))
-                })
-                .workers(1)
-                .bind(addr)?
-                .run()
-                .await?
-            }
+            ("actix", _) => serve!(addr, || {
+                App::new()
+                    .route("/read", web::get().to(|| async { "n=0" }))
+                    .route("/incr", web::get().to(|| async { "n=1" }))
+                    .route("/new", web::get().to(|| async { "new" }))
+            }),
             ("actix-ours", Store::Memory) => {
-                let mw = session_actix::SessionMiddleware::new(
-                    crate::our_config()?,
-                    session_core::MemoryStore::new(),
-                );
-                HttpServer::new(move || ours(App::new().wrap(mw.clone())))
-                    .workers(1)
-                    .bind(addr)?
-                    .run()
-                    .await?
+                let store = session_core::MemoryStore::new();
+                let mw = session_actix::SessionMiddleware::new(crate::our_config()?, store);
+                serve!(addr, move || App::new()
+                    .wrap(mw.clone())
+                    .configure(bench_routes))
             }
             ("actix-ours", Store::Redis) => {
                 let store = session_redis::RedisStore::connect(&redis_url)
                     .await?
                     .with_prefix(PREFIX);
                 let mw = session_actix::SessionMiddleware::new(crate::our_config()?, store);
-                HttpServer::new(move || ours(App::new().wrap(mw.clone())))
-                    .workers(1)
-                    .bind(addr)?
-                    .run()
-                    .await?
+                serve!(addr, move || App::new()
+                    .wrap(mw.clone())
+                    .configure(bench_routes))
             }
-            ("actix-peer", Store::Memory) => {
-                let key = actix_web::cookie::Key::from(&KEY);
-                HttpServer::new(move || {
-                    peer(
-                        App::new().wrap(
-                            actix_session::SessionMiddleware::builder(
-                                actix_session::storage::CookieSessionStore::default(),
-                                key.clone(),
-                            )
-                            .cookie_secure(false)
-                            .build(),
-                        ),
-                    )
-                })
-                .workers(1)
-                .bind(addr)?
-                .run()
-                .await?
-            }
+            ("actix-peer", Store::Memory) => serve!(addr, || {
+                let store = actix_session::storage::CookieSessionStore::default();
+                App::new().wrap(peer_middleware(store)).configure(peer)
+            }),
             ("actix-peer", Store::Redis) => {
-                let key = actix_web::cookie::Key::from(&KEY);
                 let store = actix_session::storage::RedisSessionStore::new(redis_url.clone())
                     .await
                     .map_err(|e| format!("{e}"))?;
-                HttpServer::new(move || {
-                    peer(
-                        App::new().wrap(
-                            actix_session::SessionMiddleware::builder(store.clone(), key.clone())
-                                .cookie_secure(false)
-                                .build(),
-                        ),
-                    )
+                serve!(addr, move || {
+                    App::new()
+                        .wrap(peer_middleware(store.clone()))
+                        .configure(peer)
                 })
-                .workers(1)
-                .bind(addr)?
-                .run()
-                .await?
             }
             (other, _) => return Err(format!("unknown server {other}").into()),
         }
@@ -88,42 +65,19 @@ pub(crate) fn run(server: &str, store: Store, port: u16, redis_url: &str) -> Res
     })
 }
 
-fn ours<T>(app: App<T>) -> App<T>
-where
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-{
-    use session_actix::Session;
-    async fn read(s: Session) -> Result<String, session_actix::Error> {
-        let n: Option<u64> = s.get("n").await?;
-        Ok(format!("n={}", n.unwrap_or(0)))
-    }
-    async fn incr(s: Session) -> Result<String, session_actix::Error> {
-        let n = s.update("n", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
-        Ok(format!("n={n}"))
-    }
-    async fn new(s: Session) -> Result<String, session_actix::Error> {
-        s.insert("n", 0u64).await?;
-        Ok("new".to_owned())
-    }
-    app.route("/read", web::get().to(read))
-        .route("/incr", web::get().to(incr))
-        .route("/new", web::get().to(new))
+/// actix-session's middleware over `store`, configured as in its docs
+/// (plain HTTP on loopback, so not `Secure`).
+fn peer_middleware<S: actix_session::storage::SessionStore>(
+    store: S,
+) -> actix_session::SessionMiddleware<S> {
+    let key = actix_web::cookie::Key::from(&KEY);
+    actix_session::SessionMiddleware::builder(store, key)
+        .cookie_secure(false)
+        .build()
 }
 
-fn peer<T>(app: App<T>) -> App<T>
-where
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-{
+/// The bench routes with actix-session, written as its docs show.
+fn peer(cfg: &mut web::ServiceConfig) {
     use actix_session::Session;
     async fn read(s: Session) -> HttpResponse {
         match s.get::<u64>("n") {
@@ -147,7 +101,7 @@ where
             Err(_) => HttpResponse::InternalServerError().finish(),
         }
     }
-    app.route("/read", web::get().to(read))
+    cfg.route("/read", web::get().to(read))
         .route("/incr", web::get().to(incr))
-        .route("/new", web::get().to(new))
+        .route("/new", web::get().to(new));
 }

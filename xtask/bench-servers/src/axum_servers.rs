@@ -2,6 +2,8 @@
 
 use axum::{Router, http::StatusCode, routing::get};
 
+use session_axum::testing::{bare_bench_routes as bare, bench_routes as ours};
+
 use crate::{BoxError, PREFIX, Store};
 
 pub(crate) fn run(server: &str, store: Store, port: u16, redis_url: &str) -> Result<(), BoxError> {
@@ -42,34 +44,7 @@ pub(crate) fn run(server: &str, store: Store, port: u16, redis_url: &str) -> Res
     })
 }
 
-fn bare() -> Router {
-    Router::new()
-        .route("/read", get(|| async { "n=0" }))
-        .route("/incr", get(|| async { "n=1" }))
-        .route("/new", get(|| async { "new" }))
-}
-
 type Res = Result<String, StatusCode>;
-
-fn ours() -> Router {
-    use session_axum::Session;
-    async fn read(s: Session) -> Result<String, session_axum::Error> {
-        let n: Option<u64> = s.get("n").await?;
-        Ok(format!("n={}", n.unwrap_or(0)))
-    }
-    async fn incr(s: Session) -> Result<String, session_axum::Error> {
-        let n = s.update("n", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
-        Ok(format!("n={n}"))
-    }
-    async fn new(s: Session) -> Result<String, session_axum::Error> {
-        s.insert("n", 0u64).await?;
-        Ok("new".to_owned())
-    }
-    Router::new()
-        .route("/read", get(read))
-        .route("/incr", get(incr))
-        .route("/new", get(new))
-}
 
 /// The tower-sessions handlers, for the latest release and for the one
 /// the Redis store supports (same code, two crate versions).

@@ -16,7 +16,7 @@ mod rocket_server;
 
 /// The session key of every server (64 bytes: actix-session's `Key` needs
 /// 64, ours 32 or more).
-pub(crate) const KEY: [u8; 64] = [7u8; 64];
+pub(crate) const KEY: [u8; 64] = *b"bench servers key (a test key, public): 5Rk9Tq2Wm7Xv4Zb8Nc1Lp6Hd";
 
 /// Prefix of our Redis keys.
 pub(crate) const PREFIX: &str = "bench:";

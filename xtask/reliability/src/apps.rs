@@ -81,8 +81,7 @@ impl Server {
 
 /// Starts `framework`'s app on a free loopback port.
 pub(crate) async fn serve(
-    framework: Framework,
-    manager: SessionManager,
+    framework: Framework, manager: SessionManager,
 ) -> Result<Server, BoxError> {
     match framework {
         Framework::Axum => axum_app::serve(manager).await,

@@ -52,11 +52,7 @@ impl Conn {
 
     /// Sends one request with an optional session cookie value.
     pub(crate) async fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        cookie: Option<&str>,
-        body: &str,
+        &mut self, method: &str, path: &str, cookie: Option<&str>, body: &str,
     ) -> Outcome {
         let start = Instant::now();
         let timeout = self.timeout;
@@ -74,11 +70,7 @@ impl Conn {
     }
 
     async fn send_retrying(
-        &mut self,
-        method: &str,
-        path: &str,
-        cookie: Option<&str>,
-        body: &str,
+        &mut self, method: &str, path: &str, cookie: Option<&str>, body: &str,
     ) -> io::Result<Reply> {
         // A kept-alive connection the server closed in the meantime fails
         // before any byte of the response: retry once on a fresh one.
@@ -93,11 +85,7 @@ impl Conn {
     }
 
     async fn send_once(
-        &mut self,
-        method: &str,
-        path: &str,
-        cookie: Option<&str>,
-        body: &str,
+        &mut self, method: &str, path: &str, cookie: Option<&str>, body: &str,
     ) -> io::Result<Reply> {
         if self.stream.is_none() {
             let s = TcpStream::connect(self.addr).await?;

@@ -50,7 +50,7 @@ impl Cell {
 
 pub(crate) fn config() -> SessionConfig {
     SessionConfig::builder()
-        .key([0x42; 32])
+        .key(session_core::test_key("key 66"))
         .secure(Secure::Never)
         .max_conflict_retries(1_000)
         .build()
@@ -269,10 +269,7 @@ async fn destroy(addr: SocketAddr, shape: Shape, requests: &AtomicU64, store: &d
 /// a third of them: every write acknowledged before the regenerate is in
 /// the new session, the old id no longer loads and is not re-created.
 async fn regenerate(
-    addr: SocketAddr,
-    shape: Shape,
-    requests: &AtomicU64,
-    store: &dyn Store,
+    addr: SocketAddr, shape: Shape, requests: &AtomicU64, store: &dyn Store,
 ) -> Check {
     let (cookie, old_id) = seed(addr, "data", "\"precious\"").await?;
     let cookie = &cookie;

@@ -1,6 +1,7 @@
 //! Store faults under load: Redis killed (SIGKILL) and restarted on its own
-//! port, Postgres connections terminated, SQLite write-locked by another
-//! connection past the busy timeout; with every adapter.
+//! port, Postgres connections terminated, MySQL connections `KILL`ed,
+//! SQLite write-locked by another connection past the busy timeout; with
+//! every adapter.
 
 use std::error::Error;
 use std::net::SocketAddr;
@@ -79,8 +80,18 @@ impl Cell {
 /// What breaks the store.
 enum Injector {
     Redis(RedisServer),
-    Postgres { url: String, app: String },
-    Sqlite { url: String },
+    Postgres {
+        url: String,
+        app: String,
+    },
+    Sqlite {
+        url: String,
+    },
+    /// The pool's connections (those on database `db`) are `KILL`ed.
+    Mysql {
+        url: String,
+        db: String,
+    },
 }
 
 impl Injector {
@@ -94,6 +105,9 @@ impl Injector {
             }
             Injector::Sqlite { .. } => {
                 format!("BEGIN IMMEDIATE held {outage:?} (busy timeout {STORE_TIMEOUT:?})")
+            }
+            Injector::Mysql { .. } => {
+                format!("KILL of the pool's connections every 50 ms for {outage:?}")
             }
         }
     }
@@ -131,6 +145,32 @@ impl Injector {
                 tokio::time::sleep(outage).await;
                 sqlx::query("ROLLBACK").execute(&mut locker).await?;
                 Ok("write lock held and released".to_owned())
+            }
+            Injector::Mysql { url, db } => {
+                let mut admin = sqlx::MySqlConnection::connect(url).await?;
+                let end = Instant::now() + outage;
+                let mut killed = 0u64;
+                while Instant::now() < end {
+                    let ids: Vec<i64> = sqlx::query_scalar(
+                        "SELECT id FROM information_schema.processlist \
+                         WHERE db = ? AND id <> CONNECTION_ID()",
+                    )
+                    .bind(&*db)
+                    .fetch_all(&mut admin)
+                    .await?;
+                    for id in ids {
+                        // A connection may end by itself meanwhile.
+                        if sqlx::query(&format!("KILL {id}"))
+                            .execute(&mut admin)
+                            .await
+                            .is_ok()
+                        {
+                            killed += 1;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok(format!("{killed} connections killed"))
             }
         }
     }
@@ -257,6 +297,24 @@ async fn faulty_store(kind: StoreKind) -> Result<(Arc<dyn Store>, Injector), Box
             store.migrate().await?;
             Ok((Arc::new(store), Injector::Sqlite { url }))
         }
+        StoreKind::Mysql => {
+            let url = session_sqlx::testing::mysql_url();
+            // The database exists (migrated) before the pool opens on it,
+            // so the pool's connections are the ones whose `db` it is.
+            let setup = session_sqlx::MySqlStore::connect(&url)
+                .await?
+                .with_database(&ns)?;
+            setup.migrate().await?;
+            setup.pool().close().await;
+            let options = sqlx::mysql::MySqlConnectOptions::from_str(&url)?.database(&ns);
+            let pool = sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(STORE_TIMEOUT)
+                .connect_with(options)
+                .await?;
+            let store = session_sqlx::MySqlStore::new(pool).with_database(&ns)?;
+            Ok((Arc::new(store), Injector::Mysql { url, db: ns }))
+        }
         StoreKind::Memory => Err("the memory store has no outage".into()),
     }
 }
@@ -318,15 +376,12 @@ pub(crate) async fn run_cell(framework: Framework, kind: StoreKind, plan: Plan) 
 }
 
 async fn run(
-    framework: Framework,
-    kind: StoreKind,
-    plan: Plan,
-    cell: &mut Cell,
+    framework: Framework, kind: StoreKind, plan: Plan, cell: &mut Cell,
 ) -> Result<(), BoxError> {
     let (store, mut injector) = faulty_store(kind).await?;
     cell.fault = injector.describe(plan.outage);
     let config = SessionConfig::builder()
-        .key([0x42; 32])
+        .key(session_core::test_key("key 66"))
         .secure(Secure::Never)
         .max_conflict_retries(1_000)
         .build()?;
@@ -383,7 +438,7 @@ async fn run(
         let mut first_ok_after: Option<Duration> = None;
         while Instant::now() < deadline {
             i += 1;
-            let incr = i % 2 == 0;
+            let incr = i.is_multiple_of(2);
             let (method, path, cookie) = if incr {
                 ("POST", "/incr/c", cookie)
             } else {

@@ -3,18 +3,20 @@
 //! the figures to `RELIABILITY.md` at the workspace root.
 //!
 //! ```text
-//! reliability [--quick] [--only concurrency|faults|memory|payload|headers] [--out PATH]
+//! reliability [--quick] [--only concurrency|faults|memory|payload|headers] [--store NAME] [--out PATH]
 //! ```
 //!
 //! - exact concurrency over real TCP servers, every framework x store cell;
 //! - store faults under load (Redis killed and restarted, Postgres
-//!   connections terminated, SQLite write-locked), every adapter;
+//!   connections terminated, MySQL connections killed, SQLite
+//!   write-locked), every adapter;
 //! - bounded memory of `MemoryStore` under a stream of new sessions, and
 //!   the payload limit;
 //! - the fuzzing figures from `xtask/reliability/fuzz-results.md`.
 //!
 //! Needs Redis on `REDIS_URL` (default 127.0.0.1:6379), PostgreSQL on
-//! `DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/test) and a
+//! `DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/test),
+//! MySQL/MariaDB on `MYSQL_URL` (default mysql://root@127.0.0.1:3306/test) and a
 //! `redis-server` binary for the Redis fault cells.
 
 mod apps;
@@ -39,6 +41,9 @@ use stores::StoreKind;
 pub(crate) struct Options {
     pub(crate) quick: bool,
     pub(crate) only: Option<String>,
+    /// `--store NAME`: the concurrency and fault runs of that store only
+    /// (no report is written).
+    pub(crate) store: Option<String>,
     pub(crate) out: std::path::PathBuf,
 }
 
@@ -53,6 +58,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         quick: false,
         only: None,
+        store: None,
         out: root.join("RELIABILITY.md"),
     };
     let mut it = args.iter();
@@ -61,6 +67,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--quick" => o.quick = true,
             "--only" => o.only = Some(it.next().ok_or("--only needs a part")?.clone()),
             "--out" => o.out = it.next().ok_or("--out needs a path")?.into(),
+            "--store" => {
+                let name = it.next().ok_or("--store needs a store name")?;
+                if !StoreKind::ALL.iter().any(|s| s.name() == name) {
+                    return Err(format!("unknown store {name:?}"));
+                }
+                o.store = Some(name.clone());
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -106,6 +119,11 @@ fn main() -> ExitCode {
 
 fn wanted(options: &Options, part: &str) -> bool {
     options.only.as_deref().is_none_or(|p| p == part)
+        && (options.store.is_none() || matches!(part, "concurrency" | "faults"))
+}
+
+fn store_wanted(options: &Options, store: StoreKind) -> bool {
+    options.store.as_deref().is_none_or(|s| s == store.name())
 }
 
 async fn run(options: Options) -> ExitCode {
@@ -153,7 +171,10 @@ async fn run(options: Options) -> ExitCode {
             }
         };
         r.shape = Some(shape);
-        for store in StoreKind::ALL {
+        for store in StoreKind::ALL
+            .into_iter()
+            .filter(|s| store_wanted(&options, *s))
+        {
             for framework in Framework::ALL {
                 let cell = concurrency::run_cell(framework, store, shape).await;
                 report::print_concurrency(&cell);
@@ -178,7 +199,13 @@ async fn run(options: Options) -> ExitCode {
             }
         };
         r.plan = Some(plan);
-        for store in [StoreKind::Redis, StoreKind::Postgres, StoreKind::Sqlite] {
+        let faulty = [
+            StoreKind::Redis,
+            StoreKind::Postgres,
+            StoreKind::Sqlite,
+            StoreKind::Mysql,
+        ];
+        for store in faulty.into_iter().filter(|s| store_wanted(&options, *s)) {
             for framework in Framework::ALL {
                 let cell = faults::run_cell(framework, store, plan).await;
                 report::print_fault(&cell);
@@ -193,13 +220,13 @@ async fn run(options: Options) -> ExitCode {
     )
     .unwrap_or_else(|_| "(xtask/reliability/fuzz-results.md is missing)\n".to_owned());
     let text = report::markdown(&r, &fuzz);
-    if options.only.is_none() {
+    if options.only.is_none() && options.store.is_none() {
         match std::fs::write(&options.out, text) {
             Ok(()) => println!("wrote {}", options.out.display()),
             Err(e) => eprintln!("error: writing {}: {e}", options.out.display()),
         }
     } else {
-        println!("(--only: {} not written)", options.out.display());
+        println!("(--only or --store: {} not written)", options.out.display());
     }
     println!(
         "reliability: {} in {:.0} s",

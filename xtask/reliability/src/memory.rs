@@ -41,7 +41,7 @@ pub(crate) async fn child(sessions: u64, rate: u64) -> Result<(), Box<dyn std::e
     let baseline = status_kib("VmRSS:");
     let store = MemoryStore::new();
     let config = SessionConfig::builder()
-        .key([0x42; 32])
+        .key(session_core::test_key("key 66"))
         .idle_timeout(Some(time::Duration::seconds(1)))
         .absolute_timeout(None)
         .build()?;

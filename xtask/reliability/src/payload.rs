@@ -11,7 +11,7 @@ pub(crate) async fn check() -> Result<String, String> {
     let limit = 1024;
     let store = Arc::new(MemoryStore::new());
     let config = SessionConfig::builder()
-        .key([0x42; 32])
+        .key(session_core::test_key("key 66"))
         .max_payload_bytes(limit)
         .build()
         .map_err(|e| e.to_string())?;

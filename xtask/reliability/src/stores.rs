@@ -1,4 +1,4 @@
-//! The four stores of the matrix, each isolated by a fresh namespace.
+//! The five stores of the matrix, each isolated by a fresh namespace.
 
 use std::sync::Arc;
 
@@ -11,14 +11,16 @@ pub(crate) enum StoreKind {
     Redis,
     Postgres,
     Sqlite,
+    Mysql,
 }
 
 impl StoreKind {
-    pub(crate) const ALL: [StoreKind; 4] = [
+    pub(crate) const ALL: [StoreKind; 5] = [
         StoreKind::Memory,
         StoreKind::Redis,
         StoreKind::Postgres,
         StoreKind::Sqlite,
+        StoreKind::Mysql,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -27,6 +29,7 @@ impl StoreKind {
             StoreKind::Redis => "redis",
             StoreKind::Postgres => "postgres",
             StoreKind::Sqlite => "sqlite",
+            StoreKind::Mysql => "mysql",
         }
     }
 
@@ -38,6 +41,7 @@ impl StoreKind {
             StoreKind::Redis => Arc::new(session_redis::testing::store(ns).await),
             StoreKind::Postgres => Arc::new(session_sqlx::testing::postgres(ns).await),
             StoreKind::Sqlite => Arc::new(session_sqlx::testing::sqlite(ns).await),
+            StoreKind::Mysql => Arc::new(session_sqlx::testing::mysql(ns).await),
         }
     }
 }

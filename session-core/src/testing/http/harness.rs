@@ -45,10 +45,11 @@ pub fn expiry_from_body(body: &str) -> Option<crate::Expiry> {
     }
 }
 
-/// The key every scenario signs with.
-pub const KEY: [u8; 32] = [0x5a; 32];
+/// The key every scenario signs with (a test key: never use a key that
+/// appears in source code).
+pub const KEY: [u8; 32] = *b"scenario key: Vt4qN8xR2mK6wP0zJy";
 /// A previous key, for rotation scenarios.
-pub const OLD_KEY: [u8; 32] = [0xa5; 32];
+pub const OLD_KEY: [u8; 32] = *b"scenario old key: Lc5yH1gT7bE3sD";
 
 /// The config builder scenarios start from: the defaults with a test key
 /// and Secure off (the in-process clients speak plain HTTP).
@@ -89,6 +90,22 @@ pub struct Reply {
     pub set_cookies: Vec<String>,
     /// Our `Set-Cookie` header, if any.
     pub ours: Option<String>,
+    /// Every response header.
+    pub headers: http::HeaderMap,
+}
+
+impl Reply {
+    /// Every value of the header `name`, joined with `, ` (how a cache
+    /// reads a header sent as several field lines).
+    pub fn header(&self, name: &str) -> String {
+        let values: Vec<&str> = self
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("<not text>"))
+            .collect();
+        values.join(", ")
+    }
 }
 
 impl Reply {
@@ -148,11 +165,7 @@ pub fn cookie_value(set_cookie: &str) -> String {
 
 /// Sends one request with a raw `Cookie` header (any bytes).
 pub async fn send_raw(
-    client: &dyn Client,
-    method: Method,
-    path: &str,
-    body: &str,
-    cookie: Option<&[u8]>,
+    client: &dyn Client, method: Method, path: &str, body: &str, cookie: Option<&[u8]>,
 ) -> Reply {
     send_with(
         client,
@@ -166,12 +179,8 @@ pub async fn send_raw(
 }
 
 pub(super) async fn send_with(
-    client: &dyn Client,
-    method: Method,
-    path: &str,
-    body: &str,
-    header: Option<(header::HeaderName, &[u8])>,
-    name: &str,
+    client: &dyn Client, method: Method, path: &str, body: &str,
+    header: Option<(header::HeaderName, &[u8])>, name: &str,
 ) -> Reply {
     let mut req = Request::builder().method(method).uri(path);
     if let Some((h, v)) = header {
@@ -198,22 +207,18 @@ pub(super) async fn send_with(
         body: String::from_utf8_lossy(res.body()).into_owned(),
         set_cookies,
         ours,
+        headers: res.headers().clone(),
     }
 }
 
 pub(in crate::testing) async fn app(
-    app: &dyn TestApp,
-    config: SessionConfig,
-    store: Arc<dyn Store>,
+    app: &dyn TestApp, config: SessionConfig, store: Arc<dyn Store>,
 ) -> Box<dyn Client> {
     app.client(SessionManager::from_arc(config, store)).await
 }
 
 pub(in crate::testing) async fn app_with_clock(
-    app: &dyn TestApp,
-    config: SessionConfig,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
+    app: &dyn TestApp, config: SessionConfig, store: Arc<dyn Store>, clock: Arc<ManualClock>,
 ) -> Box<dyn Client> {
     app.client(SessionManager::from_arc(config, store).with_clock(clock))
         .await

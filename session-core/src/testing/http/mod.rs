@@ -20,6 +20,10 @@
 //! | `GET /untouched` | nothing | `ok` |
 //! | `GET /entries` | `entries` | the JSON map |
 //! | `POST /with-cookie/{key}` | `insert(key, true)` and adds its own `Set-Cookie: app=1` | `ok` |
+//! | `GET`/`POST /public/{key}` | `get` / `insert(key, true)`, and answers `Cache-Control: public, max-age=3600`, `Vary: Accept-Encoding` | `ok` |
+//! | `{method} /fail/{route}` | the route `/{route}`, then a 500 | `failed` |
+//! | `POST /touch` | `touch` | `ok` |
+//! | `POST /as/{user}` | `set_user(user)` (no `regenerate`) | `ok` |
 //! | `POST /login/{user}` | `regenerate`, `set_user(user)`, `insert("user", user)` | `ok` |
 //! | `GET /devices` | `devices` | JSON array of `{"handle": .., "current": ..}` |
 //! | `POST /revoke-others` | `revoke_others` | the number revoked |
@@ -31,6 +35,7 @@
 //! the adapter turns store failures into the configured failure response
 //! whatever the handler answered.
 
+mod edge;
 mod harness;
 mod hostile;
 mod routes;
@@ -41,6 +46,7 @@ pub use crate::testing::races::{
     rotation_racing_a_revocation_never_resurrects, rotation_racing_a_write_keeps_both,
     touch_racing_a_shorter_expiry,
 };
+pub use edge::*;
 pub use harness::{
     Browser, Client, KEY, OLD_KEY, Reply, TestApp, base_config, cookie_value, expiry_from_body,
     send_raw,
@@ -89,6 +95,7 @@ mod tests {
     fn every_scenario_is_listed_in_the_macro() {
         let mut defined: Vec<String> = [
             include_str!("scenarios.rs"),
+            include_str!("edge.rs"),
             include_str!("hostile.rs"),
             include_str!("../races.rs"),
         ]

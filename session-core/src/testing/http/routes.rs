@@ -19,10 +19,7 @@ fn reply(status: StatusCode, body: impl Into<String>) -> Response<Vec<u8>> {
 /// route with the request's session, method, path and body. A
 /// `SessionError` is returned for the adapter's own error path to answer.
 pub async fn route(
-    s: &Session,
-    method: &Method,
-    path: &str,
-    body: &[u8],
+    s: &Session, method: &Method, path: &str, body: &[u8],
 ) -> Result<Response<Vec<u8>>, SessionError> {
     let ok = || reply(StatusCode::OK, "ok");
     let seg: Vec<&str> = path.trim_start_matches('/').splitn(2, '/').collect();
@@ -76,6 +73,36 @@ pub async fn route(
                 HeaderValue::from_static("app=1; Path=/"),
             );
             res
+        }
+        (method, "public") => {
+            if method == "POST" {
+                s.insert(key, true).await?;
+            } else {
+                s.get::<Value>(key).await?;
+            }
+            let mut res = ok();
+            let h = res.headers_mut();
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
+            h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+            res
+        }
+        (_, "fail") => {
+            // The route after `/fail`, then a 500 (a handler that fails
+            // halfway).
+            let inner = format!("/{key}");
+            Box::pin(route(s, method, &inner, body)).await?;
+            reply(StatusCode::INTERNAL_SERVER_ERROR, "failed")
+        }
+        ("POST", "touch") => {
+            s.touch().await?;
+            ok()
+        }
+        ("POST", "as") => {
+            s.set_user(key).await?;
+            ok()
         }
         ("POST", "login") => {
             s.regenerate().await?;

@@ -111,7 +111,7 @@ pub async fn bad_cookies_get_a_fresh_session(a: &impl TestApp, store: Arc<dyn St
     let mut owner = Browser::new(&*c);
     owner.post("/set/secret", r#""owner-data""#).await;
     let good = owner.cookie.clone().expect("cookie");
-    let other = build(SessionConfig::builder().key([9u8; 32]));
+    let other = build(SessionConfig::builder().key(crate::test_key("key 9")));
     let (id_part, mac) = good.split_once('.').expect("signed value");
     let mut flipped = good.clone().into_bytes();
     flipped[5] ^= 0x04;
@@ -168,8 +168,7 @@ pub async fn bad_cookies_get_a_fresh_session(a: &impl TestApp, store: Arc<dyn St
 /// A cookie signed with a rotated-out previous key still works and comes
 /// back signed with the current key.
 pub async fn previous_key_cookie_is_reissued_with_current_key(
-    a: &impl TestApp,
-    store: Arc<dyn Store>,
+    a: &impl TestApp, store: Arc<dyn Store>,
 ) {
     let old_app = app(
         a,
@@ -557,7 +556,7 @@ pub async fn concurrent_distinct_keys_all_survive(a: &impl TestApp, store: Arc<d
     assert_eq!(all.as_object().map(|m| m.len()), Some(81), "{all}");
 }
 
-/// The header transport (`X-Session-Id`) works end to end.
+/// A custom header transport round trip (`X-Session-Id` both ways).
 pub async fn header_transport_round_trip(a: &impl TestApp, store: Arc<dyn Store>) {
     let name = header::HeaderName::from_static("x-session-id");
     let c = app(
@@ -566,9 +565,29 @@ pub async fn header_transport_round_trip(a: &impl TestApp, store: Arc<dyn Store>
         store,
     )
     .await;
-    let r = send_with(&*c, Method::POST, "/set/k", "7", None, "id").await;
-    assert_ok(&r);
-    assert!(r.set_cookies.is_empty(), "header transport set a cookie");
+    token_round_trip(&*c, &name, name.clone(), |t| t.as_bytes().to_vec()).await;
+}
+
+/// The Bearer transport over HTTP: the token comes in `X-Session-Token`,
+/// goes back in `Authorization: Bearer <token>`, and no cookie is ever
+/// set; a tampered token gets a fresh session.
+pub async fn bearer_transport_round_trip(a: &impl TestApp, store: Arc<dyn Store>) {
+    let c = app(a, build(base_config().transport(Transport::Bearer)), store).await;
+    let out = header::HeaderName::from_static("x-session-token");
+    token_round_trip(&*c, &out, header::AUTHORIZATION, |t| {
+        format!("Bearer {t}").into_bytes()
+    })
+    .await;
+}
+
+/// A session over a token transport: a write answers with the token in
+/// header `out` and no cookie; the token sent back in header `back` (as
+/// `wrap` writes it) carries the session; a tampered token gets a fresh
+/// one.
+async fn token_round_trip(
+    c: &dyn super::Client, out: &header::HeaderName, back: header::HeaderName,
+    wrap: impl Fn(&str) -> Vec<u8>,
+) {
     let req = Request::builder()
         .method(Method::POST)
         .uri("/set/k")
@@ -576,28 +595,50 @@ pub async fn header_transport_round_trip(a: &impl TestApp, store: Arc<dyn Store>
         .body(b"7".to_vec())
         .unwrap_or_else(|e| panic!("{e}"));
     let res = c.send(req).await;
+    assert!(res.status().is_success(), "status {}", res.status());
+    assert!(
+        res.headers().get(header::SET_COOKIE).is_none(),
+        "a token transport set a cookie"
+    );
     let token = res
         .headers()
-        .get(&name)
+        .get(out)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .expect("session header in response");
+        .unwrap_or_else(|| panic!("{out} in the response"));
     let r = send_with(
-        &*c,
+        c,
         Method::GET,
         "/get/k",
         "",
-        Some((name, token.as_bytes())),
+        Some((back.clone(), &wrap(&token))),
         "id",
     )
     .await;
-    assert_eq!(r.body, "7");
+    assert_eq!(r.body, "7", "the token carries the session");
+    assert!(r.set_cookies.is_empty(), "a token transport set a cookie");
+    let mut tampered = token;
+    let last = if tampered.pop() == Some('A') {
+        'B'
+    } else {
+        'A'
+    };
+    tampered.push(last);
+    let r = send_with(
+        c,
+        Method::GET,
+        "/get/k",
+        "",
+        Some((back, &wrap(&tampered))),
+        "id",
+    )
+    .await;
+    assert_eq!(r.body, "null", "a tampered token reached the session");
 }
 
 /// Inserting past the payload limit is refused (413 from the test app) and
 /// the stored session is unchanged.
 pub async fn oversized_insert_is_rejected_and_data_unchanged(
-    a: &impl TestApp,
-    store: Arc<dyn Store>,
+    a: &impl TestApp, store: Arc<dyn Store>,
 ) {
     let c = app(a, build(base_config().max_payload_bytes(1024)), store).await;
     let mut b = Browser::new(&*c);

@@ -1,0 +1,11 @@
+-- session-sqlx, MySQL / MariaDB migration 2: the user index (Session::set_user,
+-- "your devices", revoke, the per-user cap). A nullable user_id column and an
+-- index on it. VARBINARY(255), not VARCHAR: every utf8mb4 collation common to
+-- MySQL 8 and MariaDB pads, so "bob" and "bob " would be one user; bytes
+-- compare exactly. The store refuses longer user ids with a typed error.
+-- {table} and {user_index} are validated, backquoted identifiers filled in by
+-- the crate. MySQL 8 has no ADD COLUMN IF NOT EXISTS: the crate runs this file
+-- only while information_schema shows no user_id column, checked under the
+-- migration lock (GET_LOCK), so it runs once per table even when several
+-- instances start at once. Existing rows keep user_id NULL.
+ALTER TABLE {table} ADD COLUMN user_id VARBINARY(255) NULL, ADD INDEX {user_index} (user_id);
