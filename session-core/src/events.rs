@@ -15,6 +15,20 @@
 //! the current signing key, never any character of the id itself), `user`,
 //! `op` (store method), `latency_us`, `ok`.
 //!
+//! Spans, at `DEBUG` on target `session`: a request whose session makes a
+//! store call gets one `session` span (opened by its first store call,
+//! under whatever span is current then, closed when the request's
+//! `Session` is dropped), and each of its store calls a child
+//! `session_store_call` span with `op`, `ok` and `latency_us`.
+//!
+//! Metrics: with the `metrics` feature, counters and a latency histogram
+//! go to the [`metrics`](https://docs.rs/metrics) facade:
+//! `session_created_total`, `session_loaded_total`,
+//! `session_destroyed_total`, `session_revoked_total`,
+//! `session_regenerated_total`, `session_conflicts_replayed_total`,
+//! `session_store_errors_total` (label `op`) and the histogram
+//! `session_store_call_seconds` (labels `op`, `outcome`: `ok` or `error`).
+//!
 //! The security events ([`EventKind::InvalidSignature`],
 //! [`EventKind::MalformedValue`], [`EventKind::UnknownId`],
 //! [`EventKind::DuplicateCookie`]) are routine on the internet (stale
@@ -48,6 +62,9 @@ pub enum EventKind {
     /// while this one held it; this request's writes were dropped, it went
     /// on with a fresh session and the response removes the cookie.
     Vanished,
+    /// A write met a newer version of the record (another request of the
+    /// same session saved first) and is replayed on it.
+    ConflictReplayed,
     /// `regenerate` found its old record gone (a logout or revocation won):
     /// the new id was never stored, the response removes the cookie.
     RotationRefused,
@@ -96,6 +113,7 @@ impl EventKind {
             EventKind::ExpiredOnLoad => "expired_on_load",
             EventKind::Undecodable => "undecodable",
             EventKind::Vanished => "vanished",
+            EventKind::ConflictReplayed => "conflict_replayed",
             EventKind::RotationRefused => "rotation_refused",
             EventKind::InvalidSignature => "invalid_signature",
             EventKind::MalformedValue => "malformed_value",

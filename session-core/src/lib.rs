@@ -155,6 +155,8 @@ mod keys;
 mod lifecycle;
 mod manager;
 mod memory;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod response;
 mod session;
 mod state;

@@ -770,7 +770,10 @@ impl Lifecycle {
             .as_ref()
             .map(|s| s.rotate_from.map_or(s.id, |(old, _)| old));
         match target {
-            Some(id) => self.phase = Phase::Rebase(id),
+            Some(id) => {
+                self.note(EventKind::ConflictReplayed, Some(id), None);
+                self.phase = Phase::Rebase(id);
+            }
             None => self.finish(Ok(())),
         }
     }

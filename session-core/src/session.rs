@@ -3,8 +3,8 @@
 //! store calls the lifecycle asks for.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use futures_util::lock::{Mutex, MutexGuard};
 use serde::Serialize;
@@ -43,6 +43,9 @@ struct Inner {
     /// The request path is inside the cookie's path: outside it the
     /// session is empty, refuses writes and is never flushed.
     in_scope: bool,
+    /// The request's `session` span, made by its first store call traced
+    /// at debug level (see the `events` docs).
+    span: OnceLock<tracing::Span>,
 }
 
 impl fmt::Debug for Session {
@@ -97,6 +100,7 @@ impl Session {
                 failed: AtomicBool::new(false),
                 destroy: AtomicBool::new(false),
                 in_scope,
+                span: OnceLock::new(),
             }),
         }
     }
@@ -128,7 +132,7 @@ impl Session {
         loop {
             match lc.poll(&d.config, now) {
                 Step::Call(call) => {
-                    let reply = d.perform(call).await;
+                    let reply = d.perform(call, &self.inner.span).await;
                     lc.handle(reply, &d.config, now);
                 }
                 Step::Done(result) => {
