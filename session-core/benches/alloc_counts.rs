@@ -4,7 +4,7 @@
 
 use std::alloc::System;
 
-use session_core::{MemoryStore, RequestMeta, SessionConfig, SessionManager};
+use session_core::{MemoryStore, RequestMeta, SessionManager};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -32,10 +32,7 @@ fn count<F: FnMut()>(name: &str, mut f: F) {
 }
 
 fn main() {
-    let config = SessionConfig::builder()
-        .key(session_core::test_key("key 1"))
-        .build()
-        .unwrap();
+    let config = session_core::testing::config("key 1");
     let manager = SessionManager::new(config, MemoryStore::new());
     let cookie = setup_session(&manager);
     let header = cookie.as_bytes();

@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use session_core::__private::Keys;
-use session_core::{Key, MemoryStore, RequestMeta, SessionConfig, SessionId, SessionManager};
+use session_core::{Key, MemoryStore, RequestMeta, SessionId, SessionManager};
 
 mod support;
 use support::{block_on, setup_session};
@@ -32,10 +32,7 @@ fn ids_and_keys(c: &mut Criterion) {
 }
 
 fn cookie_parse(c: &mut Criterion) {
-    let config = SessionConfig::builder()
-        .key(session_core::test_key("key 1"))
-        .build()
-        .unwrap();
+    let config = session_core::testing::config("key 1");
     let others: String = (0..10)
         .map(|i| format!("other_cookie_{i}=value-{i}-abcdefghijklmnop; "))
         .collect();
@@ -46,10 +43,7 @@ fn cookie_parse(c: &mut Criterion) {
 }
 
 fn lifecycles(c: &mut Criterion) {
-    let config = SessionConfig::builder()
-        .key(session_core::test_key("key 1"))
-        .build()
-        .unwrap();
+    let config = session_core::testing::config("key 1");
     let manager = SessionManager::new(config, MemoryStore::new());
     let cookie = setup_session(&manager);
     let header = cookie.as_bytes();

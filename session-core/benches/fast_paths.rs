@@ -9,14 +9,11 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use session_core::__private as cookie;
-use session_core::{SessionConfig, SessionId};
+use session_core::SessionId;
 use time::{Duration, OffsetDateTime};
 
 fn cookie_split(c: &mut Criterion) {
-    let config = SessionConfig::builder()
-        .key(session_core::test_key("key 1"))
-        .build()
-        .unwrap();
+    let config = session_core::testing::config("key 1");
     let signed = config.keys().sign(&SessionId::random());
     let others: String = (0..10)
         .map(|i| format!("other_cookie_{i}=value-{i}-abcdefghijklmnop; "))
@@ -47,10 +44,7 @@ fn cookie_split(c: &mut Criterion) {
 }
 
 fn set_cookie_expires(c: &mut Criterion) {
-    let config = SessionConfig::builder()
-        .key(session_core::test_key("key 1"))
-        .build()
-        .unwrap();
+    let config = session_core::testing::config("key 1");
     let signed = config.keys().sign(&SessionId::random());
     let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
     let at = now + Duration::hours(24);

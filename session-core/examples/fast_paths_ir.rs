@@ -10,17 +10,14 @@
 use std::hint::black_box;
 
 use session_core::__private as cookie;
-use session_core::{SessionConfig, SessionId};
+use session_core::SessionId;
 use time::{Duration, OffsetDateTime};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let case = args.next().unwrap_or_default();
     let n: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-    let config = SessionConfig::builder()
-        .key(session_core::test_key("key 1"))
-        .build()
-        .unwrap();
+    let config = session_core::testing::config("key 1");
     let signed = config.keys().sign(&SessionId::from_bytes([3; 32]));
     let mut others = String::new();
     for i in 0..10 {

@@ -605,10 +605,7 @@ mod tests {
 
     #[test]
     fn a_login_without_data_is_stored() {
-        let config = SessionConfig::builder()
-            .key(crate::test_key("key 1"))
-            .build()
-            .unwrap();
+        let config = crate::config::test_config("key 1");
         let lifetime = Lifetime::from_config(&config, NOW);
         let mut s = State::fresh(SessionId::from_bytes([3; 32]), lifetime, NOW);
         s.user = Some("ada".into());

@@ -3,9 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use session_core::{
-    Event, EventHook, EventKind, MemoryStore, RequestMeta, SessionConfig, SessionManager,
-};
+use session_core::{Event, EventHook, EventKind, MemoryStore, RequestMeta, SessionManager};
 
 /// (kind, user, op, ok) of one event.
 type Seen = (
@@ -54,10 +52,7 @@ async fn run(
 #[tokio::test]
 async fn lifecycle_events_reach_the_hook() {
     let hook = Arc::new(Recorder::default());
-    let config = SessionConfig::builder()
-        .key(session_core::test_key("key 1"))
-        .build()
-        .unwrap();
+    let config = session_core::testing::config("key 1");
     let m = SessionManager::new(config, MemoryStore::new()).with_event_hook(hook.clone());
 
     let cookie = run(&m, None, async |s| s.insert("a", 1).await.unwrap())
@@ -132,14 +127,8 @@ impl EventHook for Sessions {
 #[tokio::test]
 async fn security_events_name_sessions_by_a_keyed_hash() {
     let hook = Arc::new(Sessions::default());
-    let config = SessionConfig::builder()
-        .key(session_core::test_key("events"))
-        .build()
-        .unwrap();
-    let other = SessionConfig::builder()
-        .key(session_core::test_key("another app"))
-        .build()
-        .unwrap();
+    let config = session_core::testing::config("events");
+    let other = session_core::testing::config("another app");
     let m = SessionManager::new(config.clone(), MemoryStore::new()).with_event_hook(hook.clone());
     let take = || std::mem::take(&mut *hook.0.lock().unwrap());
     let id = session_core::SessionId::random();

@@ -296,6 +296,15 @@ impl SessionConfig {
     }
 }
 
+/// The defaults with the test key of `label`: what most tests configure.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn test_config(label: &str) -> SessionConfig {
+    SessionConfig::builder()
+        .key(crate::test_key(label))
+        .build()
+        .unwrap_or_else(|e| panic!("test config: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::Secure;

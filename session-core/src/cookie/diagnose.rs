@@ -78,14 +78,8 @@ mod tests {
 
     #[test]
     fn findings() {
-        let config = SessionConfig::builder()
-            .key(crate::test_key("diagnose"))
-            .build()
-            .unwrap();
-        let other = SessionConfig::builder()
-            .key(crate::test_key("other"))
-            .build()
-            .unwrap();
+        let config = crate::config::test_config("diagnose");
+        let other = crate::config::test_config("other");
         let id = SessionId::random();
         let good = config.keys.sign(&id);
         let forged = other.keys.sign(&id);

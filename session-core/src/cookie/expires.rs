@@ -93,10 +93,7 @@ mod tests {
     use crate::SessionConfig;
 
     fn config() -> SessionConfig {
-        SessionConfig::builder()
-            .key(crate::test_key("key 1"))
-            .build()
-            .unwrap()
+        crate::config::test_config("key 1")
     }
 
     fn signed(c: &SessionConfig) -> String {

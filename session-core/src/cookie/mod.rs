@@ -256,10 +256,7 @@ mod tests {
     use time::macros::datetime;
 
     fn config() -> SessionConfig {
-        SessionConfig::builder()
-            .key(crate::test_key("key 1"))
-            .build()
-            .unwrap()
+        crate::config::test_config("key 1")
     }
 
     fn signed(c: &SessionConfig) -> (SessionId, String) {
@@ -322,10 +319,7 @@ mod tests {
         let (_, s) = signed(&c);
         let truncated = format!("id={}", &s[..s.len() - 1]);
         assert_eq!(v(&c, &[truncated.as_bytes()]), Verdict::Invalid);
-        let other = SessionConfig::builder()
-            .key(crate::test_key("key 2"))
-            .build()
-            .unwrap();
+        let other = crate::config::test_config("key 2");
         let (_, wrong_key) = signed(&other);
         assert_eq!(
             v(&c, &[format!("id={wrong_key}").as_bytes()]),
@@ -387,10 +381,7 @@ mod tests {
 
     #[test]
     fn previous_key_is_reported() {
-        let old = SessionConfig::builder()
-            .key(crate::test_key("key 1"))
-            .build()
-            .unwrap();
+        let old = crate::config::test_config("key 1");
         let new = SessionConfig::builder()
             .key(crate::test_key("key 2"))
             .previous_key(crate::test_key("key 1"))

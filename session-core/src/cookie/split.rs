@@ -93,10 +93,7 @@ mod tests {
     use crate::SessionId;
 
     fn config() -> SessionConfig {
-        SessionConfig::builder()
-            .key(crate::test_key("key 1"))
-            .build()
-            .unwrap()
+        crate::config::test_config("key 1")
     }
 
     /// Header pieces: our name, its look-alikes, separators, every kind of

@@ -27,6 +27,17 @@ pub use wrappers::{
     Wrapped,
 };
 
+/// The default configuration with the test key of `label`
+/// ([`test_key`](crate::test_key)).
+///
+/// ```
+/// let config = session_core::testing::config("my test");
+/// assert_eq!(config.cookie_name(), "id");
+/// ```
+pub fn config(label: &str) -> crate::SessionConfig {
+    crate::config::test_config(label)
+}
+
 /// A unique namespace for one test case: `sc_<case>_<random>`, lowercase
 /// ASCII letters, digits and `_`, at most 56 characters; usable as a key
 /// prefix, a schema or a table name.
