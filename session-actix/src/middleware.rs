@@ -19,42 +19,31 @@ use time::Duration;
 
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
-/// An actix-web middleware ([`Transform`]) that gives every request a lazy
-/// [`Session`](crate::Session) and, after the handler, performs the store
-/// calls and appends the `Set-Cookie` header the core decided.
-///
-/// ```
-/// use actix_web::{App, web};
-/// use session_actix::SessionMiddleware;
-/// use session_core::{MemoryStore, SessionConfig};
-///
-/// # fn main() -> Result<(), session_core::ConfigError> {
-/// let config = SessionConfig::builder().key_from_env_or_random("SESSION_KEY").build()?;
-/// let middleware = SessionMiddleware::new(config, MemoryStore::new());
-/// // Cheap to clone: build it once, outside `HttpServer::new`.
-/// let app = App::new()
-///     .wrap(middleware.clone())
-///     .route("/", web::get().to(|| async { "hello" }));
-/// # let _ = app;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone)]
-pub struct SessionMiddleware {
-    manager: SessionManager,
+session_core::adapter::session_middleware! {
+    /// An actix-web middleware ([`Transform`]) that gives every request a lazy
+    /// [`Session`](crate::Session) and, after the handler, performs the store
+    /// calls and appends the `Set-Cookie` header the core decided.
+    ///
+    /// ```
+    /// use actix_web::{App, web};
+    /// use session_actix::SessionMiddleware;
+    /// use session_core::{MemoryStore, SessionConfig};
+    ///
+    /// # fn main() -> Result<(), session_core::ConfigError> {
+    /// let config = SessionConfig::builder().key_from_env_or_random("SESSION_KEY").build()?;
+    /// let middleware = SessionMiddleware::new(config, MemoryStore::new());
+    /// // Cheap to clone: build it once, outside `HttpServer::new`.
+    /// let app = App::new()
+    ///     .wrap(middleware.clone())
+    ///     .route("/", web::get().to(|| async { "hello" }));
+    /// # let _ = app;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub struct SessionMiddleware, a "middleware";
 }
 
 impl SessionMiddleware {
-    /// A middleware over `store` with `config`.
-    pub fn new(config: SessionConfig, store: impl Store) -> Self {
-        Self::from_manager(SessionManager::new(config, store))
-    }
-
-    /// A middleware over an existing manager (shared store, custom clock).
-    pub fn from_manager(manager: SessionManager) -> Self {
-        Self { manager }
-    }
-
     /// A builder named like `actix_session::SessionMiddleware::builder`, for
     /// migration: a store and a signing key (at least 32 bytes), then
     /// `cookie_*` setters and [`build`](SessionMiddlewareBuilder::build).
@@ -63,11 +52,6 @@ impl SessionMiddleware {
             store: Arc::new(store),
             config: SessionConfig::builder().key(key),
         }
-    }
-
-    /// The manager.
-    pub fn manager(&self) -> &SessionManager {
-        &self.manager
     }
 }
 

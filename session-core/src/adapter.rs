@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use http::{HeaderName, HeaderValue, StatusCode};
 
 pub use crate::manager::{RequestMeta, ResponseHeader, SessionManager};
-pub use crate::{missing_layer_error, session_error_newtype, session_newtype};
+pub use crate::{missing_layer_error, session_error_newtype, session_middleware, session_newtype};
 
 use crate::error::SessionError;
 use crate::state::DataError;
@@ -256,6 +256,49 @@ macro_rules! missing_layer_error {
         }
 
         impl ::std::error::Error for $name {}
+    };
+}
+
+/// Defines an adapter's session middleware type (a layer, a middleware, a
+/// fairing): a struct holding the [`SessionManager`](crate::SessionManager),
+/// with `new(config, store)`, `from_manager(manager)` and `manager()`; the
+/// adapter implements its framework's middleware trait for it.
+///
+/// ```
+/// session_core::adapter::session_middleware! {
+///     /// The session layer.
+///     pub struct SessionLayer, a "layer";
+/// }
+///
+/// let config = session_core::SessionConfig::builder().random_key().build().unwrap();
+/// let layer = SessionLayer::new(config, session_core::MemoryStore::new());
+/// assert_eq!(layer.manager().config().cookie_name(), "id");
+/// ```
+#[macro_export]
+macro_rules! session_middleware {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident, a $what:literal;) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        $vis struct $name {
+            manager: $crate::SessionManager,
+        }
+
+        impl $name {
+            #[doc = concat!("A ", $what, " over `store` with `config`.")]
+            pub fn new(config: $crate::SessionConfig, store: impl $crate::Store) -> Self {
+                Self::from_manager($crate::SessionManager::new(config, store))
+            }
+
+            #[doc = concat!("A ", $what, " over an existing manager (shared store, custom clock).")]
+            pub fn from_manager(manager: $crate::SessionManager) -> Self {
+                Self { manager }
+            }
+
+            /// The manager.
+            pub fn manager(&self) -> &$crate::SessionManager {
+                &self.manager
+            }
+        }
     };
 }
 

@@ -7,29 +7,28 @@ use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::http::{ContentType, Status};
 use rocket::{Build, Request, Response, Rocket};
 use session_core::adapter::{HeaderEdit, ResponseParts, ResponseVerdict};
-use session_core::{RequestMeta, SessionConfig, SessionManager, Store, Transport};
+use session_core::{RequestMeta, SessionConfig, SessionManager, Transport};
 
 const X_FORWARDED_PROTO: &str = "X-Forwarded-Proto";
 
-/// A Rocket [`Fairing`] that gives every request a lazy
-/// [`Session`](crate::Session) and, in its response callback, performs the
-/// store calls and adds the `Set-Cookie` header the core decided.
-///
-/// Rocket has no around-middleware, so the work is split:
-/// - on ignite, the fairing puts its [`SessionManager`] into managed state;
-/// - the [`Session`](crate::Session) request guard starts the request's
-///   session in request-local state the first time a guard asks for it
-///   (verifying the cookie, no store call);
-/// - on response, after the handler (and any catcher) ran and after
-///   Rocket added the [`CookieJar`](rocket::http::CookieJar)'s cookies, the
-///   fairing flushes the session and appends its header beside the others.
-///
-/// A request that never used the guard costs nothing. The flush happens
-/// before the response body is sent, whatever the status or the responder
-/// (streams included).
-#[derive(Debug, Clone)]
-pub struct SessionFairing {
-    manager: SessionManager,
+session_core::adapter::session_middleware! {
+    /// A Rocket [`Fairing`] that gives every request a lazy
+    /// [`Session`](crate::Session) and, in its response callback, performs the
+    /// store calls and adds the `Set-Cookie` header the core decided.
+    ///
+    /// Rocket has no around-middleware, so the work is split:
+    /// - on ignite, the fairing puts its [`SessionManager`] into managed state;
+    /// - the [`Session`](crate::Session) request guard starts the request's
+    ///   session in request-local state the first time a guard asks for it
+    ///   (verifying the cookie, no store call);
+    /// - on response, after the handler (and any catcher) ran and after
+    ///   Rocket added the [`CookieJar`](rocket::http::CookieJar)'s cookies, the
+    ///   fairing flushes the session and appends its header beside the others.
+    ///
+    /// A request that never used the guard costs nothing. The flush happens
+    /// before the response body is sent, whatever the status or the responder
+    /// (streams included).
+    pub struct SessionFairing, a "fairing";
 }
 
 /// The manager, as managed state (only the fairing puts it there).
@@ -77,23 +76,6 @@ fn jar_cookie(request: &Request<'_>, config: &SessionConfig, no_header: bool) ->
     }
     let cookie = request.cookies().get(config.cookie_name())?;
     Some(format!("{}={}", cookie.name(), cookie.value()))
-}
-
-impl SessionFairing {
-    /// A fairing over `store` with `config`.
-    pub fn new(config: SessionConfig, store: impl Store) -> Self {
-        Self::from_manager(SessionManager::new(config, store))
-    }
-
-    /// A fairing over an existing manager (shared store, custom clock).
-    pub fn from_manager(manager: SessionManager) -> Self {
-        Self { manager }
-    }
-
-    /// The manager.
-    pub fn manager(&self) -> &SessionManager {
-        &self.manager
-    }
 }
 
 /// A plain response from the core (the failure response, or a handler

@@ -119,7 +119,7 @@ async fn assert_ended(
         let mut b = Browser::new(c);
         b.cookie = Some(cookie);
         assert_eq!(
-            b.get("/get/user").await.body,
+            b.value("user").await,
             "null",
             "{how}: the held request's new cookie carries the user"
         );
@@ -175,7 +175,7 @@ pub async fn rotation_racing_a_revocation_never_resurrects(
         let mut b = Browser::new(&*c);
         b.cookie = Some(cookie);
         assert_eq!(
-            b.get("/get/user").await.body,
+            b.value("user").await,
             "null",
             "the revoked session came back"
         );
@@ -200,23 +200,15 @@ pub async fn rotation_racing_a_write_keeps_both(a: &impl TestApp, store: Arc<dyn
     .await;
     assert_ok(&reply);
     assert_ne!(tab.cookie, old, "the rotation set no new cookie");
+    assert_eq!(tab.value("n").await, "2", "the other tab's write was lost");
     assert_eq!(
-        tab.get("/get/n").await.body,
-        "2",
-        "the other tab's write was lost"
-    );
-    assert_eq!(
-        tab.get("/get/step_up").await.body,
+        tab.value("step_up").await,
         "true",
         "the rotation's write was lost"
     );
     let mut stale = Browser::new(&*c);
     stale.cookie = old;
-    assert_eq!(
-        stale.get("/get/n").await.body,
-        "null",
-        "the old id still loads"
-    );
+    assert_eq!(stale.value("n").await, "null", "the old id still loads");
 }
 
 /// Eight concurrent logins of one user, from eight browsers, under a cap
@@ -297,10 +289,10 @@ pub async fn touch_racing_a_shorter_expiry(a: &impl TestApp, store: Arc<dyn Stor
     .await;
     assert_ok(&reply);
     clock.advance(Duration::seconds(20));
-    assert_eq!(tab.get("/get/k").await.body, "1", "expired too early");
+    assert_eq!(tab.value("k").await, "1", "expired too early");
     clock.advance(Duration::seconds(30));
     assert_eq!(
-        tab.get("/get/k").await.body,
+        tab.value("k").await,
         "null",
         "the touch undid the shorter expiry"
     );

@@ -111,11 +111,7 @@ async fn fails_and_ends_the_session(b: &mut Browser<'_>, route: &str) {
     let removal = r.ours.as_deref().is_some_and(|c| c.contains("Max-Age=0"));
     assert!(removal, "{route}: {r:?}");
     b.cookie = held;
-    assert_eq!(
-        b.get("/get/a").await.body,
-        "null",
-        "{route}: the session lives"
-    );
+    assert_eq!(b.value("a").await, "null", "{route}: the session lives");
 }
 
 /// The 5xx rule: a handler that writes and then answers 500 stores nothing
@@ -129,8 +125,8 @@ pub async fn server_error_stores_only_deletions(a: &impl TestApp, store: Arc<dyn
     let r = b.post("/fail/set/b", "2").await;
     assert_eq!(r.status, http::StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(r.ours, None, "a cookie on a 500");
-    assert_eq!(b.get("/get/b").await.body, "null", "half-done write stored");
-    assert_eq!(b.get("/get/a").await.body, "1");
+    assert_eq!(b.value("b").await, "null", "half-done write stored");
+    assert_eq!(b.value("a").await, "1");
     // A new session is not created either.
     let mut fresh = Browser::new(&*c);
     let r = fresh.post("/fail/set/k", "1").await;
@@ -146,7 +142,7 @@ pub async fn server_error_stores_only_deletions(a: &impl TestApp, store: Arc<dyn
     let r = b.post("/fail/set/k", "1").await;
     assert_eq!(r.status.as_u16(), 500);
     assert!(r.ours.is_some(), "no cookie with save_on_server_error");
-    assert_eq!(b.get("/get/k").await.body, "1");
+    assert_eq!(b.value("k").await, "1");
 }
 
 /// An identity switch: `set_user(bob)` on a session bound to alice, without
@@ -169,10 +165,10 @@ pub async fn identity_switch_rotates_and_drops_data(a: &impl TestApp, store: Arc
     assert_ok(&r);
     assert!(r.ours.is_some(), "no new cookie on an identity switch");
     assert_ne!(b.get("/id").await.body, alice_id);
-    assert_eq!(b.get("/get/secret").await.body, "null", "alice's data kept");
+    assert_eq!(b.value("secret").await, "null", "alice's data kept");
     // Alice's id is retired.
     b.cookie = alice_cookie;
-    assert_eq!(b.get("/get/secret").await.body, "null", "alice's id lives");
+    assert_eq!(b.value("secret").await, "null", "alice's id lives");
 }
 
 /// `touch()` resets the idle window even under `TouchPolicy::Never`, and
@@ -196,10 +192,10 @@ pub async fn touch_resets_the_idle_window(a: &impl TestApp, store: Arc<dyn Store
     assert!(ours.contains("Max-Age=600"), "{ours}");
     // 12 minutes after the write, 6 after the touch: alive.
     clock.advance(Duration::minutes(6));
-    assert_eq!(b.get("/get/k").await.body, "1");
+    assert_eq!(b.value("k").await, "1");
     // 11 minutes after the touch: gone.
     clock.advance(Duration::minutes(5));
-    assert_eq!(b.get("/get/k").await.body, "null");
+    assert_eq!(b.value("k").await, "null");
 }
 
 /// Cookie-path scoping (RFC 6265 path-match, not a string prefix): a

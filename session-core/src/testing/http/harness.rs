@@ -149,6 +149,12 @@ impl<'a> Browser<'a> {
         self.send(Method::GET, path, "").await
     }
 
+    /// The body of `GET /get/<key>`: the session's value under `key` as
+    /// JSON (`null` when absent).
+    pub async fn value(&mut self, key: &str) -> String {
+        self.get(&format!("/get/{key}")).await.body
+    }
+
     /// `POST path` with `body`.
     pub async fn post(&mut self, path: &str, body: &str) -> Reply {
         self.send(Method::POST, path, body).await

@@ -64,11 +64,11 @@ pub async fn write_then_read_back(a: &impl TestApp, store: Arc<dyn Store>) {
     assert_eq!(b.post("/incr/views", "").await.body, "1");
     assert_eq!(b.post("/incr/views", "").await.body, "2");
     assert_ok(&b.post("/remove/user", "").await);
-    assert_eq!(b.get("/get/user").await.body, "null");
+    assert_eq!(b.value("user").await, "null");
     assert_eq!(b.get("/entries").await.json(), json!({"views": 2}));
     // Another browser does not see it.
     let mut other = Browser::new(&*c);
-    assert_eq!(other.get("/get/views").await.body, "null");
+    assert_eq!(other.value("views").await, "null");
 }
 
 /// A validly signed cookie for an id the store does not know is never
@@ -97,7 +97,7 @@ pub async fn expired_id_is_never_reused(a: &impl TestApp, store: Arc<dyn Store>)
     b.post("/set/k", "1").await;
     let old = b.cookie.clone().expect("cookie");
     clock.advance(Duration::minutes(11));
-    assert_eq!(b.get("/get/k").await.body, "null");
+    assert_eq!(b.value("k").await, "null");
     b.post("/set/k", "2").await;
     let new = b.cookie.clone().expect("cookie");
     assert_ne!(old, new);
@@ -162,7 +162,7 @@ pub async fn bad_cookies_get_a_fresh_session(a: &impl TestApp, store: Arc<dyn St
     assert_eq!(r.json(), json!("owner-data"));
     // The owner's session is intact.
     assert_eq!(owner.get("/get/secret").await.json(), json!("owner-data"));
-    assert_eq!(owner.get("/get/mine").await.body, "null");
+    assert_eq!(owner.value("mine").await, "null");
 }
 
 /// A cookie signed with a rotated-out previous key still works and comes
@@ -264,12 +264,12 @@ pub async fn idle_timeout_expires_session(a: &impl TestApp, store: Arc<dyn Store
     let mut b = Browser::new(&*c);
     b.post("/set/k", "1").await;
     clock.advance(Duration::minutes(29));
-    assert_eq!(b.get("/get/k").await.body, "1");
+    assert_eq!(b.value("k").await, "1");
     // That read was past the touch threshold: the window restarted.
     clock.advance(Duration::minutes(29));
-    assert_eq!(b.get("/get/k").await.body, "1");
+    assert_eq!(b.value("k").await, "1");
     clock.advance(Duration::minutes(31));
-    assert_eq!(b.get("/get/k").await.body, "null");
+    assert_eq!(b.value("k").await, "null");
 }
 
 /// Activity never extends a session past the absolute timeout.
@@ -292,7 +292,7 @@ pub async fn absolute_timeout_caps_active_session(a: &impl TestApp, store: Arc<d
         );
     }
     clock.advance(Duration::minutes(16)); // 128 minutes after creation
-    assert_eq!(b.get("/get/k").await.body, "null");
+    assert_eq!(b.value("k").await, "null");
 }
 
 /// Reads do not write to the store until less than the threshold of the
@@ -326,7 +326,7 @@ pub async fn reads_touch_only_past_threshold(a: &impl TestApp, store: Arc<dyn St
     assert_eq!(counts.snapshot().3, 1, "exactly one touch");
     assert_eq!(counts.writes(), writes + 1);
     clock.advance(Duration::minutes(90)); // past the original window, inside the touched one
-    assert_eq!(b.get("/get/k").await.body, "1");
+    assert_eq!(b.value("k").await, "1");
 }
 
 /// `rolling` re-sends the cookie with a fresh expiry on every response.
@@ -377,7 +377,7 @@ pub async fn remember_me_expiry_survives_reload(a: &impl TestApp, store: Arc<dyn
     let sc = r.ours.expect("cookie");
     assert!(!sc.contains("Max-Age") && !sc.contains("Expires"), "{sc}");
     clock.advance(Duration::minutes(31));
-    assert_eq!(b.get("/get/user").await.body, "null");
+    assert_eq!(b.value("user").await, "null");
 }
 
 /// Every cookie attribute in the config appears in `Set-Cookie`.
@@ -444,7 +444,7 @@ pub async fn handler_set_cookie_headers_are_kept(a: &impl TestApp, store: Arc<dy
         "handler cookie lost: {:?}",
         r.set_cookies
     );
-    assert_eq!(b.get("/get/k").await.body, "true");
+    assert_eq!(b.value("k").await, "true");
 }
 
 fn assert_failure(r: &Reply, what: &str) {
@@ -478,7 +478,7 @@ pub async fn store_failure_on_load_gives_failure_response(a: &impl TestApp, stor
     // Untouched requests do not notice.
     assert_ok(&b.get("/untouched").await);
     failing.fail_reads(false);
-    assert_eq!(b.get("/get/k").await.body, "1");
+    assert_eq!(b.value("k").await, "1");
     // A custom failure response.
     let c = app(
         a,
@@ -508,7 +508,7 @@ pub async fn store_failure_on_save_gives_failure_response(a: &impl TestApp, stor
     assert_failure(&fresh.post("/set/k", "1").await, "create");
     assert_eq!(fresh.cookie, None);
     failing.fail_writes(false);
-    assert_eq!(b.get("/get/k").await.body, "1");
+    assert_eq!(b.value("k").await, "1");
 }
 
 /// 16 concurrent requests of one session, each doing `update` +1 ten
@@ -527,7 +527,7 @@ pub async fn concurrent_updates_are_exact(a: &impl TestApp, store: Arc<dyn Store
         }
     });
     futures_util::future::join_all(workers).await;
-    assert_eq!(b.get("/get/n").await.body, "160");
+    assert_eq!(b.value("n").await, "160");
 }
 
 /// Concurrent writes of different keys all survive.
@@ -681,12 +681,12 @@ pub async fn revoke_other_devices(a: &impl TestApp, store: Arc<dyn Store>) {
     );
     assert_eq!(laptop.post("/revoke-others", "").await.body, "2");
     assert_eq!(
-        phone.get("/get/user").await.body,
+        phone.value("user").await,
         "null",
         "revoked session still works"
     );
     assert_eq!(
-        tablet.get("/get/user").await.body,
+        tablet.value("user").await,
         "null",
         "revoked session still works"
     );
@@ -709,7 +709,7 @@ pub async fn revoke_other_devices(a: &impl TestApp, store: Arc<dyn Store>) {
         laptop.post(&format!("/revoke/{other}"), "").await.body,
         "true"
     );
-    assert_eq!(phone.get("/get/user").await.body, "null");
+    assert_eq!(phone.value("user").await, "null");
     // A handle of another user's session is refused.
     let bobs = bob.get("/devices").await.json();
     let bob_handle = bobs[0]["handle"].as_str().unwrap_or_default().to_owned();
