@@ -408,7 +408,9 @@ pub(crate) fn run(options: &Options) -> ExitCode {
 
     let mut others: Vec<(String, Outcome)> = Vec::new();
     if options.other() {
-        println!("== other tests (unit, adapter, fault, examples, doctests, README and docs snippets)");
+        println!(
+            "== other tests (unit, adapter, fault, examples, doctests, README and docs snippets)"
+        );
         for package in PACKAGES {
             if !is_member(package) {
                 continue;
