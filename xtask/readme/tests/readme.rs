@@ -5,11 +5,11 @@
 
 const README: &str = include_str!("../../../README.md");
 
-/// Checks that the README shows the quick start compiled in `source` (a
+/// Checks that the README shows the example `path` whose text is `source` (a
 /// file with `// README items: begin/end` around its items and
 /// `    // README body: begin/end` around the body of its `main`, shown
 /// unindented), and panics with the expected text when it does not.
-fn assert_readme_shows(source: &str) {
+fn assert_readme_shows(path: &str, source: &str) {
     let between = |from: &str, to: &str| {
         let start = source.find(from).expect("begin marker") + from.len();
         let end = source.find(to).expect("end marker");
@@ -30,26 +30,33 @@ fn assert_readme_shows(source: &str) {
         .collect();
     assert!(
         shown.contains(&snippet),
-        "README.md no longer shows this example:\n{snippet}"
+        "README.md no longer shows {path}:\n{snippet}"
     );
 }
 
-#[test]
-fn the_readme_shows_the_axum_counter_example() {
-    assert_readme_shows(include_str!("../../../session-axum/examples/counter.rs"));
-}
+/// The examples the README shows: (path from the workspace root, text).
+const EXAMPLES: [(&str, &str); 4] = [
+    (
+        "session-axum/examples/counter.rs",
+        include_str!("../../../session-axum/examples/counter.rs"),
+    ),
+    (
+        "session-actix/examples/counter.rs",
+        include_str!("../../../session-actix/examples/counter.rs"),
+    ),
+    (
+        "session-rocket/examples/counter.rs",
+        include_str!("../../../session-rocket/examples/counter.rs"),
+    ),
+    (
+        "session-axum/examples/devices.rs",
+        include_str!("../../../session-axum/examples/devices.rs"),
+    ),
+];
 
 #[test]
-fn the_readme_shows_the_actix_counter_example() {
-    assert_readme_shows(include_str!("../../../session-actix/examples/counter.rs"));
-}
-
-#[test]
-fn the_readme_shows_the_rocket_counter_example() {
-    assert_readme_shows(include_str!("../../../session-rocket/examples/counter.rs"));
-}
-
-#[test]
-fn the_readme_shows_the_devices_example() {
-    assert_readme_shows(include_str!("../../../session-axum/examples/devices.rs"));
+fn the_readme_shows_the_counter_and_devices_examples() {
+    for (path, source) in EXAMPLES {
+        assert_readme_shows(path, source);
+    }
 }
