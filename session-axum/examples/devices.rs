@@ -1,6 +1,6 @@
 //! Sessions per user: log in with a label, list "your devices", revoke one,
 //! the others, or all of them from a handler that holds the manager. The
-//! README's per-user snippet is this file (`tests/readme.rs` checks it).
+//! README's per-user snippet is this file (`xtask/readme/tests/readme.rs` checks it).
 //!
 //! `SESSION_KEY=$(openssl rand -base64 48) cargo run -p session-axum --example devices`,
 //! then `curl -c jar -b jar -X POST localhost:3000/login`,

@@ -1,120 +1,102 @@
 //! The sans-IO core of a framework-agnostic, server-side session system: what
 //! express-session gives Node apps, for any Rust web framework.
 //!
-//! A custom store is one trait impl; the [`SessionManager`] drives it. This
-//! whole example is a store over a `Mutex<HashMap>` and one request's
-//! lifecycle:
+//! # Sessions, from a handler's side
+//!
+//! HTTP forgets everything between two requests. A session remembers for
+//! one browser: the server keeps a small map of values (who is logged in, a
+//! cart, a page-view count) in a store, and gives the browser a cookie that
+//! names it. The cookie holds only a random id and its signature
+//! (`<id>.<HMAC>`); the data never leaves the server.
+//!
+//! An app adds one adapter to its framework (`session-axum`'s
+//! `SessionLayer`, `session-actix`'s `SessionMiddleware` or
+//! `session-rocket`'s `SessionFairing`) with a [`SessionConfig`] and a
+//! store ([`MemoryStore`] here, `RedisStore` from `session-redis`,
+//! `PostgresStore`, `SqliteStore` or `MySqlStore` from `session-sqlx`).
+//! Handlers then take a [`Session`], the counterpart of `req.session`:
+//!
+//! - [`get`](Session::get), [`insert`](Session::insert),
+//!   [`remove`](Session::remove), [`clear`](Session::clear): typed values,
+//!   any `serde` type, stored as JSON;
+//! - [`update`](Session::update): a read-modify-write that stays exact when
+//!   requests of one session run at the same time (counters);
+//! - [`regenerate`](Session::regenerate) at login: a new id for the same
+//!   data, so an id planted before the login is worthless (session
+//!   fixation); [`set_user`](Session::set_user) ties the session to a user
+//!   for [`devices`](Session::devices) and
+//!   [`revoke_others`](Session::revoke_others);
+//! - [`destroy`](Session::destroy) at logout: the record is deleted and the
+//!   response removes the cookie;
+//! - [`set_expiry`](Session::set_expiry) ("remember me"),
+//!   [`reload`](Session::reload), [`save`](Session::save),
+//!   [`touch`](Session::touch), [`id`](Session::id).
+//!
+//! The session loads lazily, on the first call: a request that never uses
+//! it costs no store round trip. Changes are written once, after the
+//! handler, before the response leaves. The login / dashboard / logout app
+//! of every express-session tutorial, with the requests an adapter would
+//! drive (each adapter does the `start` / `finish` part for you):
 //!
 //! ```
-//! use std::collections::HashMap;
-//! use std::sync::Mutex;
+//! use session_core::{MemoryStore, RequestMeta, Session, SessionConfig, SessionError, SessionManager};
 //!
-//! use session_core::{
-//!     async_trait, Created, Record, RequestMeta, Retired, Saved, SessionConfig, SessionManager,
-//!     Store, StoreAdmin, StoreError, StoreKey, Touched, UserIndex, Version,
-//! };
-//! use time::OffsetDateTime;
+//! async fn login(session: &Session, user: &str) -> Result<(), SessionError> {
+//!     // Once the password checked out:
+//!     session.regenerate().await?; // a new id: session fixation defence
+//!     session.insert("user", user).await?;
+//!     Ok(())
+//! }
 //!
-//! #[derive(Default)]
-//! struct MapStore(Mutex<HashMap<StoreKey, Record>>);
+//! async fn dashboard(session: &Session) -> Result<String, SessionError> {
+//!     Ok(match session.get::<String>("user").await? {
+//!         Some(user) => format!("Hello, {user}"),
+//!         None => "Please log in".to_owned(),
+//!     })
+//! }
 //!
-//! #[async_trait]
-//! impl Store for MapStore {
-//!     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-//!         let now = OffsetDateTime::now_utc();
-//!         Ok(self.0.lock().unwrap().get(key).filter(|r| !r.is_expired(now)).cloned())
-//!     }
-//!     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-//!         let now = OffsetDateTime::now_utc();
-//!         let mut map = self.0.lock().unwrap();
-//!         if map.get(&record.key).is_some_and(|r| !r.is_expired(now)) {
-//!             return Ok(Created::Collision);
-//!         }
-//!         map.insert(record.key.clone(), record.clone());
-//!         Ok(Created::Ok)
-//!     }
-//!     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-//!         let now = OffsetDateTime::now_utc();
-//!         let mut map = self.0.lock().unwrap();
-//!         match map.get_mut(&record.key) {
-//!             Some(r) if r.is_expired(now) => Ok(Saved::Gone),
-//!             Some(r) if r.version != expected => Ok(Saved::Conflict),
-//!             Some(r) => {
-//!                 *r = record.clone();
-//!                 Ok(Saved::Ok)
-//!             }
-//!             None => Ok(Saved::Gone),
-//!         }
-//!     }
-//!     async fn touch(
-//!         &self,
-//!         key: &StoreKey,
-//!         expected: Version,
-//!         at: OffsetDateTime,
-//!     ) -> Result<Touched, StoreError> {
-//!         let now = OffsetDateTime::now_utc();
-//!         match self.0.lock().unwrap().get_mut(key) {
-//!             Some(r) if r.is_expired(now) => Ok(Touched::Gone),
-//!             Some(r) if r.version != expected => Ok(Touched::MovedOn),
-//!             Some(r) => {
-//!                 r.expires_at = at;
-//!                 Ok(Touched::Ok)
-//!             }
-//!             None => Ok(Touched::Gone),
-//!         }
-//!     }
-//!     async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
-//!         let now = OffsetDateTime::now_utc();
-//!         let mut map = self.0.lock().unwrap();
-//!         match map.get(key) {
-//!             Some(r) if r.is_expired(now) => Ok(Retired::Gone),
-//!             Some(r) if r.version != expected => Ok(Retired::MovedOn),
-//!             Some(_) => {
-//!                 map.remove(key);
-//!                 Ok(Retired::Ok)
-//!             }
-//!             None => Ok(Retired::Gone),
-//!         }
-//!     }
-//!     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-//!         self.0.lock().unwrap().remove(key);
-//!         Ok(())
-//!     }
-//!     async fn delete_expired(&self) -> Result<u64, StoreError> {
-//!         let now = OffsetDateTime::now_utc();
-//!         let mut map = self.0.lock().unwrap();
-//!         let before = map.len();
-//!         map.retain(|_, r| !r.is_expired(now));
-//!         Ok((before - map.len()) as u64)
-//!     }
-//!     // No user index (no per-user features) and no operator capability.
-//!     fn user_index(&self) -> Option<&dyn UserIndex> {
-//!         None
-//!     }
-//!     fn admin(&self) -> Option<&dyn StoreAdmin> {
-//!         None
-//!     }
+//! fn logout(session: &Session) {
+//!     session.destroy(); // record deleted, cookie removed
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // `openssl rand -base64 48` makes a key; without one, a random key
+//! // (sessions then end with the process).
 //! let config = SessionConfig::builder().key_from_env_or_random("SESSION_KEY").build()?;
-//! let manager = SessionManager::new(config, MapStore::default());
+//! let manager = SessionManager::new(config, MemoryStore::new());
 //!
-//! // Request 1: no cookie. The handler counts a page view.
+//! // POST /login, no cookie yet.
 //! let session = manager.start([], RequestMeta::default());
-//! let views = session.update("views", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
-//! assert_eq!(views, 1);
+//! login(&session, "ada").await?;
 //! let set_cookie = manager.finish(&session).await?.expect("a new session sets a cookie");
 //! assert!(set_cookie.value.contains("HttpOnly"));
-//!
-//! // Request 2: the browser sends the cookie back.
 //! let cookie = set_cookie.value.split(';').next().unwrap().to_owned();
+//!
+//! // GET /dashboard with the cookie; then POST /logout.
 //! let session = manager.start([cookie.as_bytes()], RequestMeta::default());
-//! assert_eq!(session.get::<u64>("views").await?, Some(1));
+//! assert_eq!(dashboard(&session).await?, "Hello, ada");
+//! logout(&session);
+//! let removal = manager.finish(&session).await?.expect("a logout removes the cookie");
+//! assert!(removal.value.contains("Max-Age=0"));
+//!
+//! // The old cookie no longer names a session.
+//! let session = manager.start([cookie.as_bytes()], RequestMeta::default());
+//! assert_eq!(dashboard(&session).await?, "Please log in");
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`SessionConfig::builder`] holds every policy (cookie attributes, idle
+//! and absolute timeouts, key rotation, the store-failure response, ...),
+//! validated when built. A store failure answers 503 by default, never a
+//! silently empty session.
+//!
+//! # Writing a store
+//!
+//! A custom store is one trait, [`Store`]: its docs state every rule, and
+//! open with a complete store over a `Mutex<HashMap>`. The `testing`
+//! feature's conformance suite checks a store against them.
 //!
 //! # Map
 //!

@@ -220,7 +220,125 @@ impl StoreError {
 /// `expires_at`; it never interprets the payload (opaque bytes, not
 /// necessarily UTF-8 or JSON) and decides no policy. The contract below is
 /// checked case by case by the conformance suite in `session_core::testing`
-/// (feature `testing`), which every store in this workspace runs.
+/// (feature `testing`), which every store in this workspace runs: a test
+/// file of one line, `session_core::store_conformance_tests!(|namespace|
+/// async move { MyStore::connect(..).await.unwrap().with_prefix(namespace) });`
+/// (`known_failures: [..]` lists the cases a store does not keep yet).
+///
+/// A custom store is one impl of this trait, and the [`SessionManager`](crate::SessionManager)
+/// drives it. This whole example is a store over a `Mutex<HashMap>` and one
+/// request's lifecycle through it:
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+///
+/// use session_core::{
+///     async_trait, Created, Record, RequestMeta, Retired, Saved, SessionConfig, SessionManager,
+///     Store, StoreAdmin, StoreError, StoreKey, Touched, UserIndex, Version,
+/// };
+/// use time::OffsetDateTime;
+///
+/// #[derive(Default)]
+/// struct MapStore(Mutex<HashMap<StoreKey, Record>>);
+///
+/// #[async_trait]
+/// impl Store for MapStore {
+///     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+///         let now = OffsetDateTime::now_utc();
+///         Ok(self.0.lock().unwrap().get(key).filter(|r| !r.is_expired(now)).cloned())
+///     }
+///     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
+///         let now = OffsetDateTime::now_utc();
+///         let mut map = self.0.lock().unwrap();
+///         if map.get(&record.key).is_some_and(|r| !r.is_expired(now)) {
+///             return Ok(Created::Collision);
+///         }
+///         map.insert(record.key.clone(), record.clone());
+///         Ok(Created::Ok)
+///     }
+///     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
+///         let now = OffsetDateTime::now_utc();
+///         let mut map = self.0.lock().unwrap();
+///         match map.get_mut(&record.key) {
+///             Some(r) if r.is_expired(now) => Ok(Saved::Gone),
+///             Some(r) if r.version != expected => Ok(Saved::Conflict),
+///             Some(r) => {
+///                 *r = record.clone();
+///                 Ok(Saved::Ok)
+///             }
+///             None => Ok(Saved::Gone),
+///         }
+///     }
+///     async fn touch(
+///         &self,
+///         key: &StoreKey,
+///         expected: Version,
+///         at: OffsetDateTime,
+///     ) -> Result<Touched, StoreError> {
+///         let now = OffsetDateTime::now_utc();
+///         match self.0.lock().unwrap().get_mut(key) {
+///             Some(r) if r.is_expired(now) => Ok(Touched::Gone),
+///             Some(r) if r.version != expected => Ok(Touched::MovedOn),
+///             Some(r) => {
+///                 r.expires_at = at;
+///                 Ok(Touched::Ok)
+///             }
+///             None => Ok(Touched::Gone),
+///         }
+///     }
+///     async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
+///         let now = OffsetDateTime::now_utc();
+///         let mut map = self.0.lock().unwrap();
+///         match map.get(key) {
+///             Some(r) if r.is_expired(now) => Ok(Retired::Gone),
+///             Some(r) if r.version != expected => Ok(Retired::MovedOn),
+///             Some(_) => {
+///                 map.remove(key);
+///                 Ok(Retired::Ok)
+///             }
+///             None => Ok(Retired::Gone),
+///         }
+///     }
+///     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+///         self.0.lock().unwrap().remove(key);
+///         Ok(())
+///     }
+///     async fn delete_expired(&self) -> Result<u64, StoreError> {
+///         let now = OffsetDateTime::now_utc();
+///         let mut map = self.0.lock().unwrap();
+///         let before = map.len();
+///         map.retain(|_, r| !r.is_expired(now));
+///         Ok((before - map.len()) as u64)
+///     }
+///     // No user index (no per-user features) and no operator capability.
+///     fn user_index(&self) -> Option<&dyn UserIndex> {
+///         None
+///     }
+///     fn admin(&self) -> Option<&dyn StoreAdmin> {
+///         None
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = SessionConfig::builder().key_from_env_or_random("SESSION_KEY").build()?;
+/// let manager = SessionManager::new(config, MapStore::default());
+///
+/// // Request 1: no cookie. The handler counts a page view.
+/// let session = manager.start([], RequestMeta::default());
+/// let views = session.update("views", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
+/// assert_eq!(views, 1);
+/// let set_cookie = manager.finish(&session).await?.expect("a new session sets a cookie");
+/// assert!(set_cookie.value.contains("HttpOnly"));
+///
+/// // Request 2: the browser sends the cookie back.
+/// let cookie = set_cookie.value.split(';').next().unwrap().to_owned();
+/// let session = manager.start([cookie.as_bytes()], RequestMeta::default());
+/// assert_eq!(session.get::<u64>("views").await?, Some(1));
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Rules
 ///

@@ -1,5 +1,5 @@
 //! Page-view counter, the "hello world" of every express-session tutorial,
-//! and the README's rocket quick start: a test (`tests/readme.rs`) checks the
+//! and the README's rocket quick start: a test (`xtask/readme/tests/readme.rs`) checks the
 //! README shows this file's items and the body of `main`.
 //!
 //! `SESSION_KEY=$(openssl rand -base64 48) cargo run -p session-rocket --example counter`,

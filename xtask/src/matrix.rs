@@ -17,14 +17,25 @@ use crate::toolbox::{cargo, root};
 
 const FRAMEWORKS: [&str; 3] = ["axum", "actix", "rocket"];
 const STORES: [&str; 5] = ["memory", "redis", "postgres", "sqlite", "mysql"];
-const PACKAGES: [&str; 6] = [
+const PACKAGES: [&str; 7] = [
     "session-core",
     "session-axum",
     "session-actix",
     "session-rocket",
     "session-redis",
     "session-sqlx",
+    // Every Rust snippet of README.md and docs/*.md (its doctests), and the
+    // README showing the adapters' examples (its tests).
+    "readme-check",
 ];
+
+/// Where a package of [`PACKAGES`] lives, relative to the workspace root.
+fn package_dir(package: &str) -> &str {
+    match package {
+        "readme-check" => "xtask/readme",
+        other => other,
+    }
+}
 
 /// The conformance-suite test targets of each store: (store, package, target).
 const CONFORMANCE: [(&str, &str, &str); 6] = [
@@ -204,10 +215,11 @@ fn number_before(text: &str, marker: &str) -> u64 {
 /// they are built).
 fn is_member(package: &str) -> bool {
     let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap_or_default();
+    let dir = package_dir(package);
     manifest
         .lines()
         .find(|l| l.trim_start().starts_with("members"))
-        .is_some_and(|l| l.contains(&format!("\"{package}\"")))
+        .is_some_and(|l| l.contains(&format!("\"{dir}\"")))
 }
 
 fn store_package(store: &str) -> &'static str {
@@ -236,7 +248,7 @@ fn has_cell(framework: &str, store: &str) -> bool {
 }
 
 fn test_targets(package: &str) -> Vec<String> {
-    let dir = root().join(package).join("tests");
+    let dir = root().join(package_dir(package)).join("tests");
     let mut out: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
@@ -396,7 +408,9 @@ pub(crate) fn run(options: &Options) -> ExitCode {
 
     let mut others: Vec<(String, Outcome)> = Vec::new();
     if options.other() {
-        println!("== other tests (unit, adapter, fault, examples, doctests)");
+        println!(
+            "== other tests (unit, adapter, fault, examples, doctests, README and docs snippets)"
+        );
         for package in PACKAGES {
             if !is_member(package) {
                 continue;
