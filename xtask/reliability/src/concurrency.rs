@@ -228,18 +228,8 @@ async fn destroy(addr: SocketAddr, shape: Shape, requests: &AtomicU64, store: &d
         Ok(after)
     }));
     let controller = async move {
-        for _ in 0..60_000 {
-            if done.load(Ordering::SeqCst) >= total / 3 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        let mut c = Conn::new(addr, HANG);
-        requests.fetch_add(1, Ordering::Relaxed);
-        let r = ok(
-            c.send("POST", "/destroy", Some(cookie), "").await,
-            "destroy",
-        );
+        a_third_done(done, total).await;
+        let r = post(addr, requests, cookie, "destroy").await;
         destroyed.store(true, Ordering::SeqCst);
         r
     };
@@ -308,19 +298,9 @@ async fn regenerate(
         Ok::<_, String>((before, after))
     }));
     let controller = async move {
-        for _ in 0..60_000 {
-            if done.load(Ordering::SeqCst) >= total / 3 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        a_third_done(done, total).await;
         started.store(true, Ordering::SeqCst);
-        let mut c = Conn::new(addr, HANG);
-        requests.fetch_add(1, Ordering::Relaxed);
-        let r = ok(
-            c.send("POST", "/regenerate", Some(cookie), "").await,
-            "regenerate",
-        );
+        let r = post(addr, requests, cookie, "regenerate").await;
         finished.store(true, Ordering::SeqCst);
         r
     };
@@ -378,4 +358,27 @@ async fn regenerate(
         before.len(),
         after.len()
     ))
+}
+
+/// Waits until a third of `total` requests are done (at most a minute).
+async fn a_third_done(done: &AtomicU64, total: u64) {
+    for _ in 0..60_000 {
+        if done.load(Ordering::SeqCst) >= total / 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// `POST /<route>` with `cookie` on a connection of its own, counted in
+/// `requests`.
+async fn post(
+    addr: SocketAddr, requests: &AtomicU64, cookie: &str, route: &str,
+) -> Result<Reply, String> {
+    let mut c = Conn::new(addr, HANG);
+    requests.fetch_add(1, Ordering::Relaxed);
+    ok(
+        c.send("POST", &format!("/{route}"), Some(cookie), "").await,
+        route,
+    )
 }

@@ -165,25 +165,74 @@ pub(crate) fn print_concurrency(c: &concurrency::Cell) {
     }
 }
 
+/// Appends a markdown table of `columns` and `rows`.
+fn table(s: &mut String, columns: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    let _ = writeln!(
+        s,
+        "| {} |\n|{}",
+        columns.join(" | "),
+        "---|".repeat(columns.len())
+    );
+    for row in rows {
+        let _ = writeln!(s, "| {} |", row.join(" | "));
+    }
+}
+
+/// The columns of a fault cell's figures: the console line and the
+/// report's table.
+const FAULT_COLUMNS: [&str; 15] = [
+    "framework",
+    "store",
+    "requests",
+    "ok",
+    "503",
+    "other status",
+    "hung",
+    "io errors",
+    "max latency",
+    "max 503 latency",
+    "over bound",
+    "lost",
+    "wrong reads",
+    "recovered",
+    "result",
+];
+
+/// A fault cell's figures, in the order of [`FAULT_COLUMNS`].
+fn fault_values(c: &faults::Cell) -> [String; 15] {
+    [
+        c.framework.to_string(),
+        c.store.to_string(),
+        c.requests.to_string(),
+        c.ok.to_string(),
+        c.failure_responses.to_string(),
+        c.other_status.to_string(),
+        c.hangs.to_string(),
+        c.io_errors.to_string(),
+        format!("{} ms", ms(c.max_latency)),
+        format!("{} ms", ms(c.max_failure_latency)),
+        c.over_bound.to_string(),
+        c.lost_sessions.to_string(),
+        c.wrong_reads.to_string(),
+        c.recovered_after
+            .map_or_else(|| "never".to_owned(), |d| format!("{} ms", d.as_millis())),
+        (if c.passed() { "PASS" } else { "FAIL" }).to_owned(),
+    ]
+}
+
 pub(crate) fn print_fault(c: &faults::Cell) {
+    let figures: Vec<String> = FAULT_COLUMNS
+        .iter()
+        .zip(fault_values(c))
+        .skip(2)
+        .map(|(name, value)| format!("{name} {value}"))
+        .collect();
     println!(
-        "faults {} x {}: {} - {} requests: {} ok, {} failure responses, {} other, {} hung, {} io; max latency {} ms (failures {} ms, {} over {} ms); lost {}; wrong reads {}; recovered {:?}",
+        "faults {} x {} (bound {} ms): {}",
         c.framework,
         c.store,
-        if c.passed() { "PASS" } else { "FAIL" },
-        c.requests,
-        c.ok,
-        c.failure_responses,
-        c.other_status,
-        c.hangs,
-        c.io_errors,
-        ms(c.max_latency),
-        ms(c.max_failure_latency),
-        c.over_bound,
         ms(faults::Cell::bound()),
-        c.lost_sessions,
-        c.wrong_reads,
-        c.recovered_after
+        figures.join(", ")
     );
     println!("  fault: {}", c.fault);
     for p in &c.problems {
@@ -249,28 +298,41 @@ pub(crate) fn markdown(r: &Report, fuzz: &str) -> String {
             n = shape.per_client,
             t = shape.clients * shape.per_client
         );
-        s.push_str("| framework | store | counter | distinct keys | destroy | regenerate | requests | conflicts | max retry | vanished | time |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
         let short = |c: &concurrency::Check| match c {
             Ok(_) => "ok".to_owned(),
             Err(e) => format!("FAIL: {e}"),
         };
-        for c in &r.concurrency {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s |",
-                c.framework.name(),
-                c.store.name(),
-                short(&c.counter),
-                short(&c.keys),
-                short(&c.destroy),
-                short(&c.regenerate),
-                c.requests,
-                c.counts.conflicts,
-                c.counts.max_retry,
-                c.counts.vanished,
-                c.elapsed.as_secs_f64()
-            );
-        }
+        table(
+            &mut s,
+            &[
+                "framework",
+                "store",
+                "counter",
+                "distinct keys",
+                "destroy",
+                "regenerate",
+                "requests",
+                "conflicts",
+                "max retry",
+                "vanished",
+                "time",
+            ],
+            r.concurrency.iter().map(|c| {
+                vec![
+                    c.framework.name().to_owned(),
+                    c.store.name().to_owned(),
+                    short(&c.counter),
+                    short(&c.keys),
+                    short(&c.destroy),
+                    short(&c.regenerate),
+                    c.requests.to_string(),
+                    c.counts.conflicts.to_string(),
+                    c.counts.max_retry.to_string(),
+                    c.counts.vanished.to_string(),
+                    format!("{:.1} s", c.elapsed.as_secs_f64()),
+                ]
+            }),
+        );
         let max_retry = r
             .concurrency
             .iter()
@@ -309,29 +371,11 @@ pub(crate) fn markdown(r: &Report, fuzz: &str) -> String {
             faults::STORE_TIMEOUT.as_millis(),
             ms(faults::Cell::bound())
         );
-        s.push_str("| framework | store | requests | ok | 503 | other status | hung | io errors | max latency | max 503 latency | over bound | lost | wrong reads | recovered | result |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-        for c in &r.faults {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} ms | {} ms | {} | {} | {} | {} | {} |",
-                c.framework,
-                c.store,
-                c.requests,
-                c.ok,
-                c.failure_responses,
-                c.other_status,
-                c.hangs,
-                c.io_errors,
-                ms(c.max_latency),
-                ms(c.max_failure_latency),
-                c.over_bound,
-                c.lost_sessions,
-                c.wrong_reads,
-                c.recovered_after
-                    .map_or_else(|| "never".to_owned(), |d| format!("{} ms", d.as_millis())),
-                if c.passed() { "PASS" } else { "FAIL" }
-            );
-        }
+        table(
+            &mut s,
+            &FAULT_COLUMNS,
+            r.faults.iter().map(|c| fault_values(c).to_vec()),
+        );
         s.push_str("\nFaults injected:\n\n");
         for c in &r.faults {
             let _ = writeln!(s, "- {} x {}: {}", c.framework, c.store, c.fault);
