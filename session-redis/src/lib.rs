@@ -377,6 +377,7 @@ mod admin;
 mod conn;
 mod error;
 mod index;
+mod lazy;
 mod scripts;
 mod store;
 
