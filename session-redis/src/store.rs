@@ -121,7 +121,7 @@ impl RedisStore {
     /// [`connect_lazy`](Self::connect_lazy) with an existing [`Client`]
     /// (credentials, a [`redis::ConnectionInfo`] built in code, or TLS:
     /// with the `tls-rustls` feature, a client from
-    /// [`Client::build_with_tls`] trusting your CA). The connection, once
+    /// `Client::build_with_tls` trusting your CA). The connection, once
     /// made, uses [`manager_config`](Self::manager_config) with the store's
     /// per-call timeout.
     ///
