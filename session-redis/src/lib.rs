@@ -64,8 +64,8 @@
 //!
 //! # Connecting
 //!
-//! - [`RedisStore::connect`] takes a URL (`redis://`, `rediss://` when the
-//!   `redis` crate is built with TLS, `redis+unix://`);
+//! - [`RedisStore::connect`] takes a URL (`redis://`, `rediss://` with a
+//!   TLS feature, see "TLS" below, `redis+unix://`);
 //!   [`RedisStore::from_client`] takes a [`redis::Client`];
 //!   [`RedisStore::from_connection_manager`] takes a
 //!   [`redis::aio::ConnectionManager`] you already have (for example one the
@@ -84,6 +84,65 @@
 //!   [`redis::RedisError`] as its cause.
 //! - The store needs a tokio runtime (axum, actix-web and Rocket all run on
 //!   one). Requires Redis 7.0 or later (`PEXPIRETIME`).
+//!
+//! # Booting while Redis is down
+//!
+//! [`RedisStore::connect`] fails when Redis cannot be reached, so an app
+//! that builds its store with it cannot start during a Redis outage. The
+//! lazy constructors build the store without contacting Redis:
+//! [`RedisStore::connect_lazy`] (a URL; only its syntax is checked) and
+//! [`RedisStore::lazy`] (a [`redis::Client`], for example one built with
+//! TLS). Such a store connects on its first call. While Redis is
+//! unreachable every call tries again and fails like a call during an
+//! outage does ([`StoreError::Backend`](session_core::StoreError::Backend)
+//! with the [`redis::RedisError`], or
+//! [`StoreError::Timeout`](session_core::StoreError::Timeout); never longer
+//! than the per-call timeout), so requests that need their session get the
+//! failure response (503 by default) and the others are served. Once Redis
+//! answers, the next call connects and the app serves sessions, with no
+//! restart; from then on the store behaves as one from `connect`.
+//!
+//! ```
+//! use session_core::{SessionConfig, SessionManager};
+//! use session_redis::RedisStore;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Nothing is contacted here: the app starts even if Redis is down.
+//! let store = RedisStore::connect_lazy("redis://127.0.0.1:6379")?.with_prefix("myapp:session:");
+//! let config = SessionConfig::builder().key_from_env_or_random("SESSION_KEY").build()?;
+//! let manager = SessionManager::new(config, store);
+//! # let _ = manager;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A Redis Cluster store can be lazy too (`RedisStore::lazy_cluster`,
+//! feature `cluster`): its first call (and every call until one succeeds)
+//! connects to the listed nodes and learns the slots from the first that
+//! answers; until a node answers, calls fail as above. `tests/boot_while_down.rs`
+//! checks the whole story (503 while down, 200 and a working session once a
+//! server is up) with a single server and the axum test app; the Cluster
+//! test (`tests/cluster.rs`) checks only that a lazy Cluster store fails
+//! while no node is reachable and connects on first use.
+//!
+//! # TLS
+//!
+//! `rediss://` URLs need one of two features (both off by default):
+//!
+//! - `tls-rustls`: rustls, with the `ring` crypto provider, trusting the
+//!   system's root certificates (from the OS store). A private CA (a
+//!   managed Redis's, or your own) is trusted with
+//!   `RedisStore::connect_tls(url, ca_pem)`; client certificates (mTLS)
+//!   go through `redis::Client::build_with_tls` and
+//!   [`RedisStore::from_client`] or [`RedisStore::lazy`].
+//! - `tls-native-tls`: the platform's TLS library (OpenSSL on Linux, which
+//!   then needs its headers to build), trusting the system's roots;
+//!   `connect_tls` is not available with this backend alone.
+//!
+//! With both features on, the `redis` crate uses rustls. `tests/tls.rs`
+//! makes a CA and a server certificate with `openssl` at test time, starts
+//! a `redis-server` that speaks only TLS, and makes a round trip over
+//! `rediss://` trusting that CA.
 //!
 //! # What is stored
 //!
@@ -360,8 +419,15 @@
 //!
 //! # Features
 //!
+//! All off by default; without any, the `redis` crate is built with only
+//! its async (tokio) client, the connection manager and scripts.
+//!
 //! - `cluster`: `RedisStore::connect_cluster`, `from_cluster_client`,
-//!   `from_cluster_connection`.
+//!   `from_cluster_connection`, `lazy_cluster`; builds `redis`'s cluster
+//!   client (`redis/cluster-async`), which a single-server build leaves out.
+//! - `tls-rustls`: `rediss://` through rustls, and
+//!   `RedisStore::connect_tls` (see "TLS").
+//! - `tls-native-tls`: `rediss://` through the platform's TLS library.
 //! - `testing`: `session_redis::testing::store(namespace)`, a store on
 //!   `REDIS_URL` isolated by key prefix, for test suites (the HTTP matrix).
 //!
@@ -377,6 +443,7 @@ mod admin;
 mod conn;
 mod error;
 mod index;
+mod lazy;
 mod scripts;
 mod store;
 

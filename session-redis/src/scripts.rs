@@ -21,6 +21,10 @@ use redis::Script;
 /// `covered(key, at, grid)`: whether `at` (ms) is at or before the index
 /// bound of the key's current expiry, its expiry rounded up to a multiple of
 /// `grid` ms (see `INDEX_GRID`).
+/// `must_link(key, user, linked, moved, at, grid)`: whether a write that
+/// gives the key `user` (or `nil`) and the expiry `at` must wait for a
+/// `LINK`: it has a user the caller has not linked (`linked` false) whose
+/// entry is new (`moved`: the user changed) or does not cover `at`.
 const HELPERS: &str = r"
 local function at_version(key, expected)
   local v = redis.call('GET', key)
@@ -41,6 +45,10 @@ local function covered(key, at, grid)
   local cur = redis.call('PEXPIRETIME', key)
   grid = tonumber(grid)
   return tonumber(at) <= math.ceil(cur / grid) * grid
+end
+local function must_link(key, user, linked, moved, at, grid)
+  if not user or linked then return false end
+  return moved or not covered(key, at, grid)
 end
 ";
 
@@ -77,13 +85,11 @@ return 0",
 /// saved and the user changed from `old`.
 pub(crate) static SAVE: LazyLock<Script> = LazyLock::new(|| {
     with_helpers(
-        r"local cur, code = at_version(KEYS[1], ARGV[1])
+        r"local new = user_of(ARGV[2])
+local cur, code = at_version(KEYS[1], ARGV[1])
 if not cur then return code or 1 end
 local old = user_of(cur)
-local new = user_of(ARGV[2])
-if new and ARGV[4] ~= '1' and (new ~= old or not covered(KEYS[1], ARGV[3], ARGV[5])) then
-  return 3
-end
+if must_link(KEYS[1], new, ARGV[4] == '1', new ~= old, ARGV[3], ARGV[5]) then return 3 end
 redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
 if old and old ~= new then return {2, old} end
 return 2",
@@ -102,9 +108,7 @@ pub(crate) static TOUCH: LazyLock<Script> = LazyLock::new(|| {
         r"local v, code = at_version(KEYS[1], ARGV[1])
 if not v then return code or 2 end
 local u = user_of(v)
-if u and ARGV[3] ~= '=' .. u and not covered(KEYS[1], ARGV[2], ARGV[4]) then
-  return {u}
-end
+if must_link(KEYS[1], u, u and ARGV[3] == '=' .. u, false, ARGV[2], ARGV[4]) then return {u} end
 return redis.call('PEXPIREAT', KEYS[1], ARGV[2])",
     )
 });

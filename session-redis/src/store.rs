@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 use crate::conn::Conn;
 use crate::error::from_redis;
+use crate::lazy::Handle;
 use crate::scripts::{CREATE, DELETE, LOAD, RETIRE, SAVE, TOUCH};
 
 /// The key prefix used unless [`RedisStore::with_prefix`] sets another.
@@ -39,13 +40,17 @@ pub(crate) const INDEX_GRID_MS: i64 = 3_600_000;
 /// connection.
 #[derive(Debug, Clone)]
 pub struct RedisStore {
-    conn: Conn,
+    conn: Handle,
     prefix: Arc<str>,
     timeout: Duration,
 }
 
 impl RedisStore {
     fn from_conn(conn: Conn) -> Self {
+        Self::from_handle(Handle::Ready(conn))
+    }
+
+    pub(crate) fn from_handle(conn: Handle) -> Self {
         Self {
             conn,
             prefix: Arc::from(DEFAULT_PREFIX),
@@ -78,6 +83,108 @@ impl RedisStore {
             ConnectionManager::new_with_config(client, Self::manager_config(DEFAULT_TIMEOUT))
                 .await?;
         Ok(Self::from_connection_manager(manager))
+    }
+
+    /// A store on one Redis server that connects on first use, so the
+    /// application boots while Redis is down: nothing is contacted here.
+    ///
+    /// Until a connection is made, every store call tries to make it (one
+    /// short round of attempts, bounded by the per-call timeout) and, while
+    /// Redis is unreachable, fails with the error an outage gives a
+    /// connected store ([`StoreError::Backend`] with the
+    /// [`redis::RedisError`], or [`StoreError::Timeout`]): the request gets
+    /// the configured failure response (503 by default). The first call
+    /// after Redis is reachable connects, and from then on the store is
+    /// exactly what [`connect`](Self::connect) returns (it reconnects by
+    /// itself after later outages). Nothing needs restarting.
+    ///
+    /// # Errors
+    ///
+    /// The URL is invalid (checked now, not on first use).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use session_redis::RedisStore;
+    ///
+    /// # fn main() -> Result<(), redis::RedisError> {
+    /// // Builds even when nothing listens on the port.
+    /// let store = RedisStore::connect_lazy("redis://127.0.0.1:6379")?.with_prefix("myapp:session:");
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connect_lazy(url: &str) -> RedisResult<Self> {
+        Ok(Self::lazy(Client::open(url)?))
+    }
+
+    /// [`connect_lazy`](Self::connect_lazy) with an existing [`Client`]
+    /// (credentials, a [`redis::ConnectionInfo`] built in code, or TLS:
+    /// with the `tls-rustls` feature, a client from
+    /// `Client::build_with_tls` trusting your CA). The connection, once
+    /// made, uses [`manager_config`](Self::manager_config) with the store's
+    /// per-call timeout.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use session_redis::RedisStore;
+    ///
+    /// # fn main() -> Result<(), redis::RedisError> {
+    /// let client = redis::Client::open("redis://user:secret@127.0.0.1:6379/2")?;
+    /// let store = RedisStore::lazy(client);
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn lazy(client: Client) -> Self {
+        Self::from_handle(Handle::lazy(move |timeout| {
+            let client = client.clone();
+            Box::pin(async move {
+                let config = Self::manager_config(timeout);
+                Ok(Conn::Single(
+                    ConnectionManager::new_with_config(client, config).await?,
+                ))
+            })
+        }))
+    }
+
+    /// Connects to one Redis server over TLS (`rediss://host:port`),
+    /// trusting the CA certificate `root_cert_pem` (PEM) instead of the
+    /// system's roots: what a private CA, such as a managed Redis's or
+    /// your own, needs. (For a server whose certificate the system trusts,
+    /// [`connect`](Self::connect) with a `rediss://` URL is enough. For a
+    /// client certificate too, build the client with
+    /// [`Client::build_with_tls`] and use [`from_client`](Self::from_client),
+    /// or [`lazy`](Self::lazy).) Feature `tls-rustls`.
+    ///
+    /// # Errors
+    ///
+    /// The URL is invalid or not `rediss://`, the PEM holds no certificate,
+    /// or the server cannot be reached or fails the TLS handshake.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use session_redis::RedisStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = std::fs::read("/etc/redis/tls/ca.crt")?;
+    /// let store = RedisStore::connect_tls("rediss://redis.internal:6380", ca)
+    ///     .await?
+    ///     .with_prefix("myapp:session:");
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "tls-rustls")]
+    pub async fn connect_tls(url: &str, root_cert_pem: impl Into<Vec<u8>>) -> RedisResult<Self> {
+        let certs = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_cert_pem.into()),
+        };
+        Self::from_client(Client::build_with_tls(url, certs)?).await
     }
 
     /// Uses an existing [`ConnectionManager`] (shared with the rest of the
@@ -171,7 +278,8 @@ impl RedisStore {
         F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        match tokio::time::timeout(self.timeout, f(self.conn.clone())).await {
+        let call = async { f(self.conn.conn(self.timeout).await?).await };
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(from_redis(e)),
             Err(_) => Err(StoreError::Timeout),

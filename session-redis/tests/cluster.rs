@@ -263,3 +263,28 @@ async fn admin_walks_every_master_and_clears_the_indexes() {
     assert_eq!(keys_per_master().await, [0, 0, 0], "clear left keys behind");
     assert_eq!(admin.count().await.unwrap(), 0);
 }
+
+/// A lazy Cluster store builds with no node reachable and fails its calls
+/// with a typed error, in bounded time; one on the running cluster
+/// connects on first use and works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lazy_cluster_store_fails_while_unreachable_and_connects_on_first_use() {
+    use redis::cluster::ClusterClient;
+    let bound = std::time::Duration::from_secs(10);
+    let dead = format!("redis://127.0.0.1:{}", common::free_port());
+    let down = RedisStore::lazy_cluster(ClusterClient::new(vec![dead]).expect("client"))
+        .with_prefix("lazy-cluster-down:");
+    let r = common::record(Duration::hours(1), b"lazy");
+    match tokio::time::timeout(bound, down.load(&r.key)).await {
+        Ok(Err(StoreError::Backend(_) | StoreError::Timeout)) => {}
+        other => panic!("expected an outage error, got {other:?}"),
+    }
+
+    let cluster = tokio::task::block_in_place(common::cluster);
+    let namespace = session_core::testing::namespace("lazy-cluster");
+    let up = RedisStore::lazy_cluster(ClusterClient::new(cluster.urls()).expect("client"))
+        .with_prefix(format!("{namespace}:"));
+    assert_eq!(up.create(&r).await.unwrap(), Created::Ok);
+    let got = up.load(&r.key).await.unwrap().expect("record");
+    assert_eq!(got.payload, b"lazy");
+}

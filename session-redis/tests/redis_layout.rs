@@ -227,6 +227,15 @@ async fn score(
 }
 
 /// The Redis type of `key`.
+/// A store for `case`, a raw connection, and the key of `user`'s index.
+async fn with_index_key(
+    case: &str, user: &str,
+) -> (RedisStore, redis::aio::MultiplexedConnection, String) {
+    let store = store(case).await;
+    let set = store.user_key(user);
+    (store, raw().await, set)
+}
+
 async fn key_type(con: &mut redis::aio::MultiplexedConnection, key: &str) -> String {
     redis::cmd("TYPE").arg(key).query_async(con).await.unwrap()
 }
@@ -379,10 +388,8 @@ async fn values_written_before_the_user_index_still_load() {
 
 #[tokio::test]
 async fn stale_index_entries_are_skipped_and_leave_with_their_bound() {
-    let store = store("stale_entries").await;
+    let (store, mut con, set) = with_index_key("stale_entries", "eve").await;
     let index = store.user_index().unwrap();
-    let mut con = raw().await;
-    let set = store.user_key("eve");
     // Entries the store would leave after a failed ZREM or a crash between
     // LINK and the session write: a missing record, another user's record,
     // a record without user, a member that is no store key.
@@ -422,9 +429,8 @@ async fn stale_index_entries_are_skipped_and_leave_with_their_bound() {
 #[tokio::test]
 async fn logins_under_a_cap_keep_their_time_in_the_index_and_clear_removes_all() {
     use session_core::{Admission, Cap, Login, SessionCap};
-    let store = store("login_times").await;
+    let (store, mut con, set) = with_index_key("login_times", "ada").await;
     let index = store.user_index().unwrap();
-    let mut con = raw().await;
     let t0 = OffsetDateTime::now_utc();
     let cap = Cap {
         max: 2,
@@ -447,7 +453,6 @@ async fn logins_under_a_cap_keep_their_time_in_the_index_and_clear_removes_all()
     assert!(store.load(&records[0].0.key).await.unwrap().is_some());
     // No second key: the login times live in the index itself, as one
     // admission record per admitted session, scored 2^52.
-    let set = store.user_key("ada");
     assert_eq!(key_type(&mut con, &set).await, "zset");
     let logins_key = format!("{set}:login");
     let old: u64 = con.exists(&logins_key).await.unwrap();
@@ -496,10 +501,8 @@ async fn logins_under_a_cap_keep_their_time_in_the_index_and_clear_removes_all()
 #[tokio::test]
 async fn pending_logins_count_by_their_lease_and_revoked_ones_never_return() {
     use session_core::{Admission, Cap, Login, SessionCap};
-    let store = store("admission_states").await;
+    let (store, mut con, set) = with_index_key("admission_states", "ada").await;
     let index = store.user_index().unwrap();
-    let mut con = raw().await;
-    let set = store.user_key("ada");
     let now_ms = ms(OffsetDateTime::now_utc());
     let bound = now_ms + 7_200_000;
     // Two logins in flight elsewhere: `fresh` within its lease, `lapsed`

@@ -18,8 +18,22 @@ use common::{RedisServer, commandstats, delta};
 use session_core::{Expiry, RequestMeta, SessionConfig, SessionManager, Store, TouchPolicy};
 use session_redis::RedisStore;
 
-fn stats(pairs: &[(&str, u64)]) -> HashMap<String, u64> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+/// Command counts written as `"name=calls name=calls ..."` (as `INFO
+/// commandstats` names commands), for the expectations below.
+fn stats(spec: &str) -> HashMap<String, u64> {
+    spec.split_whitespace()
+        .map(|pair| {
+            let (name, calls) = pair.split_once('=').expect("name=calls");
+            (name.to_owned(), calls.parse().expect("calls"))
+        })
+        .collect()
+}
+
+/// Asserts the command counts of a measured request against `spec` (see
+/// [`stats`]).
+#[track_caller]
+fn expect_calls(measured: &HashMap<String, u64>, spec: &str, what: &str) {
+    assert_eq!(*measured, stats(spec), "{what}");
 }
 
 /// Runs one request through the manager; returns the `name=value` pair of
@@ -95,34 +109,19 @@ async fn round_trips_per_request_kind() {
         );
     })
     .await;
-    assert_eq!(
-        cold_read,
-        stats(&[
-            ("evalsha", 2),
-            ("script|load", 1),
-            ("get", 1),
-            ("pexpiretime", 1)
-        ]),
-        "cold read"
+    expect_calls(
+        &cold_read,
+        "evalsha=2 script|load=1 get=1 pexpiretime=1",
+        "cold read",
     );
     let (cold_write, _) = measure(&url, &m, Some(&cookie), writes_one).await;
-    assert_eq!(
-        cold_write,
-        stats(&[
-            ("evalsha", 3),
-            ("script|load", 1),
-            ("get", 2),
-            ("pexpiretime", 1),
-            ("set", 1)
-        ]),
-        "cold write"
+    expect_calls(
+        &cold_write,
+        "evalsha=3 script|load=1 get=2 pexpiretime=1 set=1",
+        "cold write",
     );
 
-    assert_eq!(
-        cold_new,
-        stats(&[("evalsha", 2), ("script|load", 1), ("set", 1)]),
-        "cold create"
-    );
+    expect_calls(&cold_new, "evalsha=2 script|load=1 set=1", "cold create");
 
     // Load the other scripts (touch, delete, the index's) on another
     // prefix, so that every measurement below is warm.
@@ -130,11 +129,7 @@ async fn round_trips_per_request_kind() {
 
     // Warm: what every later request costs.
     let (untouched, out) = measure(&url, &m, Some(&cookie), |_| async {}).await;
-    assert_eq!(
-        untouched,
-        stats(&[]),
-        "a request that never uses its session"
-    );
+    expect_calls(&untouched, "", "a request that never uses its session");
     assert_eq!(out, None);
 
     let (new_session, new_cookie) = measure(&url, &m, None, |s| async move {
@@ -142,17 +137,17 @@ async fn round_trips_per_request_kind() {
     })
     .await;
     assert!(new_cookie.is_some());
-    assert_eq!(
-        new_session,
-        stats(&[("evalsha", 1), ("set", 1)]),
-        "new session: EVALSHA (SET NX PXAT inside)"
+    expect_calls(
+        &new_session,
+        "evalsha=1 set=1",
+        "new session: EVALSHA (SET NX PXAT inside)",
     );
 
     let (read, out) = measure(&url, &m, Some(&cookie), reads_one).await;
-    assert_eq!(
-        read,
-        stats(&[("evalsha", 1), ("get", 1), ("pexpiretime", 1)]),
-        "read-only: one EVALSHA (GET + PEXPIRETIME inside)"
+    expect_calls(
+        &read,
+        "evalsha=1 get=1 pexpiretime=1",
+        "read-only: one EVALSHA (GET + PEXPIRETIME inside)",
     );
     assert_eq!(out, None);
 
@@ -162,10 +157,10 @@ async fn round_trips_per_request_kind() {
             .unwrap();
     })
     .await;
-    assert_eq!(
-        write,
-        stats(&[("evalsha", 2), ("get", 2), ("pexpiretime", 1), ("set", 1)]),
-        "write: load EVALSHA + save EVALSHA (GET + SET inside)"
+    expect_calls(
+        &write,
+        "evalsha=2 get=2 pexpiretime=1 set=1",
+        "write: load EVALSHA + save EVALSHA (GET + SET inside)",
     );
 
     // Touch: a read-only request that extends the idle window.
@@ -179,25 +174,20 @@ async fn round_trips_per_request_kind() {
         assert_eq!(s.get::<u64>("n").await.unwrap(), Some(2));
     })
     .await;
-    assert_eq!(
-        touch,
-        stats(&[
-            ("evalsha", 2),
-            ("get", 2),
-            ("pexpiretime", 1),
-            ("pexpireat", 1)
-        ]),
-        "touch: load + touch EVALSHA (GET + PEXPIREAT inside)"
+    expect_calls(
+        &touch,
+        "evalsha=2 get=2 pexpiretime=1 pexpireat=1",
+        "touch: load + touch EVALSHA (GET + PEXPIREAT inside)",
     );
 
     let (destroy, out) = measure(&url, &m, Some(&cookie), |s| async move {
         s.destroy();
     })
     .await;
-    assert_eq!(
-        destroy,
-        stats(&[("evalsha", 1), ("get", 1), ("del", 1)]),
-        "destroy: one EVALSHA (GET + DEL inside; no user, so no ZREM)"
+    expect_calls(
+        &destroy,
+        "evalsha=1 get=1 del=1",
+        "destroy: one EVALSHA (GET + DEL inside; no user, so no ZREM)",
     );
     assert_eq!(out.as_deref(), Some("id="), "destroy removes the cookie");
 
@@ -206,16 +196,10 @@ async fn round_trips_per_request_kind() {
         s.regenerate().await.unwrap();
     })
     .await;
-    assert_eq!(
-        regenerate,
-        stats(&[
-            ("evalsha", 3),
-            ("get", 2),
-            ("pexpiretime", 1),
-            ("set", 1),
-            ("del", 1)
-        ]),
-        "regenerate: load + retire (old id: GET + DEL inside) + create (new id)"
+    expect_calls(
+        &regenerate,
+        "evalsha=3 get=2 pexpiretime=1 set=1 del=1",
+        "regenerate: load + retire (old id: GET + DEL inside) + create (new id)",
     );
 
     // The user index. Every expiry below is about now + 24 h; keep the
@@ -232,32 +216,17 @@ async fn round_trips_per_request_kind() {
     let anon = regenerated.expect("regenerate sets a cookie");
     let (login_anon, ada) = measure(&url, &m, Some(&anon), login("ada")).await;
     let ada = ada.expect("login sets a cookie");
-    assert_eq!(
-        login_anon,
-        stats(&[
-            ("evalsha", 4),
-            ("get", 2),
-            ("pexpiretime", 2),
-            ("zadd", 1),
-            ("zremrangebyscore", 1),
-            ("pexpireat", 1),
-            ("set", 1),
-            ("del", 1)
-        ]),
-        "login from an anonymous session: load + retire (old id, no user) + LINK + create"
+    expect_calls(
+        &login_anon,
+        "evalsha=4 get=2 pexpiretime=2 zadd=1 zremrangebyscore=1 pexpireat=1 set=1 del=1",
+        "login from an anonymous session: load + retire (old id, no user) + LINK + create",
     );
     let (login_fresh, phone) = measure(&url, &m, None, login("ada")).await;
     let phone = phone.expect("login sets a cookie");
-    assert_eq!(
-        login_fresh,
-        stats(&[
-            ("evalsha", 2),
-            ("zadd", 1),
-            ("zremrangebyscore", 1),
-            ("pexpiretime", 1),
-            ("set", 1)
-        ]),
-        "login without a session: LINK + create (the set's expiry already covers it)"
+    expect_calls(
+        &login_fresh,
+        "evalsha=2 zadd=1 zremrangebyscore=1 pexpiretime=1 set=1",
+        "login without a session: LINK + create (the set's expiry already covers it)",
     );
     let (_, tablet) = measure(&url, &m, None, login("ada")).await;
     let tablet = tablet.expect("login sets a cookie");
@@ -271,21 +240,16 @@ async fn round_trips_per_request_kind() {
         "read-only, logged in: the same single EVALSHA"
     );
     let (user_write, _) = measure(&url, &m, Some(&ada), writes_one).await;
-    assert_eq!(
-        user_write,
-        stats(&[("evalsha", 2), ("get", 2), ("pexpiretime", 2), ("set", 1)]),
-        "write, logged in, expiry in the same grid cell: load + save"
+    expect_calls(
+        &user_write,
+        "evalsha=2 get=2 pexpiretime=2 set=1",
+        "write, logged in, expiry in the same grid cell: load + save",
     );
     let (user_touch, _) = measure(&url, &rm, Some(&ada), reads_one).await;
-    assert_eq!(
-        user_touch,
-        stats(&[
-            ("evalsha", 2),
-            ("get", 2),
-            ("pexpiretime", 2),
-            ("pexpireat", 1)
-        ]),
-        "touch, logged in, expiry in the same grid cell: load + touch"
+    expect_calls(
+        &user_touch,
+        "evalsha=2 get=2 pexpiretime=2 pexpireat=1",
+        "touch, logged in, expiry in the same grid cell: load + touch",
     );
     let (user_write_far, _) = measure(&url, &m, Some(&ada), |s| async move {
         s.set_expiry(Expiry::Idle(time::Duration::hours(48)))
@@ -293,34 +257,20 @@ async fn round_trips_per_request_kind() {
             .unwrap();
     })
     .await;
-    assert_eq!(
-        user_write_far,
-        stats(&[
-            ("evalsha", 4),
-            ("get", 3),
-            ("pexpiretime", 3),
-            ("zadd", 1),
-            ("zremrangebyscore", 1),
-            ("pexpireat", 1),
-            ("set", 1)
-        ]),
-        "write, logged in, expiry into a later grid cell: load + save (asks to link) + LINK + save"
+    expect_calls(
+        &user_write_far,
+        "evalsha=4 get=3 pexpiretime=3 zadd=1 zremrangebyscore=1 pexpireat=1 set=1",
+        "write, logged in, expiry into a later grid cell: load + save (asks to link) + LINK + save",
     );
 
     let (devices, _) = measure(&url, &m, Some(&ada), |s| async move {
         assert_eq!(s.devices().await.unwrap().len(), 3);
     })
     .await;
-    assert_eq!(
-        devices,
-        stats(&[
-            ("evalsha", 5),
-            ("get", 4),
-            ("pexpiretime", 4),
-            ("zremrangebyscore", 1),
-            ("zrange", 1)
-        ]),
-        "\"your devices\" (3 sessions): load + LIST + 3 loads sent together"
+    expect_calls(
+        &devices,
+        "evalsha=5 get=4 pexpiretime=4 zremrangebyscore=1 zrange=1",
+        "\"your devices\" (3 sessions): load + LIST + 3 loads sent together",
     );
 
     let (revoke_one, _) = measure(&url, &m, Some(&ada), move |s| async move {
@@ -338,10 +288,10 @@ async fn round_trips_per_request_kind() {
     })
     .await;
     assert_eq!(out.as_deref(), Some("id="));
-    assert_eq!(
-        logout,
-        stats(&[("evalsha", 2), ("get", 1), ("del", 1), ("zrem", 1)]),
-        "logout, logged in: delete EVALSHA + UNLINK EVALSHA (ZREM inside) from the user's index"
+    expect_calls(
+        &logout,
+        "evalsha=2 get=1 del=1 zrem=1",
+        "logout, logged in: delete EVALSHA + UNLINK EVALSHA (ZREM inside) from the user's index",
     );
     for c in [&phone, &tablet] {
         let (_, _) = measure(&url, &m, Some(c), |s| async move {
@@ -376,17 +326,10 @@ async fn round_trips_per_request_kind() {
         session_core::Touched::Ok
     );
     let user_touch_far = delta(&before, &commandstats(&url).await);
-    assert_eq!(
-        user_touch_far,
-        stats(&[
-            ("evalsha", 3),
-            ("get", 2),
-            ("pexpiretime", 2),
-            ("zadd", 1),
-            ("zremrangebyscore", 1),
-            ("pexpireat", 2)
-        ]),
-        "touch into a later grid cell: touch (asks to link) + LINK + touch"
+    expect_calls(
+        &user_touch_far,
+        "evalsha=3 get=2 pexpiretime=2 zadd=1 zremrangebyscore=1 pexpireat=2",
+        "touch into a later grid cell: touch (asks to link) + LINK + touch",
     );
 
     // set_user on an existing session, without regenerate.
@@ -395,18 +338,10 @@ async fn round_trips_per_request_kind() {
         s.set_user("carl").await.unwrap();
     })
     .await;
-    assert_eq!(
-        set_user,
-        stats(&[
-            ("evalsha", 4),
-            ("get", 3),
-            ("pexpiretime", 2),
-            ("zadd", 1),
-            ("zremrangebyscore", 1),
-            ("pexpireat", 1),
-            ("set", 1)
-        ]),
-        "set_user without regenerate: load + save (asks to link) + LINK + save"
+    expect_calls(
+        &set_user,
+        "evalsha=4 get=3 pexpiretime=2 zadd=1 zremrangebyscore=1 pexpireat=1 set=1",
+        "set_user without regenerate: load + save (asks to link) + LINK + save",
     );
 
     // A login beyond a per-user cap of 2 that revokes the oldest session.

@@ -12,6 +12,8 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+pub(crate) mod tls;
+
 pub(crate) const REDIS_SERVER: &str = "redis-server";
 pub(crate) const REDIS_CLI: &str = "redis-cli";
 
@@ -142,6 +144,8 @@ pub(crate) struct RedisServer {
     pub(crate) port: u16,
     child: Option<Child>,
     extra: Vec<String>,
+    /// `port` is the TLS port (`--tls-port`; no plain port).
+    tls: bool,
 }
 
 impl RedisServer {
@@ -156,6 +160,37 @@ impl RedisServer {
             port,
             child: None,
             extra,
+            tls: false,
+        };
+        server.restart();
+        server
+    }
+
+    /// Starts a server that speaks only TLS, on a free port (`--port 0
+    /// --tls-port <port>`), with the certificate and key of `ca`'s server,
+    /// no client certificates required; waits until it listens.
+    pub(crate) fn start_tls(ca: &tls::TestCa) -> Self {
+        let port = free_port();
+        let path = |p: &Path| p.display().to_string();
+        let extra = vec![
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            port.to_string(),
+            "--tls-cert-file".into(),
+            path(&ca.server_cert),
+            "--tls-key-file".into(),
+            path(&ca.server_key),
+            "--tls-ca-cert-file".into(),
+            path(&ca.ca_cert),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ];
+        let mut server = Self {
+            port,
+            child: None,
+            extra,
+            tls: true,
         };
         server.restart();
         server
@@ -183,8 +218,6 @@ impl RedisServer {
         self.kill();
         let mut argv: Vec<OsString> = vec![
             REDIS_SERVER.into(),
-            "--port".into(),
-            self.port.to_string().into(),
             "--bind".into(),
             "127.0.0.1".into(),
             "--save".into(),
@@ -192,9 +225,38 @@ impl RedisServer {
             "--appendonly".into(),
             "no".into(),
         ];
+        if !self.tls {
+            argv.extend(["--port".into(), self.port.to_string().into()]);
+        }
         argv.extend(self.extra.iter().map(OsString::from));
         self.child = Some(spawn_guarded(argv));
-        wait_for_ping(self.port);
+        if self.tls {
+            self.wait_for_tls_listener();
+        } else {
+            wait_for_ping(self.port);
+        }
+    }
+
+    /// Waits (bounded) until the TLS port accepts connections; fails
+    /// clearly when the server exited (a `redis-server` built without TLS
+    /// refuses the TLS options and exits).
+    fn wait_for_tls_listener(&mut self) {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        for _ in 0..200 {
+            let child = self.child.as_mut().expect("server running");
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "{REDIS_SERVER} exited ({status}) instead of listening on TLS port {}: \
+                     is it built with TLS support (`{REDIS_SERVER} --tls-port` needs BUILD_TLS=yes)?",
+                    self.port
+                );
+            }
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{REDIS_SERVER} did not listen on TLS port {}", self.port);
     }
 }
 
