@@ -2,8 +2,9 @@
 //! ([`RedisStore::connect_lazy`]) starts with nothing listening on its
 //! Redis port, answers the failure response (503) while Redis is
 //! unreachable, and serves sessions once a server comes up on that port,
-//! with the same app and store (no restart). The app is the axum test app
-//! (`session_axum::testing`), driven in-process; Redis is a throwaway
+//! with the same app and store (no restart). The app is the core's
+//! framework-free reference adapter (`session_core::testing::direct`, the
+//! one every adapter's contract is checked against), driven in-process; Redis is a throwaway
 //! `redis-server` started by the test on a free loopback port and killed by
 //! PID.
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use common::RedisServer;
 use http::StatusCode;
-use session_axum::testing::AxumApp;
+use session_core::testing::direct::DirectApp;
 use session_core::testing::http::{Browser, TestApp, base_config};
 use session_core::{SessionManager, Store, StoreError};
 use session_redis::RedisStore;
@@ -30,7 +31,7 @@ async fn app_boots_while_redis_is_down_and_serves_once_it_is_up() {
         .expect("a valid URL")
         .with_prefix("boot-while-down:");
     let config = base_config().build().expect("config");
-    let client = AxumApp
+    let client = DirectApp
         .client(SessionManager::new(config, store.clone()))
         .await;
     let mut browser = Browser::new(&*client);
