@@ -35,7 +35,7 @@ impl Driver {
     }
 
     /// Whether a hook or a logger wants events of `kind`.
-    fn observed(&self, kind: EventKind) -> bool {
+    pub(crate) fn observed(&self, kind: EventKind) -> bool {
         self.hook.is_some()
             || match kind {
                 EventKind::StoreError => events::logged(tracing::Level::ERROR),

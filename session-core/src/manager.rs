@@ -196,7 +196,9 @@ impl SessionManager {
         // no session work at all (the header is not even parsed).
         let verdict = if !in_scope {
             cookie::Verdict::Absent
-        } else if self.inner.listening(EventKind::InvalidSignature) {
+        } else if self.inner.observed(EventKind::InvalidSignature) {
+            // A hook or a logger, not the metrics (which count no
+            // security event): the diagnosis verifies every value again.
             let values: Vec<&[u8]> = values.into_iter().collect();
             let verdict = cookie::verdict(config, values.iter().copied());
             self.report_values(&values);
