@@ -26,7 +26,7 @@ use crate::common::{
     to_millis, user_records,
 };
 use crate::error::{Error, store_error, version_to_db};
-use crate::migration::{Migration, migrations};
+use crate::migration::{Migration, migrations, script};
 use crate::name::{self, Ident};
 
 /// The migrations, in order. Each is idempotent (0002 and 0003 through
@@ -43,6 +43,14 @@ const MIGRATIONS: &[Migration] = migrations!(
 /// the column (the second).
 const HAS_COLUMN: &str = "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
     WHERE CONCAT(table_schema, '.', table_name) = ? AND column_name = ?)";
+
+/// The statement that creates `database`.
+fn create_database(database: &Ident) -> String {
+    format!(
+        "CREATE DATABASE IF NOT EXISTS {}",
+        database.quoted_with("", '`')
+    )
+}
 
 /// The named lock (`GET_LOCK`) that serializes migrations on a server.
 const MIGRATION_LOCK: &str = "session_sqlx.migrate";
@@ -387,7 +395,7 @@ impl MySqlStore {
     async fn migrate_locked(&self, conn: &mut sqlx::MySqlConnection) -> Result<(), Error> {
         let database: String = match &self.sql.database {
             Some(db) => {
-                let sql = format!("CREATE DATABASE IF NOT EXISTS {}", db.quoted_with("", '`'));
+                let sql = create_database(db);
                 let exists: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM information_schema.schemata \
                      WHERE schema_name = ?)",
@@ -418,6 +426,30 @@ impl MySqlStore {
             '`'
         );
         Ok(())
+    }
+
+    /// The SQL [`migrate`](Self::migrate) runs on a fresh server for the
+    /// table `table` in the database `database` (`None`: the
+    /// connection's; the default table is `sessions`), for a DBA to review
+    /// or for another migration tool: the database's `CREATE DATABASE IF
+    /// NOT EXISTS` (when named), then every migration file, rendered with
+    /// the same validated, backquoted names. Apply it where the table does
+    /// not exist yet: MySQL has no `ADD COLUMN IF NOT EXISTS`, so the
+    /// column migrations (0002, 0003) fail on a table that has them, where
+    /// `migrate` skips them (under its `GET_LOCK`). `cargo xtask
+    /// migration-sql --store mysql` prints it.
+    ///
+    /// ```
+    /// let sql = session_sqlx::MySqlStore::migration_sql(Some("auth"), "sessions")?;
+    /// assert!(sql.starts_with("CREATE DATABASE IF NOT EXISTS `auth`;"));
+    /// assert!(sql.contains("CREATE TABLE IF NOT EXISTS `auth`.`sessions`"));
+    /// # Ok::<(), session_sqlx::Error>(())
+    /// ```
+    pub fn migration_sql(database: Option<&str>, table: &str) -> Result<String, Error> {
+        let database = database.map(name::database).transpose()?;
+        let prelude = database.as_ref().map(create_database).unwrap_or_default();
+        let sql = Queries::new(database, name::table(table)?);
+        Ok(script(&prelude, MIGRATIONS, &sql.target, &sql.table, '`'))
     }
 
     /// Starts a task that runs [`Store::delete_expired`] every `period`

@@ -22,7 +22,7 @@ use crate::common::{
     sweep_expired, user_records,
 };
 use crate::error::{Error, store_error, version_to_db};
-use crate::migration::{Migration, migrations};
+use crate::migration::{Migration, migrations, script};
 use crate::name::{self, Ident};
 
 /// The migrations, in order. Each is idempotent.
@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = migrations!("postgres");
 /// Whether the table (the first parameter) has the column (the second).
 const HAS_COLUMN: &str = "SELECT EXISTS (SELECT 1 FROM pg_attribute \
     WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)";
+
+/// The statement that creates `schema`.
+fn create_schema(schema: &Ident) -> String {
+    format!("CREATE SCHEMA IF NOT EXISTS {}", schema.quoted())
+}
 
 /// Key of the transaction-scoped advisory lock that serializes migrations
 /// of every `PostgresStore` on a database ("sessions" in ASCII).
@@ -48,6 +53,11 @@ struct Queries {
 common::statements_of!(Queries);
 
 impl Queries {
+    /// The quoted, schema-qualified table.
+    fn target(&self) -> String {
+        format!("{}.{}", self.schema.quoted(), self.table.quoted())
+    }
+
     fn new(schema: Ident, table: Ident) -> Self {
         let t = format!("{}.{}", schema.quoted(), table.quoted());
         Self {
@@ -244,16 +254,85 @@ impl PostgresStore {
     pub async fn connect_with_statement_timeout(
         url: &str, timeout: Option<Duration>,
     ) -> Result<Self, Error> {
-        let mut options = PgConnectOptions::from_str(url)?;
-        if let Some(t) = timeout {
-            options = options.options([("statement_timeout", format!("{}ms", t.as_millis()))]);
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+        let pool = Self::pool_options()
+            .connect_with(Self::options(url, timeout)?)
             .await?;
         Ok(Self::new(pool))
+    }
+
+    /// A store whose pool connects on first use, so the app starts while
+    /// PostgreSQL is down or unreachable: the same pool and statement
+    /// timeout as [`connect`](Self::connect) (up to 10 connections,
+    /// [`DEFAULT_STATEMENT_TIMEOUT`](Self::DEFAULT_STATEMENT_TIMEOUT)),
+    /// and no connection opened here. Fails only on a malformed `url`.
+    ///
+    /// While the server cannot be reached, every store call keeps trying
+    /// to connect for at most 5 seconds (the pool's `acquire_timeout`),
+    /// then fails with [`StoreError::Timeout`] (the adapters answer their
+    /// failure response, 503 by default); once the server is back, the
+    /// next call connects and serves, with no restart. A call on a
+    /// database without the table (migrations never ran) fails with
+    /// [`Error::MissingTable`] as its cause. Run [`migrate`](Self::migrate)
+    /// separately, for example at deploy time. For other pool settings,
+    /// build the pool with `PgPoolOptions::connect_lazy_with` and
+    /// [`options`](Self::options), and hand it to [`new`](Self::new).
+    ///
+    /// Must be called inside a Tokio runtime (the pool starts its
+    /// maintenance task).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_sqlx::Error> {
+    /// // Nothing is connected yet: this succeeds with the database down.
+    /// let store = session_sqlx::PostgresStore::connect_lazy("postgres://postgres@127.0.0.1:5432/app")?
+    ///     .with_schema("auth")?;
+    /// // ... serve (503 while the database is down) ...
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connect_lazy(url: &str) -> Result<Self, Error> {
+        let options = Self::options(url, Some(Self::DEFAULT_STATEMENT_TIMEOUT))?;
+        Ok(Self::new(Self::pool_options().connect_lazy_with(options)))
+    }
+
+    /// The connect options [`connect`](Self::connect) and
+    /// [`connect_lazy`](Self::connect_lazy) use for `url`: those of the
+    /// URL, with the server-side `statement_timeout` set to `timeout` on
+    /// every connection (`None`: the server's).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_sqlx::PostgresStore;
+    /// use session_sqlx::sqlx::postgres::PgPoolOptions;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_sqlx::Error> {
+    /// let options = PostgresStore::options(
+    ///     "postgres://postgres@127.0.0.1:5432/app",
+    ///     Some(Duration::from_millis(500)),
+    /// )?;
+    /// // A lazy pool that gives up on a connection after 1 second.
+    /// let pool = PgPoolOptions::new()
+    ///     .acquire_timeout(Duration::from_secs(1))
+    ///     .connect_lazy_with(options);
+    /// let store = PostgresStore::new(pool);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn options(url: &str, timeout: Option<Duration>) -> Result<PgConnectOptions, Error> {
+        let options = PgConnectOptions::from_str(url)?;
+        Ok(match timeout {
+            Some(t) => options.options([("statement_timeout", format!("{}ms", t.as_millis()))]),
+            None => options,
+        })
+    }
+
+    /// The pool of [`connect`](Self::connect): up to 10 connections, at
+    /// most 5 seconds' wait for one.
+    fn pool_options() -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
     }
 
     /// Uses the schema `name` (created by [`migrate`](Self::migrate) if
@@ -326,10 +405,10 @@ impl PostgresStore {
                 .fetch_one(&mut *tx)
                 .await?;
         if !exists {
-            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", self.sql.schema.quoted());
+            let sql = create_schema(&self.sql.schema);
             (&mut *tx).execute(sqlx::raw_sql(&sql)).await?;
         }
-        let table = format!("{}.{}", self.sql.schema.quoted(), self.sql.table.quoted());
+        let table = self.sql.target();
         // Skipped once applied: ALTER TABLE locks the table even when the
         // column exists.
         apply_migrations!(
@@ -342,6 +421,29 @@ impl PostgresStore {
             '"'
         );
         Ok(())
+    }
+
+    /// The SQL [`migrate`](Self::migrate) runs on a fresh database for the
+    /// table `table` in the schema `schema` (the defaults are `public` and
+    /// `sessions`), for a DBA to review or for another migration tool
+    /// (`sqlx migrate`, Flyway): the schema's `CREATE SCHEMA IF NOT EXISTS`,
+    /// then every migration file, rendered with the same validated, quoted
+    /// names. Every statement is idempotent. `migrate` itself skips the
+    /// `CREATE SCHEMA` when the schema exists and a column's migration
+    /// once the table has the column, and takes an advisory lock; a
+    /// script applied by hand runs unlocked. `cargo xtask migration-sql`
+    /// prints it.
+    ///
+    /// ```
+    /// let sql = session_sqlx::PostgresStore::migration_sql("auth", "sessions")?;
+    /// assert!(sql.starts_with("CREATE SCHEMA IF NOT EXISTS \"auth\";"));
+    /// assert!(sql.contains("CREATE TABLE IF NOT EXISTS \"auth\".\"sessions\""));
+    /// # Ok::<(), session_sqlx::Error>(())
+    /// ```
+    pub fn migration_sql(schema: &str, table: &str) -> Result<String, Error> {
+        let sql = Queries::new(name::schema(schema)?, name::table(table)?);
+        let prelude = create_schema(&sql.schema);
+        Ok(script(&prelude, MIGRATIONS, &sql.target(), &sql.table, '"'))
     }
 
     /// Starts a task that runs [`Store::delete_expired`] every `period`

@@ -22,7 +22,7 @@ use crate::common::{
     other_logins, to_millis, user_records,
 };
 use crate::error::{Error, store_error, version_to_db};
-use crate::migration::{Migration, migrations};
+use crate::migration::{Migration, migrations, script};
 use crate::name::{self, Ident};
 
 /// The migrations, in order. Each is idempotent (0002 through its
@@ -288,6 +288,26 @@ impl SqliteStore {
             '"'
         );
         Ok(())
+    }
+
+    /// The SQL [`migrate`](Self::migrate) runs on a fresh database for the
+    /// table `table` (the default is `sessions`), for a DBA to review or
+    /// for another migration tool (`sqlx migrate`, Flyway): every
+    /// migration file, rendered with the same validated, quoted name.
+    /// Apply it to a database without the table: SQLite has no
+    /// `ADD COLUMN IF NOT EXISTS`, so the column migrations (0002, 0003)
+    /// fail on a table that has them, where `migrate` skips them (and runs
+    /// all of them in one `BEGIN IMMEDIATE` transaction). `cargo xtask
+    /// migration-sql --store sqlite` prints it.
+    ///
+    /// ```
+    /// let sql = session_sqlx::SqliteStore::migration_sql("web_sessions")?;
+    /// assert!(sql.contains("CREATE TABLE IF NOT EXISTS \"web_sessions\""));
+    /// # Ok::<(), session_sqlx::Error>(())
+    /// ```
+    pub fn migration_sql(table: &str) -> Result<String, Error> {
+        let table = name::table(table)?;
+        Ok(script("", MIGRATIONS, &table.quoted(), &table, '"'))
     }
 
     /// Starts a task that runs [`Store::delete_expired`] every `period`
