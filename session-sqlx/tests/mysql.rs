@@ -146,6 +146,7 @@ async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
 shared_store_tests!(
     MySqlStore,
     make: my_store,
+    unmigrated: common::my_unmigrated,
     drop: drop_database,
     rows: count_rows,
     bad_url: "mysql://root@127.0.0.1:1/none"

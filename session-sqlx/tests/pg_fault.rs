@@ -1,6 +1,8 @@
 //! Fault tests: the store's PostgreSQL backends are killed with
 //! `pg_terminate_backend` while in use. Calls fail with a typed
-//! `StoreError` (never a panic) and the pool recovers by itself.
+//! `StoreError` (never a panic) and the pool recovers by itself. And an
+//! app booted while its PostgreSQL (a throwaway server the test starts)
+//! is down answers 503, then serves once the server is up.
 
 mod common;
 
@@ -217,4 +219,52 @@ async fn idle_connections_killed_between_requests_are_replaced() {
         assert!(until_recovered(&store, &r.key).await.is_some());
     }
     drop_schema(&store).await;
+}
+
+/// An app whose store was built lazily while PostgreSQL was down boots,
+/// answers 503 (with no cookie) while the server is down and while its
+/// table is missing, and serves sessions once the server is up and
+/// migrated, without a restart. The server is a throwaway one on its own
+/// port and data dir, stopped by its PID when the test ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_booted_while_postgres_is_down_serves_once_it_is_up() {
+    use session_core::testing::http::{Browser, TestApp, base_config};
+    use session_core::{SessionManager, StoreError};
+
+    let Some(mut server) = common::Server::postgres() else {
+        return;
+    };
+    // Nothing listens on the port yet: building the store connects nothing.
+    let store = PostgresStore::connect_lazy(&server.url())
+        .expect("a lazy store needs no server")
+        .with_schema(&namespace("pg_boot_down"))
+        .expect("schema name");
+    let config = base_config().build().expect("config");
+    let client = session_axum::testing::AxumApp
+        .client(SessionManager::new(config, store.clone()))
+        .await;
+    let mut browser = Browser::new(&*client);
+
+    let down = browser.post("/set/user", r#""ada""#).await;
+    assert_eq!(down.status, 503, "{}", down.body);
+    assert!(down.ours.is_none(), "no cookie while the store is down");
+    let r = fault_record();
+    let err = store.load(&r.key).await.expect_err("the server is down");
+    assert!(matches!(err, StoreError::Timeout), "{err:?}");
+
+    server.run();
+    // Up, but `migrate` has not run: still 503, and a typed error.
+    assert_eq!(browser.post("/set/user", r#""ada""#).await.status, 503);
+    let err = store.load(&r.key).await.expect_err("no table yet");
+    assert!(common::is_missing_table(&err), "{err:?}");
+
+    store.migrate().await.expect("migrate, as a deploy step");
+    let up = browser.post("/set/user", r#""ada""#).await;
+    assert_eq!(up.status, 200, "{}", up.body);
+    assert!(browser.cookie.is_some(), "the session's cookie");
+    let read = browser.get("/get/user").await;
+    assert_eq!(
+        (read.status.as_u16(), read.body.as_str()),
+        (200, r#""ada""#)
+    );
 }

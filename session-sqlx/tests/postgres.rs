@@ -137,6 +137,7 @@ async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
 shared_store_tests!(
     PostgresStore,
     make: pg_store,
+    unmigrated: common::pg_unmigrated,
     drop: drop_schema,
     rows: count_rows,
     bad_url: "postgres://postgres@127.0.0.1:1/none"

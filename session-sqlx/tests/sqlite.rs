@@ -37,6 +37,12 @@ async fn memory_store() -> SqliteStore {
     store
 }
 
+setup_tests!(
+    SqliteStore,
+    unmigrated: common::sqlite_unmigrated,
+    drop: common::drop_file
+);
+
 async fn count_rows(store: &SqliteStore) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM \"{}\"", store.table()))
         .fetch_one(store.pool())

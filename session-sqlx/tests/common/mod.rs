@@ -22,17 +22,23 @@ pub fn pg_url() -> String {
 /// with a connection for each of the conformance suite's 8 racing logins
 /// and one more (so the logins really wait on each other in the server).
 pub async fn pg_store(namespace: String) -> PostgresStore {
+    let store = pg_unmigrated(namespace).await;
+    store.migrate().await.expect("migrate");
+    mark_and_sweep(&store).await;
+    store
+}
+
+#[cfg(feature = "postgres")]
+/// [`pg_store`] before `migrate`: the schema does not exist yet.
+pub async fn pg_unmigrated(namespace: String) -> PostgresStore {
     let pool = PgPoolOptions::new()
         .max_connections(9)
         .connect(&pg_url())
         .await
         .expect("connect to PostgreSQL");
-    let store = PostgresStore::new(pool)
+    PostgresStore::new(pool)
         .with_schema(&namespace)
-        .expect("valid schema name");
-    store.migrate().await.expect("migrate");
-    mark_and_sweep(&store).await;
-    store
+        .expect("valid schema name")
 }
 
 /// Marks the schema as a test schema with its creation time, and once per
@@ -97,11 +103,77 @@ pub fn sqlite_url(path: &std::path::Path) -> String {
 #[cfg(feature = "sqlite")]
 /// A migrated SQLite store on its own file.
 pub async fn sqlite_store(namespace: String) -> SqliteStore {
-    let store = SqliteStore::connect(&sqlite_url(&sqlite_path(&namespace)))
-        .await
-        .expect("open SQLite file");
+    let store = sqlite_unmigrated(namespace).await;
     store.migrate().await.expect("migrate");
     store
+}
+
+#[cfg(feature = "sqlite")]
+/// [`sqlite_store`] before `migrate`: a new, empty file.
+pub async fn sqlite_unmigrated(namespace: String) -> SqliteStore {
+    SqliteStore::connect(&sqlite_url(&sqlite_path(&namespace)))
+        .await
+        .expect("open SQLite file")
+}
+
+#[cfg(feature = "sqlite")]
+/// Removes a test's SQLite file (best effort).
+pub async fn drop_file(store: &SqliteStore) {
+    let path: Option<PathBuf> = store
+        .pool()
+        .connect_options()
+        .get_filename()
+        .to_str()
+        .map(PathBuf::from);
+    if let Some(path) = path {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Whether `e` is the typed error of a table `migrate()` never created.
+pub fn is_missing_table(e: &session_core::StoreError) -> bool {
+    matches!(
+        e,
+        session_core::StoreError::Backend(cause)
+            if matches!(
+                cause.downcast_ref::<session_sqlx::Error>(),
+                Some(session_sqlx::Error::MissingTable(_))
+            )
+    )
+}
+
+/// Store calls on a table `migrate()` never created fail with the typed
+/// missing-table error, whose message says to run `migrate()`.
+pub async fn missing_table_is_typed(store: &dyn session_core::Store) {
+    let r = record(time::Duration::hours(1));
+    let failures = [
+        store.load(&r.key).await.map(drop).expect_err("load"),
+        store.create(&r).await.map(drop).expect_err("create"),
+        store
+            .delete_expired()
+            .await
+            .map(drop)
+            .expect_err("delete_expired"),
+    ];
+    for e in failures {
+        assert!(is_missing_table(&e), "not the missing-table error: {e:?}");
+        let cause = std::error::Error::source(&e).expect("a cause").to_string();
+        assert!(cause.contains("migrate()"), "{cause}");
+    }
+}
+
+/// A record created in `store` loads back as written.
+pub async fn create_then_load(store: &dyn session_core::Store) {
+    let r = fault_record();
+    assert_eq!(
+        store.create(&r).await.expect("create"),
+        session_core::Created::Ok
+    );
+    let loaded = store.load(&r.key).await.expect("load").expect("the record");
+    assert_eq!(
+        (loaded.version, loaded.payload, loaded.user),
+        (r.version, r.payload, r.user)
+    );
 }
 
 /// The user column through every `Store` method: `create` and `save` write
@@ -313,11 +385,19 @@ pub trait Instance: session_core::Store + Sized + 'static {
 
     /// Starts the expiry cleanup task (see `spawn_cleanup`).
     fn cleanup(&self, period: std::time::Duration) -> session_sqlx::CleanupHandle;
+
+    /// The store's `migration_sql` for its own names.
+    fn migration_sql(&self) -> String;
 }
 
 macro_rules! instance {
-    ($store:ty) => {
+    ($store:ty, |$s:ident| $sql:expr) => {
         impl Instance for $store {
+            fn migration_sql(&self) -> String {
+                let $s = self;
+                $sql.expect("migration SQL")
+            }
+
             async fn migrate_twice(self) -> Result<Self, session_sqlx::Error> {
                 self.migrate().await?;
                 self.migrate().await?;
@@ -331,11 +411,16 @@ macro_rules! instance {
     };
 }
 #[cfg(feature = "postgres")]
-instance!(PostgresStore);
+instance!(PostgresStore, |s| PostgresStore::migration_sql(
+    s.schema(),
+    s.table()
+));
 #[cfg(feature = "mysql")]
-instance!(session_sqlx::MySqlStore);
+instance!(session_sqlx::MySqlStore, |s| {
+    session_sqlx::MySqlStore::migration_sql(s.database(), s.table())
+});
 #[cfg(feature = "sqlite")]
-instance!(SqliteStore);
+instance!(SqliteStore, |s| SqliteStore::migration_sql(s.table()));
 
 /// `n` instances start at once, each opening its store with `open` and
 /// migrating it on start and on a restart; all of them succeed.
@@ -462,6 +547,16 @@ pub async fn my_store(namespace: String) -> session_sqlx::MySqlStore {
     session_sqlx::testing::mysql(namespace).await
 }
 
+/// [`my_store`] before `migrate`: the database does not exist yet.
+#[cfg(feature = "mysql")]
+pub async fn my_unmigrated(namespace: String) -> session_sqlx::MySqlStore {
+    session_sqlx::MySqlStore::connect(&session_sqlx::testing::mysql_url())
+        .await
+        .expect("connect to MySQL")
+        .with_database(&namespace)
+        .expect("valid database name")
+}
+
 /// Drops a MySQL test database (best effort).
 #[cfg(feature = "mysql")]
 pub async fn drop_database(store: &session_sqlx::MySqlStore) {
@@ -472,90 +567,165 @@ pub async fn drop_database(store: &session_sqlx::MySqlStore) {
     }
 }
 
-#[cfg(feature = "mysql")]
 use std::path::Path;
-#[cfg(feature = "mysql")]
 use std::process::{Child, Command, Stdio};
 
-#[cfg(feature = "mysql")]
-/// A throwaway `mariadbd` on its own data dir and port; stopped by its PID.
+/// A throwaway database server (`mariadbd` or `postgres`) on its own data
+/// dir and loopback port, started by the test and stopped by its PID.
 pub struct Server {
-    bin: PathBuf,
     dir: PathBuf,
     port: u16,
+    url: String,
+    /// The server's command line for the data dir and port.
+    launch: fn(&Path, u16) -> Command,
+    /// Stopped by SIGINT (PostgreSQL's fast shutdown) rather than SIGKILL.
+    graceful: bool,
     child: Option<Child>,
 }
 
-#[cfg(feature = "mysql")]
+/// The MariaDB executable `name`, from the usual system folders.
+fn mariadb_bin(name: &str) -> Option<PathBuf> {
+    ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+/// The PostgreSQL executable `name`, from the newest
+/// `/usr/lib/postgresql/*/bin` that has it.
+fn pg_bin(name: &str) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path().join("bin").join(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.retain(|p| p.is_file());
+    found.sort_by_key(|p| {
+        let version = p
+            .iter()
+            .rev()
+            .nth(2)
+            .and_then(|v| v.to_str()?.parse::<u32>().ok());
+        version.unwrap_or(0)
+    });
+    found.pop()
+}
+
+/// A fresh data dir and a free loopback port for a throwaway server.
+fn data_dir_and_port(what: &str) -> (PathBuf, u16) {
+    let dir = std::env::temp_dir().join(session_core::testing::namespace(what));
+    std::fs::create_dir_all(dir.join("tmp")).expect("data dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    (dir, port)
+}
+
+/// Runs `command` to its end, quietly; panics unless it succeeds.
+fn run_quietly(command: &mut Command, what: &str) {
+    let status = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(status.success(), "{what} failed");
+}
+
+/// PostgreSQL refuses to run as root: as root, its commands run as the
+/// `postgres` user (uid, gid from `/etc/passwd`), which then owns `dir`.
+fn as_postgres_user(command: &mut Command, dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if !root {
+        return;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd");
+    let ids = passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&"postgres")).then(|| (f[2].parse().ok(), f[3].parse().ok()))
+    });
+    let Some((Some(uid), Some(gid))) = ids else {
+        panic!("running as root, and no postgres user to run PostgreSQL as");
+    };
+    for entry in [dir.to_owned(), dir.join("tmp")] {
+        std::os::unix::fs::chown(&entry, Some(uid), Some(gid)).expect("chown data dir");
+    }
+    command.uid(uid).gid(gid);
+}
+
 impl Server {
-    /// Initialises a data dir and starts the server, or `None` (with a
-    /// note) when this machine has no MariaDB binaries.
+    /// Initialises a MariaDB data dir and starts the server, or `None`
+    /// (with a note) when this machine has no MariaDB binaries.
     pub fn start() -> Option<Server> {
-        let find = |name: &str| {
-            ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"]
-                .iter()
-                .map(|d| Path::new(d).join(name))
-                .find(|p| p.is_file())
-        };
-        let (Some(install), Some(bin)) = (find("mariadb-install-db"), find("mariadbd")) else {
+        let (Some(install), Some(_)) = (mariadb_bin("mariadb-install-db"), mariadb_bin("mariadbd"))
+        else {
             eprintln!("SKIPPED: no mariadb-install-db / mariadbd (apt-get install mariadb-server)");
             return None;
         };
-        let dir = std::env::temp_dir().join(session_core::testing::namespace("mariadbd"));
-        // Its own tmpdir for the bootstrap too (see `run`).
-        let tmp = dir.join("tmp");
-        std::fs::create_dir_all(&tmp).expect("data dir");
-        let status = Command::new(install)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", dir.join("data").display()))
-            .arg(format!("--tmpdir={}", tmp.display()))
-            .args(["--auth-root-authentication-method=normal", "--user=root"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("mariadb-install-db");
-        assert!(status.success(), "mariadb-install-db failed");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let (dir, port) = data_dir_and_port("mariadbd");
+        // Its own tmpdir for the bootstrap too (see `mariadbd`).
+        run_quietly(
+            Command::new(install)
+                .arg("--no-defaults")
+                .arg(format!("--datadir={}", dir.join("data").display()))
+                .arg(format!("--tmpdir={}", dir.join("tmp").display()))
+                .args(["--auth-root-authentication-method=normal", "--user=root"]),
+            "mariadb-install-db",
+        );
         let mut server = Server {
-            bin,
+            url: format!("mysql://root@127.0.0.1:{port}/test"),
             dir,
             port,
+            launch: mariadbd,
+            graceful: false,
             child: None,
         };
         server.run();
         Some(server)
     }
 
-    pub fn url(&self) -> String {
-        format!("mysql://root@127.0.0.1:{}/test", self.port)
+    /// Initialises a PostgreSQL data dir (`initdb`, user `postgres`, trust
+    /// authentication) on a free port, without starting the server (see
+    /// [`run`](Self::run)), or `None` (with a note) when this machine has
+    /// no PostgreSQL binaries (`/usr/lib/postgresql/*/bin`).
+    pub fn postgres() -> Option<Server> {
+        let Some(initdb) = pg_bin("initdb") else {
+            eprintln!("SKIPPED: no initdb under /usr/lib/postgresql (apt-get install postgresql)");
+            return None;
+        };
+        let (dir, port) = data_dir_and_port("postgres");
+        let mut init = Command::new(&initdb);
+        init.arg("-D")
+            .arg(dir.join("data"))
+            .args(["-U", "postgres", "-A", "trust", "--no-sync"]);
+        as_postgres_user(&mut init, &dir);
+        run_quietly(&mut init, "initdb");
+        Some(Server {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            dir,
+            port,
+            launch: postgres,
+            graceful: true,
+            child: None,
+        })
     }
 
-    /// Starts `mariadbd` on the data dir and waits (bounded) until it listens.
-    /// Its temporary files go to its own directory: at startup `mariadbd`
-    /// deletes every `#sql*` file in its tmpdir, which under the default
-    /// `/tmp` took the shared server's temporary tables from under it.
+    /// The URL of the server (its superuser, no password).
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Starts the server on the data dir and waits (bounded) until it listens.
     pub fn run(&mut self) {
-        let tmp = self.dir.join("tmp");
-        std::fs::create_dir_all(&tmp).expect("tmpdir");
-        let child = Command::new(&self.bin)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", self.dir.join("data").display()))
-            .arg(format!("--tmpdir={}", tmp.display()))
-            .arg(format!("--socket={}", self.dir.join("sock").display()))
-            .arg(format!("--port={}", self.port))
-            .args([
-                "--bind-address=127.0.0.1",
-                "--skip-grant-tables",
-                "--skip-log-bin",
-                "--user=root",
-            ])
+        let child = (self.launch)(&self.dir, self.port)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start mariadbd");
+            .expect("start the server");
         self.child = Some(child);
         for _ in 0..600 {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
@@ -563,19 +733,67 @@ impl Server {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!("mariadbd never listened on port {}", self.port);
+        panic!("the server never listened on port {}", self.port);
     }
 
-    /// Stops the server (SIGKILL to its PID: a crash, recovered on start).
+    /// Stops the server by its PID: MariaDB by SIGKILL (a crash, recovered
+    /// on start), PostgreSQL by SIGINT (fast shutdown, which also removes
+    /// its shared memory), then SIGKILL if it is still there after 10 s.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if self.graceful {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            for _ in 0..100 {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
         }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
-#[cfg(feature = "mysql")]
+/// `mariadbd` on `dir` and `port`. Its temporary files go to its own
+/// directory: at startup `mariadbd` deletes every `#sql*` file in its
+/// tmpdir, which under the default `/tmp` took the shared server's
+/// temporary tables from under it.
+fn mariadbd(dir: &Path, port: u16) -> Command {
+    let mut command = Command::new(mariadb_bin("mariadbd").expect("mariadbd"));
+    command
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg(format!("--tmpdir={}", dir.join("tmp").display()))
+        .arg(format!("--socket={}", dir.join("sock").display()))
+        .arg(format!("--port={port}"))
+        .args([
+            "--bind-address=127.0.0.1",
+            "--skip-grant-tables",
+            "--skip-log-bin",
+            "--user=root",
+        ]);
+    command
+}
+
+/// `postgres` on `dir` and `port`, listening on loopback only, its socket
+/// in `dir`.
+fn postgres(dir: &Path, port: u16) -> Command {
+    let mut command = Command::new(pg_bin("postgres").expect("postgres"));
+    command
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-p", &port.to_string(), "-k"])
+        .arg(dir)
+        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
+    as_postgres_user(&mut command, dir);
+    command
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
@@ -583,19 +801,54 @@ impl Drop for Server {
     }
 }
 
+/// The setup tests every SQL store runs, each on a fresh store from
+/// `$unmigrated` (a namespace in, a store whose table does not exist yet
+/// out), dropped by `$drop`: store calls before `migrate` fail with the
+/// typed missing-table error, and the store's `migration_sql` applied by
+/// hand (one `raw_sql`, as a DBA's tool would) makes a table the store
+/// works with, on which `migrate` then has nothing to do.
+#[macro_export]
+macro_rules! setup_tests {
+    ($store:ty, unmigrated: $unmigrated:path, drop: $drop:path) => {
+        #[tokio::test]
+        async fn a_missing_table_is_a_typed_error() {
+            let store = $unmigrated(namespace("no_table")).await;
+            common::missing_table_is_typed(&store).await;
+            $drop(&store).await;
+        }
+
+        #[tokio::test]
+        async fn the_migration_sql_applied_by_hand_makes_a_working_table() {
+            let store = $unmigrated(namespace("migration_sql")).await;
+            let sql = <$store as common::Instance>::migration_sql(&store);
+            session_sqlx::sqlx::raw_sql(&sql)
+                .execute(store.pool())
+                .await
+                .expect("the migration SQL, applied by hand");
+            common::create_then_load(&store).await;
+            store.migrate().await.expect("migrate after the script");
+            common::create_then_load(&store).await;
+            $drop(&store).await;
+        }
+    };
+}
+
 /// The store-level tests every networked SQL store runs the same way, each
 /// on a fresh store from `$make` (a namespace in, a migrated store out),
+/// or from `$unmigrated` for the [`setup_tests`],
 /// dropped by `$drop`; `$rows` counts the table's rows; `$store` connects
 /// to `$bad_url`, where nothing listens.
 #[macro_export]
 macro_rules! shared_store_tests {
-    ($store:ty, make: $make:path, drop: $drop:path, rows: $rows:path, bad_url: $bad_url:expr) => {
+    ($store:ty, make: $make:path, unmigrated: $unmigrated:path, drop: $drop:path, rows: $rows:path, bad_url: $bad_url:expr) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn cleanup_task_deletes_expired_rows_and_stops_on_shutdown() {
             let store = $make(namespace("cleanup_task")).await;
             common::cleanup_task_runs_until_shutdown(&store, $rows).await;
             $drop(&store).await;
         }
+
+        setup_tests!($store, unmigrated: $unmigrated, drop: $drop);
 
         #[tokio::test]
         async fn connect_to_a_bad_url_is_a_typed_error() {
