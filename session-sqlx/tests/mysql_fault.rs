@@ -10,14 +10,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Server, assert_typed, drop_database, fault_record, until_recovered};
+use common::{
+    Server, assert_typed, blocked_calls_fail_typed_when_killed, created_row, drop_database,
+    fault_record, poll_until, until_recovered,
+};
 use session_core::testing::namespace;
-use session_core::{Created, Store, Version};
+use session_core::{Created, Record, Store, Version};
 use session_sqlx::MySqlStore;
 use session_sqlx::sqlx::mysql::MySqlPoolOptions;
 use session_sqlx::sqlx::{self, Connection, Executor};
 use session_sqlx::testing::mysql_url;
-use time::OffsetDateTime;
 
 /// A migrated store in database `db` on `url`, on a pool of 2 connections
 /// that waits at most 2 s for one.
@@ -35,18 +37,24 @@ async fn store(url: &str, db: &str) -> MySqlStore {
     store
 }
 
+/// A store on the shared server in its own database (for `case`), with
+/// one row, and a connection outside its pool.
+async fn store_with_a_row(case: &str) -> (MySqlStore, Record, sqlx::MySqlConnection) {
+    let store = store(&mysql_url(), &namespace(case)).await;
+    let r = created_row(&store).await;
+    let other = sqlx::MySqlConnection::connect(&mysql_url())
+        .await
+        .expect("another connection");
+    (store, r, other)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_blocked_in_the_database_fail_typed_when_their_connections_are_killed() {
-    let db = namespace("my_fault_killed");
-    let store = store(&mysql_url(), &db).await;
-    let r = fault_record();
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+    let (store, r, mut locker) = store_with_a_row("my_fault_killed").await;
+    let db = store.database().unwrap_or_default().to_owned();
 
     // Another connection locks the row, so the store's save and touch
     // block inside the server: their connections are mid-statement.
-    let mut locker = sqlx::MySqlConnection::connect(&mysql_url())
-        .await
-        .expect("locker");
     locker.execute("BEGIN").await.expect("begin");
     sqlx::query(&format!(
         "SELECT 1 FROM `{db}`.sessions WHERE id = ? FOR UPDATE"
@@ -56,50 +64,36 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_connections_are_kil
     .await
     .expect("row lock");
 
-    let mut next = r.clone();
-    next.version = Version(2);
-    let save = {
-        let store = store.clone();
-        tokio::spawn(async move { store.save(&next, Version::FIRST).await })
-    };
-    let touch = {
-        let (store, key) = (store.clone(), r.key);
-        tokio::spawn(async move {
-            let later = OffsetDateTime::now_utc() + time::Duration::hours(2);
-            store.touch(&key, Version::FIRST, later).await
-        })
-    };
-
     // The store's two connections, each waiting in an UPDATE.
     let mut admin = sqlx::MySqlConnection::connect(&mysql_url())
         .await
         .expect("admin");
-    let mut waiting: Vec<i64> = Vec::new();
-    for _ in 0..250 {
-        waiting = sqlx::query_scalar(
-            "SELECT id FROM information_schema.processlist \
-             WHERE command IN ('Query', 'Execute') AND info LIKE ? AND id <> CONNECTION_ID()",
+    blocked_calls_fail_typed_when_killed(&store, &r, async || {
+        let waiting: Vec<i64> = poll_until(
+            250,
+            Duration::from_millis(20),
+            async || {
+                sqlx::query_scalar(
+                    "SELECT id FROM information_schema.processlist \
+                 WHERE command IN ('Query', 'Execute') AND info LIKE ? AND id <> CONNECTION_ID()",
+                )
+                .bind(format!("UPDATE `{db}`.%"))
+                .fetch_all(&mut admin)
+                .await
+                .expect("processlist")
+            },
+            |w: &Vec<i64>| w.len() == 2,
         )
-        .bind(format!("UPDATE `{db}`.%"))
-        .fetch_all(&mut admin)
-        .await
-        .expect("processlist");
-        if waiting.len() == 2 {
-            break;
+        .await;
+        for id in &waiting {
+            admin
+                .execute(format!("KILL {id}").as_str())
+                .await
+                .expect("kill");
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(waiting.len(), 2, "the save and the touch never blocked");
-    for id in &waiting {
-        admin
-            .execute(format!("KILL {id}").as_str())
-            .await
-            .expect("kill");
-    }
-    let saved = save.await.expect("save task");
-    let touched = touch.await.expect("touch task");
-    assert_typed(&saved.expect_err("its connection was killed"));
-    assert_typed(&touched.expect_err("its connection was killed"));
+        waiting.len()
+    })
+    .await;
     locker.execute("ROLLBACK").await.expect("rollback");
 
     // The pool replaces the dead connections by itself.
@@ -110,13 +104,7 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_connections_are_kil
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_killed_between_calls_are_replaced() {
-    let db = namespace("my_fault_idle");
-    let store = store(&mysql_url(), &db).await;
-    let r = fault_record();
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
-    let mut admin = sqlx::MySqlConnection::connect(&mysql_url())
-        .await
-        .expect("admin");
+    let (store, r, mut admin) = store_with_a_row("my_fault_idle").await;
     for _ in 0..3 {
         // The ids of the pool's two connections, which then go back idle.
         let mut ids: Vec<u64> = Vec::new();
@@ -150,8 +138,7 @@ async fn a_server_stopped_and_started_under_use_fails_typed_then_recovers() {
         return;
     };
     let store = store(&server.url(), "sessions_db").await;
-    let r = fault_record();
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+    let r = created_row(&store).await;
 
     // Load: a bounded stream of reads and writes that counts typed errors.
     let stop = Arc::new(AtomicBool::new(false));

@@ -11,7 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{assert_typed, drop_schema, fault_record, pg_url, until_recovered};
+use common::{
+    assert_typed, blocked_calls_fail_typed_when_killed, created_row, drop_schema, fault_record,
+    pg_url, poll_until, until_recovered,
+};
 use session_core::testing::namespace;
 use session_core::{Created, Saved, Store, Version};
 use session_sqlx::PostgresStore;
@@ -60,8 +63,7 @@ async fn kill(admin: &mut sqlx::PgConnection, app: &str) -> i64 {
 async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
     let app = namespace("pg_fault_blocked");
     let store = store(&app).await;
-    let r = fault_record();
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+    let r = created_row(&store).await;
 
     // Another session locks the row, so the store's save and touch block
     // inside PostgreSQL: their backends are certainly mid-statement.
@@ -75,51 +77,31 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
     .await
     .expect("row lock");
 
+    let mut admin = admin().await;
+    blocked_calls_fail_typed_when_killed(&store, &r, async || {
+        let waiting = poll_until(
+            100,
+            Duration::from_millis(20),
+            async || {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                )
+                .bind(&app)
+                .fetch_one(&mut admin)
+                .await
+                .expect("pg_stat_activity")
+            },
+            |n| *n == 2,
+        )
+        .await;
+        assert!(kill(&mut admin, &app).await >= waiting);
+        usize::try_from(waiting).unwrap_or(0)
+    })
+    .await;
+    locker.execute("ROLLBACK").await.expect("rollback");
     let mut next = r.clone();
     next.version = Version(2);
-    let save = {
-        let store = store.clone();
-        let next = next.clone();
-        tokio::spawn(async move { store.save(&next, Version::FIRST).await })
-    };
-    let touch = {
-        let store = store.clone();
-        let key = r.key.to_owned();
-        tokio::spawn(async move {
-            store
-                .touch(
-                    &key,
-                    Version::FIRST,
-                    OffsetDateTime::now_utc() + time::Duration::hours(2),
-                )
-                .await
-        })
-    };
-
-    let mut admin = admin().await;
-    let mut waiting = 0;
-    for _ in 0..100 {
-        waiting = sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM pg_stat_activity \
-             WHERE application_name = $1 AND wait_event_type = 'Lock'",
-        )
-        .bind(&app)
-        .fetch_one(&mut admin)
-        .await
-        .expect("pg_stat_activity");
-        if waiting == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(waiting, 2, "save and touch never blocked on the row lock");
-    assert!(kill(&mut admin, &app).await >= 2);
-
-    let save = save.await.expect("save task must not panic");
-    let touch = touch.await.expect("touch task must not panic");
-    assert_typed(&save.expect_err("its backend was terminated"));
-    assert_typed(&touch.expect_err("its backend was terminated"));
-    locker.execute("ROLLBACK").await.expect("rollback");
 
     // The pool opens new connections by itself; nothing was written.
     let got = until_recovered(&store, &r.key).await.expect("record");
@@ -209,8 +191,7 @@ async fn backends_killed_repeatedly_under_load_give_typed_errors_then_recover() 
 async fn idle_connections_killed_between_requests_are_replaced() {
     let app = namespace("pg_fault_idle");
     let store = store(&app).await;
-    let r = fault_record();
-    store.create(&r).await.expect("create");
+    let r = created_row(&store).await;
     let mut admin = admin().await;
     for _ in 0..3 {
         assert!(kill(&mut admin, &app).await >= 1, "no idle backend to kill");

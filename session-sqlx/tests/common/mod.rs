@@ -343,6 +343,66 @@ pub fn fault_record() -> session_core::Record {
     r
 }
 
+/// A [`fault_record`] created in `store`.
+pub async fn created_row(store: &dyn session_core::Store) -> session_core::Record {
+    let r = fault_record();
+    assert_eq!(
+        store.create(&r).await.expect("create"),
+        session_core::Created::Ok
+    );
+    r
+}
+
+/// Calls `probe` up to `tries` times, `pause` apart, until `done` holds
+/// for its answer; returns the last answer.
+pub async fn poll_until<T>(
+    tries: usize, pause: std::time::Duration, mut probe: impl AsyncFnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let mut last = probe().await;
+    for _ in 1..tries {
+        if done(&last) {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        last = probe().await;
+    }
+    last
+}
+
+/// The fault test of calls blocked inside the server: while another
+/// connection holds the row `r` (from [`created_row`]), a save and a touch
+/// of it (from version 1) block; `kill` (given the blocked calls are
+/// running) kills their connections and says how many calls it saw
+/// waiting. Both calls fail typed, never panic.
+pub async fn blocked_calls_fail_typed_when_killed<S>(
+    store: &S, r: &session_core::Record, kill: impl AsyncFnOnce() -> usize,
+) where
+    S: session_core::Store + Clone,
+{
+    use session_core::Version;
+    let mut next = r.clone();
+    next.version = Version(2);
+    let save = {
+        let store = store.clone();
+        tokio::spawn(async move { store.save(&next, Version::FIRST).await.map(drop) })
+    };
+    let touch = {
+        let (store, key) = (store.clone(), r.key);
+        tokio::spawn(async move {
+            let later = time::OffsetDateTime::now_utc() + time::Duration::hours(2);
+            store.touch(&key, Version::FIRST, later).await.map(drop)
+        })
+    };
+    assert_eq!(kill().await, 2, "the save and the touch never blocked");
+    for (call, task) in [("save", save), ("touch", touch)] {
+        let outcome = task
+            .await
+            .unwrap_or_else(|e| panic!("the {call} task: {e}"));
+        assert_typed(&outcome.expect_err("its connection was killed"));
+    }
+}
+
 /// A failure under a fault must be typed, with the sqlx error as its cause.
 pub fn assert_typed(e: &session_core::StoreError) {
     use session_core::StoreError;
