@@ -31,6 +31,16 @@ async fn count_rows(store: &MySqlStore) -> i64 {
     .expect("count")
 }
 
+/// The strings `sql` (an `information_schema` query whose one parameter
+/// is the database) answers about the store's database.
+async fn about_the_table(store: &MySqlStore, sql: &str) -> Vec<String> {
+    sqlx::query_scalar(sql)
+        .bind(store.database())
+        .fetch_all(store.pool())
+        .await
+        .expect("information_schema")
+}
+
 fn lazy_store() -> MySqlStore {
     let pool = MySqlPoolOptions::new()
         .max_connections(1)
@@ -89,24 +99,18 @@ async fn concurrent_migrations_from_four_instances_all_succeed() {
         }
     })
     .await;
-    let s = &stores[0];
-    let indexes: Vec<String> = sqlx::query_scalar(
+    let indexes: Vec<String> = about_the_table(
+        &stores[0],
         "SELECT DISTINCT CAST(index_name AS CHAR) FROM information_schema.statistics \
          WHERE table_schema = ? AND table_name = 'shared' ORDER BY 1",
     )
-    .bind(&ns)
-    .fetch_all(s.pool())
-    .await
-    .expect("statistics");
+    .await;
     assert_eq!(
         indexes,
         ["PRIMARY", "shared_expires_at_idx", "shared_user_id_idx"],
         "primary key, expiry index and user index"
     );
-    let r = record(time::Duration::hours(1));
-    assert_eq!(stores[1].create(&r).await.expect("create"), Created::Ok);
-    assert!(stores[3].load(&r.key).await.expect("load").is_some());
-    drop_database(s).await;
+    drop_database(&stores[0]).await;
 }
 
 #[tokio::test]
@@ -243,72 +247,36 @@ async fn create_takes_over_expired_rows_only() {
     drop_database(&store).await;
 }
 
-/// The table as the previous version (migration 0001 only) created it.
-async fn create_previous_version_table(store: &MySqlStore) {
-    let db = format!("`{}`", store.database().unwrap_or_default());
-    let sql = include_str!("../migrations/mysql/0001_create_sessions.sql")
-        .replace("{table}", &format!("{db}.`{}`", store.table()))
-        .replace(
-            "{expires_index}",
-            &format!("`{}_expires_at_idx`", store.table()),
-        );
-    sqlx::raw_sql(&format!("CREATE DATABASE {db}; {sql}"))
-        .execute(store.pool())
-        .await
-        .expect("previous version's migration");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let ns = namespace("my_upgrade_0001");
-    let old = MySqlStore::connect(&mysql_url())
-        .await
-        .expect("connect")
-        .with_database(&ns)
-        .expect("database name");
-    create_previous_version_table(&old).await;
-    sqlx::raw_sql(&format!(
-        "INSERT INTO `{ns}`.sessions (id, version, expires_at, payload) \
-         VALUES ('old_row', 7, 99999999999999, '{{}}')"
-    ))
-    .execute(old.pool())
-    .await
-    .expect("old insert");
-
-    let stores = start_at_once(4, || {
-        let ns = ns.clone();
-        async move { MySqlStore::connect(&mysql_url()).await?.with_database(&ns) }
-    })
+    let old = common::my_unmigrated(ns.clone()).await;
+    let (stores, loaded) = common::upgrade_from_0001(
+        &old,
+        &format!(
+            "INSERT INTO `{ns}`.sessions (id, version, expires_at, payload) \
+             VALUES ('old_row', 7, 99999999999999, '{{}}')"
+        ),
+        || {
+            let ns = ns.clone();
+            async move { MySqlStore::connect(&mysql_url()).await?.with_database(&ns) }
+        },
+    )
     .await;
-    let store = &stores[0];
-    let loaded = common::old_row(store).await;
-    let columns: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR), CAST(is_nullable AS CHAR) \
+    let columns: Vec<String> = about_the_table(
+        &stores[0],
+        "SELECT CAST(CONCAT_WS(' ', column_name, column_type, is_nullable) AS CHAR) \
          FROM information_schema.columns WHERE table_schema = ? AND table_name = 'sessions' \
          AND column_name IN ('user_id', 'login_at') ORDER BY column_name",
     )
-    .bind(&ns)
-    .fetch_all(store.pool())
-    .await
-    .expect("columns");
+    .await;
     assert_eq!(
         columns,
-        [
-            (
-                "login_at".to_owned(),
-                "bigint(20)".to_owned(),
-                "YES".to_owned()
-            ),
-            (
-                "user_id".to_owned(),
-                "varbinary(255)".to_owned(),
-                "YES".to_owned()
-            ),
-        ]
+        ["login_at bigint(20) YES", "user_id varbinary(255) YES"],
+        "migrations 0002 and 0003"
     );
-    let all: Vec<&dyn Store> = stores.iter().map(|s| s as &dyn Store).collect();
-    common::old_row_joins_a_user(&all, loaded).await;
-    drop_database(store).await;
+    common::old_row_joins_a_user(&stores, loaded).await;
+    drop_database(&stores[0]).await;
 }
 
 /// A statement stuck behind a lock is a typed error once the server's

@@ -12,45 +12,46 @@ use std::time::Duration;
 
 use common::{
     Server, assert_typed, blocked_calls_fail_typed_when_killed, created_row, drop_database,
-    fault_record, poll_until, until_recovered,
+    fault_record, poll_until, pool_of_two, store_with_a_row, until_recovered,
 };
 use session_core::testing::namespace;
 use session_core::{Created, Record, Store, Version};
 use session_sqlx::MySqlStore;
-use session_sqlx::sqlx::mysql::MySqlPoolOptions;
+use std::str::FromStr;
+
+use session_sqlx::sqlx::mysql::MySqlConnectOptions;
 use session_sqlx::sqlx::{self, Connection, Executor};
 use session_sqlx::testing::mysql_url;
 
-/// A migrated store in database `db` on `url`, on a pool of 2 connections
-/// that waits at most 2 s for one.
+/// A store in database `db` (not migrated yet) on `url`, on a pool of 2
+/// connections that waits at most 2 s for one.
 async fn store(url: &str, db: &str) -> MySqlStore {
-    let pool = MySqlPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(2))
-        .connect(url)
-        .await
-        .expect("connect");
-    let store = MySqlStore::new(pool)
+    let options = MySqlConnectOptions::from_str(url).expect("url");
+    let pool = pool_of_two(options, Duration::from_secs(2)).await;
+    MySqlStore::new(pool)
         .with_database(db)
-        .expect("database name");
-    store.migrate().await.expect("migrate");
-    store
+        .expect("database name")
 }
 
 /// A store on the shared server in its own database (for `case`), with
 /// one row, and a connection outside its pool.
-async fn store_with_a_row(case: &str) -> (MySqlStore, Record, sqlx::MySqlConnection) {
-    let store = store(&mysql_url(), &namespace(case)).await;
-    let r = created_row(&store).await;
-    let other = sqlx::MySqlConnection::connect(&mysql_url())
-        .await
-        .expect("another connection");
+async fn shared_server_store(case: &str) -> (MySqlStore, Record, sqlx::MySqlConnection) {
+    let (_, store, r, other) = store_with_a_row(
+        case,
+        async |db: &str| store(&mysql_url(), db).await,
+        async || {
+            sqlx::MySqlConnection::connect(&mysql_url())
+                .await
+                .expect("another connection")
+        },
+    )
+    .await;
     (store, r, other)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_blocked_in_the_database_fail_typed_when_their_connections_are_killed() {
-    let (store, r, mut locker) = store_with_a_row("my_fault_killed").await;
+    let (store, r, mut locker) = shared_server_store("my_fault_killed").await;
     let db = store.database().unwrap_or_default().to_owned();
 
     // Another connection locks the row, so the store's save and touch
@@ -104,7 +105,7 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_connections_are_kil
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_killed_between_calls_are_replaced() {
-    let (store, r, mut admin) = store_with_a_row("my_fault_idle").await;
+    let (store, r, mut admin) = shared_server_store("my_fault_idle").await;
     for _ in 0..3 {
         // The ids of the pool's two connections, which then go back idle.
         let mut ids: Vec<u64> = Vec::new();
@@ -138,6 +139,7 @@ async fn a_server_stopped_and_started_under_use_fails_typed_then_recovers() {
         return;
     };
     let store = store(&server.url(), "sessions_db").await;
+    store.migrate().await.expect("migrate");
     let r = created_row(&store).await;
 
     // Load: a bounded stream of reads and writes that counts typed errors.

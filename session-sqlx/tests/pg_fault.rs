@@ -12,32 +12,26 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::{
-    assert_typed, blocked_calls_fail_typed_when_killed, created_row, drop_schema, fault_record,
-    pg_url, poll_until, until_recovered,
+    assert_typed, blocked_calls_fail_typed_when_killed, drop_schema, fault_record, pg_url,
+    poll_until, pool_of_two, store_with_a_row, until_recovered,
 };
 use session_core::testing::namespace;
 use session_core::{Created, Saved, Store, Version};
 use session_sqlx::PostgresStore;
-use session_sqlx::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use session_sqlx::sqlx::postgres::PgConnectOptions;
 use session_sqlx::sqlx::{self, Connection, Executor};
 use time::OffsetDateTime;
 
-/// A migrated store on a pool of 2 connections named `app`.
+/// A store in schema `app` (not migrated yet) on a pool of 2
+/// connections named `app`.
 async fn store(app: &str) -> PostgresStore {
     let options = PgConnectOptions::from_str(&pg_url())
         .expect("url")
         .application_name(app);
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await
-        .expect("connect");
-    let store = PostgresStore::new(pool)
+    let pool = pool_of_two(options, Duration::from_secs(5)).await;
+    PostgresStore::new(pool)
         .with_schema(app)
-        .expect("schema name");
-    store.migrate().await.expect("migrate");
-    store
+        .expect("schema name")
 }
 
 /// A connection outside the store's pool.
@@ -61,13 +55,10 @@ async fn kill(admin: &mut sqlx::PgConnection, app: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
-    let app = namespace("pg_fault_blocked");
-    let store = store(&app).await;
-    let r = created_row(&store).await;
+    let (app, store, r, mut locker) = store_with_a_row("pg_fault_blocked", store, admin).await;
 
     // Another session locks the row, so the store's save and touch block
     // inside PostgreSQL: their backends are certainly mid-statement.
-    let mut locker = admin().await;
     locker.execute("BEGIN").await.expect("begin");
     sqlx::query(&format!(
         "SELECT 1 FROM \"{app}\".sessions WHERE id = $1 FOR UPDATE"
@@ -128,6 +119,7 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
 async fn backends_killed_repeatedly_under_load_give_typed_errors_then_recover() {
     let app = namespace("pg_fault_load");
     let store = store(&app).await;
+    store.migrate().await.expect("migrate");
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -189,10 +181,7 @@ async fn backends_killed_repeatedly_under_load_give_typed_errors_then_recover() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_killed_between_requests_are_replaced() {
-    let app = namespace("pg_fault_idle");
-    let store = store(&app).await;
-    let r = created_row(&store).await;
-    let mut admin = admin().await;
+    let (app, store, r, mut admin) = store_with_a_row("pg_fault_idle", store, admin).await;
     for _ in 0..3 {
         assert!(kill(&mut admin, &app).await >= 1, "no idle backend to kill");
         // The next calls may fail (typed) until the dead connections are

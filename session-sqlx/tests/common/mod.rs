@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use session_core::testing::namespace;
+
 #[cfg(feature = "postgres")]
 use session_sqlx::PostgresStore;
 #[cfg(feature = "sqlite")]
@@ -253,31 +255,24 @@ pub async fn admit_revokes_the_oldest_login(store: &dyn session_core::Store) {
     };
     let plain = record(Duration::hours(4));
     assert_eq!(store.create(&plain).await.expect("create"), Created::Ok);
+    // Login `at` seconds from now, under `cap`.
+    let admit = async |r: &Record, at: i64, cap: Cap| {
+        let login = Login::new(r, now + Duration::seconds(at), cap);
+        index.admit(login).await.expect("admit")
+    };
+    let gone = async |r: &Record| store.load(&r.key).await.expect("load").is_none();
     // Login order a, b, c; expiry order the other way round.
     let (a, b, c) = (
         record(Duration::hours(3)),
         record(Duration::hours(2)),
         record(Duration::hours(1)),
     );
-    for (i, r) in [&a, &b].into_iter().enumerate() {
-        assert_eq!(
-            index
-                .admit(Login::new(r, now + Duration::seconds(i as i64 + 1), cap))
-                .await
-                .expect("admit"),
-            Admission::Admitted { revoked: 0 }
-        );
-    }
-    assert_eq!(
-        index
-            .admit(Login::new(&c, now + Duration::seconds(3), cap))
-            .await
-            .expect("admit"),
-        Admission::Admitted { revoked: 1 }
-    );
-    assert_eq!(
-        store.load(&plain.key).await.expect("load"),
-        None,
+    let admitted = |revoked| Admission::Admitted { revoked };
+    assert_eq!(admit(&a, 1, cap).await, admitted(0));
+    assert_eq!(admit(&b, 2, cap).await, admitted(0));
+    assert_eq!(admit(&c, 3, cap).await, admitted(1));
+    assert!(
+        gone(&plain).await,
         "the row without a login time is the oldest"
     );
     // A plain save keeps a's login time.
@@ -292,24 +287,11 @@ pub async fn admit_revokes_the_oldest_login(store: &dyn session_core::Store) {
         policy: SessionCap::RefuseLogin,
     };
     let d = record(Duration::hours(5));
-    assert_eq!(
-        index
-            .admit(Login::new(&d, now + Duration::seconds(4), refuse))
-            .await
-            .expect("admit"),
-        Admission::Refused { live: 3 }
-    );
-    assert_eq!(store.load(&d.key).await.expect("load"), None);
-    assert_eq!(
-        index
-            .admit(Login::new(&d, now + Duration::seconds(4), cap))
-            .await
-            .expect("admit"),
-        Admission::Admitted { revoked: 1 }
-    );
-    assert_eq!(
-        store.load(&a.key).await.expect("load"),
-        None,
+    assert_eq!(admit(&d, 4, refuse).await, Admission::Refused { live: 3 });
+    assert!(gone(&d).await);
+    assert_eq!(admit(&d, 4, cap).await, admitted(1));
+    assert!(
+        gone(&a).await,
         "the oldest login goes, though it expires last"
     );
     let mut left: Vec<_> = index
@@ -351,6 +333,30 @@ pub async fn created_row(store: &dyn session_core::Store) -> session_core::Recor
         session_core::Created::Ok
     );
     r
+}
+
+/// A fault test's start: a migrated store from `open` on the namespace of
+/// `case`, with a row, and a connection outside its pool from `connect`.
+pub async fn store_with_a_row<S: Instance, C>(
+    case: &str, open: impl AsyncFnOnce(&str) -> S, connect: impl AsyncFnOnce() -> C,
+) -> (String, S, session_core::Record, C) {
+    let ns = namespace(case);
+    let store = open(&ns).await.migrate_twice().await.expect("migrate");
+    let r = created_row(&store).await;
+    (ns, store, r, connect().await)
+}
+
+/// A pool of 2 connections that waits at most `wait` for one (the fault
+/// tests).
+pub async fn pool_of_two<DB: session_sqlx::sqlx::Database>(
+    options: <DB::Connection as session_sqlx::sqlx::Connection>::Options, wait: std::time::Duration,
+) -> session_sqlx::sqlx::Pool<DB> {
+    session_sqlx::sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(2)
+        .acquire_timeout(wait)
+        .connect_with(options)
+        .await
+        .expect("connect")
 }
 
 /// Calls `probe` up to `tries` times, `pause` apart, until `done` holds
@@ -448,6 +454,9 @@ pub trait Instance: session_core::Store + Sized + 'static {
 
     /// The store's `migration_sql` for its own names.
     fn migration_sql(&self) -> String;
+
+    /// Runs `sql` (any number of statements) on the store's pool.
+    fn raw(&self, sql: &str) -> impl std::future::Future<Output = ()> + Send;
 }
 
 macro_rules! instance {
@@ -456,6 +465,13 @@ macro_rules! instance {
             fn migration_sql(&self) -> String {
                 let $s = self;
                 $sql.expect("migration SQL")
+            }
+
+            async fn raw(&self, sql: &str) {
+                session_sqlx::sqlx::raw_sql(sql)
+                    .execute(self.pool())
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
             }
 
             async fn migrate_twice(self) -> Result<Self, session_sqlx::Error> {
@@ -483,7 +499,8 @@ instance!(session_sqlx::MySqlStore, |s| {
 instance!(SqliteStore, |s| SqliteStore::migration_sql(s.table()));
 
 /// `n` instances start at once, each opening its store with `open` and
-/// migrating it on start and on a restart; all of them succeed.
+/// migrating it on start and on a restart; all of them succeed, and share
+/// one table (a record one creates, another loads).
 pub async fn start_at_once<S, F, Fut>(n: usize, open: F) -> Vec<S>
 where
     S: Instance,
@@ -500,7 +517,51 @@ where
     for t in tasks {
         stores.push(t.await.expect("task").expect("migrate"));
     }
+    let r = record(time::Duration::hours(1));
+    let (first, last) = (&stores[n / 2], &stores[n - 1]);
+    assert_eq!(
+        first.create(&r).await.expect("create"),
+        session_core::Created::Ok
+    );
+    assert!(last.load(&r.key).await.expect("load").is_some());
     stores
+}
+
+/// Upgrade from the previous version: `old` (a store whose table does
+/// not exist yet) gets that version's table (migration 0001, the head of
+/// its `migration_sql`, run by hand) and a row it wrote (`insert_old_row`:
+/// id `old_row`, version 7, payload `{}`, no user, live for a while); then
+/// 4 instances of the new version (`open`) start at once and migrate.
+/// Returns them, and the old row as the new version loads it.
+pub async fn upgrade_from_0001<S, F, Fut>(
+    old: &S, insert_old_row: &str, open: F,
+) -> (Vec<S>, session_core::Record)
+where
+    S: Instance,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<S, session_sqlx::Error>> + Send + 'static,
+{
+    let script = old.migration_sql();
+    let second = script
+        .find("migration 2:")
+        .and_then(|i| script[..i].rfind("-- "))
+        .expect("the script has a migration 2");
+    old.raw(&script[..second]).await;
+    old.raw(insert_old_row).await;
+    let stores = start_at_once(4, open).await;
+    let loaded = old_row(&stores[0]).await;
+    (stores, loaded)
+}
+
+/// The user index exists with `definition` in its SQL (`index`), and the
+/// plan of the user listing (`plan`, one line per step) goes through it.
+pub fn user_index_in_use(index: Option<String>, definition: &str, plan: &[String]) {
+    let index = index.expect("the user index exists");
+    assert!(index.contains(definition), "{index}");
+    assert!(
+        plan.iter().any(|l| l.contains("sessions_user_id_idx")),
+        "{plan:?}"
+    );
 }
 
 /// The cleanup task deletes expired rows (`rows` counts the table's rows)
@@ -548,8 +609,8 @@ pub async fn cleanup_task_runs_until_shutdown<S: Instance>(
 /// After an upgrade, the row `loaded` (version 7, no user) that the
 /// previous version wrote joins a user through the new code on every
 /// instance, and the new rules hold on the upgraded table.
-pub async fn old_row_joins_a_user(
-    stores: &[&dyn session_core::Store], loaded: session_core::Record,
+pub async fn old_row_joins_a_user<S: session_core::Store>(
+    stores: &[S], loaded: session_core::Record,
 ) {
     use session_core::Version;
     let key = loaded.key;
@@ -563,8 +624,8 @@ pub async fn old_row_joins_a_user(
     let index = stores[2].user_index().expect("index");
     let listed = index.user_records("ada").await.expect("list");
     assert_eq!(listed.iter().map(|r| r.key).collect::<Vec<_>>(), [key]);
-    user_column_follows_every_method(stores[3]).await;
-    admit_revokes_the_oldest_login(stores[0]).await;
+    user_column_follows_every_method(&stores[3]).await;
+    admit_revokes_the_oldest_login(&stores[0]).await;
 }
 
 /// After 2500 expired rows (3 batches) were inserted: with 5 live rows
@@ -675,7 +736,7 @@ fn pg_bin(name: &str) -> Option<PathBuf> {
 
 /// A fresh data dir and a free loopback port for a throwaway server.
 fn data_dir_and_port(what: &str) -> (PathBuf, u16) {
-    let dir = std::env::temp_dir().join(session_core::testing::namespace(what));
+    let dir = std::env::temp_dir().join(namespace(what));
     std::fs::create_dir_all(dir.join("tmp")).expect("data dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -728,14 +789,13 @@ impl Server {
         };
         let (dir, port) = data_dir_and_port("mariadbd");
         // Its own tmpdir for the bootstrap too (see `mariadbd`).
-        run_quietly(
-            Command::new(install)
-                .arg("--no-defaults")
-                .arg(format!("--datadir={}", dir.join("data").display()))
-                .arg(format!("--tmpdir={}", dir.join("tmp").display()))
-                .args(["--auth-root-authentication-method=normal", "--user=root"]),
-            "mariadb-install-db",
-        );
+        let mut install = Command::new(install);
+        install.arg("--no-defaults");
+        for (option, name) in [("datadir", "data"), ("tmpdir", "tmp")] {
+            install.arg(format!("--{option}={}", dir.join(name).display()));
+        }
+        install.args(["--auth-root-authentication-method=normal", "--user=root"]);
+        run_quietly(&mut install, "mariadb-install-db");
         let mut server = Server {
             url: format!("mysql://root@127.0.0.1:{port}/test"),
             dir,
@@ -825,18 +885,19 @@ impl Server {
 /// temporary tables from under it.
 fn mariadbd(dir: &Path, port: u16) -> Command {
     let mut command = Command::new(mariadb_bin("mariadbd").expect("mariadbd"));
-    command
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", dir.join("data").display()))
-        .arg(format!("--tmpdir={}", dir.join("tmp").display()))
-        .arg(format!("--socket={}", dir.join("sock").display()))
-        .arg(format!("--port={port}"))
-        .args([
-            "--bind-address=127.0.0.1",
-            "--skip-grant-tables",
-            "--skip-log-bin",
-            "--user=root",
-        ]);
+    let inside = |option: &str, name: &str| format!("--{option}={}", dir.join(name).display());
+    command.arg("--no-defaults").args([
+        inside("datadir", "data"),
+        inside("tmpdir", "tmp"),
+        inside("socket", "sock"),
+        format!("--port={port}"),
+    ]);
+    command.args([
+        "--bind-address=127.0.0.1",
+        "--skip-grant-tables",
+        "--skip-log-bin",
+        "--user=root",
+    ]);
     command
 }
 
