@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::Instance as _;
 use common::{drop_database, my_store, record, start_at_once};
 use session_core::testing::namespace;
 use session_core::{Admission, Cap, Created, Login, SessionCap, Store, StoreError, Version};
@@ -115,20 +116,14 @@ async fn concurrent_migrations_from_four_instances_all_succeed() {
 
 #[tokio::test]
 async fn custom_table_in_the_connection_database_round_trips() {
-    let ns = namespace("my_custom_table");
-    let store = MySqlStore::connect(&mysql_url())
-        .await
-        .expect("connect")
-        .with_table(&ns[..ns.len().min(48)])
-        .expect("table name");
+    let store = common::custom_table_round_trips(
+        "my_custom_table",
+        async |table: &str| MySqlStore::connect(&mysql_url()).await?.with_table(table),
+        count_rows,
+    )
+    .await;
     assert_eq!(store.database(), None);
-    store.migrate().await.expect("migrate");
-    let r = record(time::Duration::hours(1));
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
-    assert_eq!(count_rows(&store).await, 1);
-    let _ = sqlx::raw_sql(&format!("DROP TABLE `{}`", store.table()))
-        .execute(store.pool())
-        .await;
+    store.raw(&format!("DROP TABLE `{}`", store.table())).await;
 }
 
 #[tokio::test]
@@ -253,14 +248,12 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let old = common::my_unmigrated(ns.clone()).await;
     let (stores, loaded) = common::upgrade_from_0001(
         &old,
+        &ns,
         &format!(
             "INSERT INTO `{ns}`.sessions (id, version, expires_at, payload) \
              VALUES ('old_row', 7, 99999999999999, '{{}}')"
         ),
-        || {
-            let ns = ns.clone();
-            async move { MySqlStore::connect(&mysql_url()).await?.with_database(&ns) }
-        },
+        |ns: String| async move { MySqlStore::connect(&mysql_url()).await?.with_database(&ns) },
     )
     .await;
     let columns: Vec<String> = about_the_table(

@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{drop_schema, pg_store, pg_url, record, start_at_once};
+use common::Instance as _;
+use common::{created_row, drop_schema, pg_store, pg_url, record, start_at_once};
 use session_core::testing::namespace;
 use session_core::{Created, Record, Store, Version};
 use session_sqlx::sqlx::Executor;
@@ -99,19 +100,15 @@ async fn concurrent_migrations_from_four_instances_all_succeed() {
 
 #[tokio::test]
 async fn custom_table_in_public_schema_round_trips() {
-    let ns = namespace("pg_custom_table");
-    let store = PostgresStore::connect(&pg_url())
-        .await
-        .expect("connect")
-        .with_table(&ns[..ns.len().min(48)])
-        .expect("table name");
+    let store = common::custom_table_round_trips(
+        "pg_custom_table",
+        async |table: &str| PostgresStore::connect(&pg_url()).await?.with_table(table),
+        count_rows,
+    )
+    .await;
     assert_eq!(store.schema(), "public");
-    store.migrate().await.expect("migrate");
-    let r = record(time::Duration::hours(1));
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
-    assert_eq!(count_rows(&store).await, 1);
-    let _ = sqlx::raw_sql(&format!("DROP TABLE public.\"{}\"", store.table()))
-        .execute(store.pool())
+    store
+        .raw(&format!("DROP TABLE public.\"{}\"", store.table()))
         .await;
 }
 
@@ -146,14 +143,12 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let old = common::pg_unmigrated(ns.clone()).await;
     let (stores, loaded) = common::upgrade_from_0001(
         &old,
+        &ns,
         &format!(
             "INSERT INTO \"{ns}\".sessions (id, version, expires_at, payload) \
              VALUES ('old_row', 7, now() + interval '1 hour', '\\x7b7d')"
         ),
-        || {
-            let ns = ns.clone();
-            async move { PostgresStore::connect(&pg_url()).await?.with_schema(&ns) }
-        },
+        |ns: String| async move { PostgresStore::connect(&pg_url()).await?.with_schema(&ns) },
     )
     .await;
     let store = &stores[0];
@@ -287,7 +282,6 @@ where
 /// row deleted meanwhile is gone, a row written meanwhile has moved on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cas_waiting_on_a_concurrent_writer_answers_by_its_outcome() {
-    use session_core::{Retired, Saved, Touched};
     let store = pg_store(namespace("pg_cas_concurrent")).await;
     let t = format!("\"{}\".sessions", store.schema());
     let later = OffsetDateTime::now_utc() + time::Duration::hours(2);
@@ -298,51 +292,43 @@ async fn cas_waiting_on_a_concurrent_writer_answers_by_its_outcome() {
             false,
         ),
     ] {
-        let r = record(time::Duration::hours(1));
-        store.create(&r).await.expect("create");
-        let (s, key) = (store.clone(), r.key);
-        let touched = against_a_committing(&store, &r, &change, async move {
-            s.touch(&key, Version::FIRST, later).await.expect("touch")
-        })
-        .await;
-        let want = if gone {
-            Touched::Gone
-        } else {
-            Touched::MovedOn
+        // `call` on a fresh row, against the change: the row, and the
+        // call's outcome by name.
+        let verdict = async |call: &'static str| {
+            let r = created_row(&store).await;
+            let (s, key, mut next) = (store.clone(), r.key, r.clone());
+            next.version = Version(2);
+            next.payload = b"mine".to_vec();
+            let outcome = against_a_committing(&store, &r, &change, async move {
+                match call {
+                    "touch" => format!("{:?}", s.touch(&key, Version::FIRST, later).await),
+                    "retire" => format!("{:?}", s.retire(&key, Version::FIRST).await),
+                    _ => format!("{:?}", s.save(&next, Version::FIRST).await),
+                }
+            })
+            .await;
+            (r, outcome)
         };
-        assert_eq!(touched, want, "touch against {change}");
-
-        let r = record(time::Duration::hours(1));
-        store.create(&r).await.expect("create");
-        let (s, key) = (store.clone(), r.key);
-        let retired = against_a_committing(&store, &r, &change, async move {
-            s.retire(&key, Version::FIRST).await.expect("retire")
-        })
-        .await;
+        let (_, touched) = verdict("touch").await;
+        let (retired_row, retired) = verdict("retire").await;
+        let (saved_row, saved) = verdict("save").await;
         let want = if gone {
-            Retired::Gone
+            ["Ok(Gone)", "Ok(Gone)", "Ok(Gone)"]
         } else {
-            Retired::MovedOn
+            ["Ok(MovedOn)", "Ok(MovedOn)", "Ok(Conflict)"]
         };
-        assert_eq!(retired, want, "retire against {change}");
+        assert_eq!([touched, retired, saved], want, "against {change}");
         if !gone {
-            assert!(store.load(&r.key).await.expect("load").is_some());
-        }
-
-        let r = record(time::Duration::hours(1));
-        store.create(&r).await.expect("create");
-        let (s, mut next) = (store.clone(), r.clone());
-        next.version = Version(2);
-        next.payload = b"mine".to_vec();
-        let saved = against_a_committing(&store, &r, &change, async move {
-            s.save(&next, Version::FIRST).await.expect("save")
-        })
-        .await;
-        let want = if gone { Saved::Gone } else { Saved::Conflict };
-        assert_eq!(saved, want, "save against {change}");
-        if !gone {
-            let stored = store.load(&r.key).await.expect("load").expect("row");
-            assert_eq!((stored.version, stored.payload), (Version(2), r.payload));
+            assert!(store.load(&retired_row.key).await.expect("load").is_some());
+            let stored = store
+                .load(&saved_row.key)
+                .await
+                .expect("load")
+                .expect("row");
+            assert_eq!(
+                (stored.version, stored.payload),
+                (Version(2), saved_row.payload)
+            );
         }
     }
     drop_schema(&store).await;

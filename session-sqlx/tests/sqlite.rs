@@ -323,16 +323,13 @@ on_file_and_memory! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let ns = namespace("sqlite_upgrade_0001");
-    let url = sqlite_url(&sqlite_path(&ns));
-    let old = common::sqlite_unmigrated(ns).await;
+    let old = common::sqlite_unmigrated(ns.clone()).await;
     let (stores, loaded) = common::upgrade_from_0001(
         &old,
+        &ns,
         "INSERT INTO sessions (id, version, expires_at, payload) \
          VALUES ('old_row', 7, (CAST(strftime('%s', 'now') AS INTEGER) + 3600) * 1000, x'7b7d')",
-        || {
-            let url = url.clone();
-            async move { SqliteStore::connect(&url).await }
-        },
+        |ns: String| async move { SqliteStore::connect(&sqlite_url(&sqlite_path(&ns))).await },
     )
     .await;
     old.pool().close().await;

@@ -164,6 +164,16 @@ pub async fn missing_table_is_typed(store: &dyn session_core::Store) {
     }
 }
 
+/// The store's `migration_sql` applied by hand (one `raw_sql`, as a DBA's
+/// tool would) makes a table the store works with, on which `migrate`
+/// then has nothing to do.
+pub async fn hand_migrated_table_works<S: Instance>(store: &S) {
+    store.raw(&store.migration_sql()).await;
+    create_then_load(store).await;
+    store.migrate_now().await.expect("migrate after the script");
+    create_then_load(store).await;
+}
+
 /// A record created in `store` loads back as written.
 pub async fn create_then_load(store: &dyn session_core::Store) {
     let r = fault_record();
@@ -341,7 +351,8 @@ pub async fn store_with_a_row<S: Instance, C>(
     case: &str, open: impl AsyncFnOnce(&str) -> S, connect: impl AsyncFnOnce() -> C,
 ) -> (String, S, session_core::Record, C) {
     let ns = namespace(case);
-    let store = open(&ns).await.migrate_twice().await.expect("migrate");
+    let store = open(&ns).await;
+    store.migrate_now().await.expect("migrate");
     let r = created_row(&store).await;
     (ns, store, r, connect().await)
 }
@@ -444,10 +455,10 @@ pub async fn until_recovered(
 /// A store of either dialect, migrated as an instance does it: on start,
 /// and again on a restart.
 pub trait Instance: session_core::Store + Sized + 'static {
-    /// Migrates twice.
-    fn migrate_twice(
-        self,
-    ) -> impl std::future::Future<Output = Result<Self, session_sqlx::Error>> + Send;
+    /// Runs `migrate`.
+    fn migrate_now(
+        &self,
+    ) -> impl std::future::Future<Output = Result<(), session_sqlx::Error>> + Send;
 
     /// Starts the expiry cleanup task (see `spawn_cleanup`).
     fn cleanup(&self, period: std::time::Duration) -> session_sqlx::CleanupHandle;
@@ -474,10 +485,8 @@ macro_rules! instance {
                     .unwrap_or_else(|e| panic!("{sql}: {e}"));
             }
 
-            async fn migrate_twice(self) -> Result<Self, session_sqlx::Error> {
-                self.migrate().await?;
-                self.migrate().await?;
-                Ok(self)
+            async fn migrate_now(&self) -> Result<(), session_sqlx::Error> {
+                self.migrate().await
             }
 
             fn cleanup(&self, period: std::time::Duration) -> session_sqlx::CleanupHandle {
@@ -510,7 +519,12 @@ where
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let opened = open();
-            tokio::spawn(async move { opened.await?.migrate_twice().await })
+            tokio::spawn(async move {
+                let store = opened.await?;
+                store.migrate_now().await?;
+                store.migrate_now().await?;
+                Ok::<S, session_sqlx::Error>(store)
+            })
         })
         .collect();
     let mut stores = Vec::with_capacity(n);
@@ -533,12 +547,11 @@ where
 /// id `old_row`, version 7, payload `{}`, no user, live for a while); then
 /// 4 instances of the new version (`open`) start at once and migrate.
 /// Returns them, and the old row as the new version loads it.
-pub async fn upgrade_from_0001<S, F, Fut>(
-    old: &S, insert_old_row: &str, open: F,
+pub async fn upgrade_from_0001<S, Fut>(
+    old: &S, ns: &str, insert_old_row: &str, open: impl Fn(String) -> Fut,
 ) -> (Vec<S>, session_core::Record)
 where
     S: Instance,
-    F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<S, session_sqlx::Error>> + Send + 'static,
 {
     let script = old.migration_sql();
@@ -548,9 +561,24 @@ where
         .expect("the script has a migration 2");
     old.raw(&script[..second]).await;
     old.raw(insert_old_row).await;
-    let stores = start_at_once(4, open).await;
+    let stores = start_at_once(4, || open(ns.to_owned())).await;
     let loaded = old_row(&stores[0]).await;
     (stores, loaded)
+}
+
+/// A store (from `open`, given a table name of its own for `case`) on a
+/// table beside the default one: migrated, it holds a row (`rows` counts
+/// the table's rows). Returns the store, for the caller to drop the table.
+pub async fn custom_table_round_trips<S: Instance>(
+    case: &str, open: impl AsyncFnOnce(&str) -> Result<S, session_sqlx::Error>,
+    rows: impl AsyncFn(&S) -> i64,
+) -> S {
+    let ns = namespace(case);
+    let store = open(&ns[..ns.len().min(48)]).await.expect("open");
+    store.migrate_now().await.expect("migrate");
+    created_row(&store).await;
+    assert_eq!(rows(&store).await, 1);
+    store
 }
 
 /// The user index exists with `definition` in its SQL (`index`), and the
@@ -931,24 +959,22 @@ impl Drop for Server {
 #[macro_export]
 macro_rules! setup_tests {
     ($store:ty, unmigrated: $unmigrated:path, drop: $drop:path) => {
-        #[tokio::test]
-        async fn a_missing_table_is_a_typed_error() {
-            let store = $unmigrated(namespace("no_table")).await;
-            common::missing_table_is_typed(&store).await;
-            $drop(&store).await;
-        }
+        store_case!(#[tokio::test] a_missing_table_is_a_typed_error:
+            $unmigrated, $drop, "no_table", common::missing_table_is_typed);
+        store_case!(#[tokio::test] the_migration_sql_applied_by_hand_makes_a_working_table:
+            $unmigrated, $drop, "migration_sql", common::hand_migrated_table_works);
+    };
+}
 
-        #[tokio::test]
-        async fn the_migration_sql_applied_by_hand_makes_a_working_table() {
-            let store = $unmigrated(namespace("migration_sql")).await;
-            let sql = <$store as common::Instance>::migration_sql(&store);
-            session_sqlx::sqlx::raw_sql(&sql)
-                .execute(store.pool())
-                .await
-                .expect("the migration SQL, applied by hand");
-            common::create_then_load(&store).await;
-            store.migrate().await.expect("migrate after the script");
-            common::create_then_load(&store).await;
+/// One test, `$name`: `$case` on a fresh store from `$make` (given a
+/// namespace for `$ns`), dropped by `$drop` afterwards.
+#[macro_export]
+macro_rules! store_case {
+    (#[$attr:meta] $name:ident: $make:path, $drop:path, $ns:literal, $case:path) => {
+        #[$attr]
+        async fn $name() {
+            let store = $make(namespace($ns)).await;
+            $case(&store).await;
             $drop(&store).await;
         }
     };
@@ -979,18 +1005,9 @@ macro_rules! shared_store_tests {
             assert!(matches!(err, session_sqlx::Error::Database(_)), "{err:?}");
         }
 
-        #[tokio::test]
-        async fn user_column_follows_every_method() {
-            let store = $make(namespace("user_column")).await;
-            common::user_column_follows_every_method(&store).await;
-            $drop(&store).await;
-        }
-
-        #[tokio::test]
-        async fn admit_revokes_the_oldest_login() {
-            let store = $make(namespace("login_at")).await;
-            common::admit_revokes_the_oldest_login(&store).await;
-            $drop(&store).await;
-        }
+        store_case!(#[tokio::test] user_column_follows_every_method:
+            $make, $drop, "user_column", common::user_column_follows_every_method);
+        store_case!(#[tokio::test] admit_revokes_the_oldest_login:
+            $make, $drop, "login_at", common::admit_revokes_the_oldest_login);
     };
 }
