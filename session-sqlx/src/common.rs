@@ -346,9 +346,53 @@ macro_rules! statements_of {
     };
 }
 
+/// A store type (the doc comment given first): its pool (`$pool`), its
+/// SQL (`Queries`), its clock, and any `$field`s (given their value in a
+/// new store); `on_pool`, a store on a pool with the given SQL; and a
+/// `Debug` that shows the type, the pool and the names it uses (the
+/// methods `$name`), no more.
+macro_rules! store_type {
+    (
+        $(#[$doc:meta])*
+        $store:ident($pool:ty), debug: [$($name:ident),*]
+        $(, $(#[$fdoc:meta])* $field:ident: $ty:ty = $init:expr)*
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $store {
+            pool: $pool,
+            sql: std::sync::Arc<Queries>,
+            clock: std::sync::Arc<dyn session_core::Clock>,
+            $($(#[$fdoc])* $field: $ty,)*
+        }
+
+        impl $store {
+            /// A store on `pool` running `sql`, judging expiry by the
+            /// system clock.
+            fn on_pool(pool: $pool, sql: Queries) -> Self {
+                Self {
+                    pool,
+                    sql: std::sync::Arc::new(sql),
+                    clock: std::sync::Arc::new(session_core::SystemClock),
+                    $($field: $init,)*
+                }
+            }
+        }
+
+        impl std::fmt::Debug for $store {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($store))
+                    .field("pool", &self.pool)
+                    $(.field(stringify!($name), &self.$name()))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 pub(crate) use cas_store;
 pub(crate) use {
-    apply_migrations, count_live, delete_row, load_record, other_logins, statements_of,
+    apply_migrations, count_live, delete_row, load_record, other_logins, statements_of, store_type,
     sweep_expired, user_records,
 };

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::{
     Admission, Clock, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError,
-    StoreKey, SystemClock, Touched, UserIndex, Version,
+    StoreKey, Touched, UserIndex, Version,
 };
 use sqlx::mysql::{MySql, MySqlArguments, MySqlPool, MySqlPoolOptions, MySqlQueryResult};
 use sqlx::{Connection, Executor};
@@ -188,56 +188,43 @@ fn user_arg(user: Option<&str>) -> Result<Option<&str>, StoreError> {
     }
 }
 
-/// A [`Store`] over a MySQL 8 or MariaDB 10.11+ table (default `sessions`
-/// in the connection's database).
-///
-/// One InnoDB row per session: `id VARBINARY(64) PRIMARY KEY` (the
-/// [`StoreKey`]), `version BIGINT`, `expires_at BIGINT` (Unix
-/// milliseconds, indexed; not `TIMESTAMP`, which ends in 2038),
-/// `payload LONGBLOB` (opaque bytes), `user_id VARBINARY(255)` (nullable,
-/// indexed: the [`UserIndex`]; byte-exact, so `"bob"` and `"bob "` are two
-/// users; longer ids are refused, see [`MAX_USER_ID_BYTES`]) and
-/// `login_at BIGINT` (nullable: the login time [`UserIndex::admit`]
-/// writes). Every [`Store`] and [`UserIndex::user_records`] method is one
-/// statement, except a compare-and-swap (`save`, `touch`, `retire`) that
-/// changed nothing, which asks why (lost race or gone?) in one transaction
-/// that locks the row (`SELECT ... FOR UPDATE`); `admit` is one
-/// transaction (see there). Expiry is judged by the application's clock.
-///
-/// The SQL runs on MySQL 8 and MariaDB 10.11 (the common subset; this
-/// workspace tests MariaDB). Transactions rely on InnoDB's default
-/// `REPEATABLE READ` isolation (locking reads take gap locks).
-///
-/// ```no_run
-/// # async fn run() -> Result<(), session_sqlx::Error> {
-/// use session_sqlx::MySqlStore;
-///
-/// let store = MySqlStore::connect("mysql://root@127.0.0.1:3306/test")
-///     .await?
-///     .with_database("auth")?
-///     .with_table("sessions")?;
-/// store.migrate().await?;
-/// let cleanup = store.spawn_cleanup(std::time::Duration::from_secs(600));
-/// // ... serve ...
-/// cleanup.shutdown().await;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct MySqlStore {
-    pool: MySqlPool,
-    sql: Arc<Queries>,
-    clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for MySqlStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MySqlStore")
-            .field("pool", &self.pool)
-            .field("database", &self.database())
-            .field("table", &self.table())
-            .finish_non_exhaustive()
-    }
+common::store_type! {
+    /// A [`Store`] over a MySQL 8 or MariaDB 10.11+ table (default `sessions`
+    /// in the connection's database).
+    ///
+    /// One InnoDB row per session: `id VARBINARY(64) PRIMARY KEY` (the
+    /// [`StoreKey`]), `version BIGINT`, `expires_at BIGINT` (Unix
+    /// milliseconds, indexed; not `TIMESTAMP`, which ends in 2038),
+    /// `payload LONGBLOB` (opaque bytes), `user_id VARBINARY(255)` (nullable,
+    /// indexed: the [`UserIndex`]; byte-exact, so `"bob"` and `"bob "` are two
+    /// users; longer ids are refused, see [`MAX_USER_ID_BYTES`]) and
+    /// `login_at BIGINT` (nullable: the login time [`UserIndex::admit`]
+    /// writes). Every [`Store`] and [`UserIndex::user_records`] method is one
+    /// statement, except a compare-and-swap (`save`, `touch`, `retire`) that
+    /// changed nothing, which asks why (lost race or gone?) in one transaction
+    /// that locks the row (`SELECT ... FOR UPDATE`); `admit` is one
+    /// transaction (see there). Expiry is judged by the application's clock.
+    ///
+    /// The SQL runs on MySQL 8 and MariaDB 10.11 (the common subset; this
+    /// workspace tests MariaDB). Transactions rely on InnoDB's default
+    /// `REPEATABLE READ` isolation (locking reads take gap locks).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), session_sqlx::Error> {
+    /// use session_sqlx::MySqlStore;
+    ///
+    /// let store = MySqlStore::connect("mysql://root@127.0.0.1:3306/test")
+    ///     .await?
+    ///     .with_database("auth")?
+    ///     .with_table("sessions")?;
+    /// store.migrate().await?;
+    /// let cleanup = store.spawn_cleanup(std::time::Duration::from_secs(600));
+    /// // ... serve ...
+    /// cleanup.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    MySqlStore(MySqlPool), debug: [database, table]
 }
 
 impl MySqlStore {
@@ -255,11 +242,7 @@ impl MySqlStore {
     /// # }
     /// ```
     pub fn new(pool: MySqlPool) -> Self {
-        Self {
-            pool,
-            sql: Arc::new(Queries::new(None, Ident::trusted("sessions"))),
-            clock: Arc::new(SystemClock),
-        }
+        Self::on_pool(pool, Queries::new(None, Ident::trusted("sessions")))
     }
 
     /// Connects a pool of up to 10 connections (waiting at most 5 seconds

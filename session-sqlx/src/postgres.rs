@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::{
     Admission, Clock, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError,
-    StoreKey, SystemClock, Touched, UserIndex, Version,
+    StoreKey, Touched, UserIndex, Version,
 };
 use std::str::FromStr as _;
 
@@ -159,62 +159,43 @@ impl Queries {
     }
 }
 
-/// A [`Store`] over a PostgreSQL table (default `public.sessions`).
-///
-/// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
-/// `version BIGINT`, `expires_at TIMESTAMPTZ` (indexed), `payload BYTEA`
-/// (opaque bytes), `user_id TEXT` (nullable, indexed where not null: the
-/// [`UserIndex`]) and `login_at TIMESTAMPTZ` (nullable: the login time
-/// [`UserIndex::admit`] writes). Every [`Store`] and
-/// [`UserIndex::user_records`] method is one SQL statement; `admit` is one
-/// transaction serialized per user by an advisory lock, 4 round trips (see
-/// there). Expiry is judged by the application's clock (`now` is a bound
-/// parameter), the same clock that computed `expires_at`, never by the
-/// database server's clock.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), session_sqlx::Error> {
-/// use session_sqlx::PostgresStore;
-///
-/// let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/app")
-///     .await?
-///     .with_schema("auth")?
-///     .with_table("sessions")?;
-/// store.migrate().await?;
-/// let cleanup = store.spawn_cleanup(std::time::Duration::from_secs(600));
-/// // ... serve ...
-/// cleanup.shutdown().await;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct PostgresStore {
-    pool: PgPool,
-    sql: Arc<Queries>,
-    clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for PostgresStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresStore")
-            .field("pool", &self.pool)
-            .field("schema", &self.schema())
-            .field("table", &self.table())
-            .finish_non_exhaustive()
-    }
+common::store_type! {
+    /// A [`Store`] over a PostgreSQL table (default `public.sessions`).
+    ///
+    /// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
+    /// `version BIGINT`, `expires_at TIMESTAMPTZ` (indexed), `payload BYTEA`
+    /// (opaque bytes), `user_id TEXT` (nullable, indexed where not null: the
+    /// [`UserIndex`]) and `login_at TIMESTAMPTZ` (nullable: the login time
+    /// [`UserIndex::admit`] writes). Every [`Store`] and
+    /// [`UserIndex::user_records`] method is one SQL statement; `admit` is one
+    /// transaction serialized per user by an advisory lock, 4 round trips (see
+    /// there). Expiry is judged by the application's clock (`now` is a bound
+    /// parameter), the same clock that computed `expires_at`, never by the
+    /// database server's clock.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), session_sqlx::Error> {
+    /// use session_sqlx::PostgresStore;
+    ///
+    /// let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/app")
+    ///     .await?
+    ///     .with_schema("auth")?
+    ///     .with_table("sessions")?;
+    /// store.migrate().await?;
+    /// let cleanup = store.spawn_cleanup(std::time::Duration::from_secs(600));
+    /// // ... serve ...
+    /// cleanup.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    PostgresStore(PgPool), debug: [schema, table]
 }
 
 impl PostgresStore {
     /// A store on an existing pool, table `public.sessions`.
     pub fn new(pool: PgPool) -> Self {
-        Self {
-            pool,
-            sql: Arc::new(Queries::new(
-                Ident::trusted("public"),
-                Ident::trusted("sessions"),
-            )),
-            clock: Arc::new(SystemClock),
-        }
+        let sql = Queries::new(Ident::trusted("public"), Ident::trusted("sessions"));
+        Self::on_pool(pool, sql)
     }
 
     /// The server-side statement timeout [`connect`](Self::connect) sets on
@@ -460,21 +441,11 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        load_record!(
-            self,
-            key,
-            self.clock.now(),
-            Ok::<OffsetDateTime, StoreError>
-        )
+        load_record!(self, key, self.clock.now(), as_is)
     }
 
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        let done = sqlx::query(&self.sql.create)
-            .bind(record.key.as_str())
-            .bind(version_to_db(record.version)?)
-            .bind(record.expires_at)
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
+        let done = record_query(&self.sql.create, record, None)?
             .bind(self.clock.now())
             .execute(&self.pool)
             .await
@@ -492,13 +463,7 @@ impl Store for PostgresStore {
     /// for `touch` and `retire`).
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
         let outcome = cas_retry(expected, || async {
-            let row = sqlx::query(&self.sql.save)
-                .bind(record.key.as_str())
-                .bind(version_to_db(expected)?)
-                .bind(version_to_db(record.version)?)
-                .bind(record.expires_at)
-                .bind(&record.payload)
-                .bind(record.user.as_deref())
+            let row = record_query(&self.sql.save, record, Some(expected))?
                 .bind(self.clock.now())
                 .fetch_one(&self.pool)
                 .await
@@ -568,6 +533,30 @@ impl PostgresStore {
         })
         .await
     }
+}
+
+/// A `TIMESTAMPTZ` column as an instant: as it is.
+fn as_is(t: OffsetDateTime) -> Result<OffsetDateTime, StoreError> {
+    Ok(t)
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// `sql` with the record bound in the order of the columns of `create`,
+/// `save` and `admit`'s statements: key, the version it expects (a
+/// compare-and-swap), then version, expiry, payload and user.
+fn record_query<'q>(
+    sql: &'q str, record: &'q Record, expected: Option<Version>,
+) -> Result<PgQuery<'q>, StoreError> {
+    let mut query = sqlx::query(sql).bind(record.key.as_str());
+    if let Some(v) = expected {
+        query = query.bind(version_to_db(v)?);
+    }
+    Ok(query
+        .bind(version_to_db(record.version)?)
+        .bind(record.expires_at)
+        .bind(&record.payload)
+        .bind(record.user.as_deref()))
 }
 
 /// Times a compare-and-swap statement runs before [`cas_retry`] settles
@@ -656,22 +645,14 @@ impl PgAdmit<'_> {
     /// the compare-and-swap save, with the revocations; the row's
     /// `(written, stored version)`.
     async fn admit_row(
-        &mut self, record: &Record, expected: Option<i64>, login_at: OffsetDateTime,
+        &mut self, record: &Record, expected: Option<Version>, login_at: OffsetDateTime,
         victims: &[&str],
     ) -> Result<(i64, Option<i64>), StoreError> {
         let sql = match expected {
             None => &self.sql.admit_create,
             Some(_) => &self.sql.admit_save,
         };
-        let mut query = sqlx::query(sql).bind(record.key.as_str());
-        if let Some(expected) = expected {
-            query = query.bind(expected);
-        }
-        let row = query
-            .bind(version_to_db(record.version)?)
-            .bind(record.expires_at)
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
+        let row = record_query(sql, record, expected)?
             .bind(self.now)
             .bind(login_at)
             .bind(victims)
@@ -704,9 +685,7 @@ impl AdmitTx for PgAdmit<'_> {
         let expected = version_to_db(v)?;
         let mut outcome = Cas::MovedOn;
         for _ in 0..CAS_ATTEMPTS {
-            let (written, stored) = self
-                .admit_row(record, Some(expected), login_at, &victims)
-                .await?;
+            let (written, stored) = self.admit_row(record, Some(v), login_at, &victims).await?;
             if let Some(verdict) = cas_verdict(written, stored, expected) {
                 outcome = verdict;
                 break;
@@ -779,11 +758,6 @@ impl UserIndex for PostgresStore {
     /// One `SELECT` of the user's live rows, through the partial index on
     /// `user_id`.
     async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
-        user_records!(
-            self,
-            user,
-            self.clock.now(),
-            Ok::<OffsetDateTime, StoreError>
-        )
+        user_records!(self, user, self.clock.now(), as_is)
     }
 }

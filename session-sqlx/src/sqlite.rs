@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::{
     Admission, Clock, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError,
-    StoreKey, SystemClock, Touched, UserIndex, Version,
+    StoreKey, Touched, UserIndex, Version,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -114,69 +114,57 @@ impl Queries {
     }
 }
 
-/// A [`Store`] over an SQLite table (default `sessions`): the embedded,
-/// persistent store.
-///
-/// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
-/// `version INTEGER`, `expires_at INTEGER` (Unix milliseconds, indexed),
-/// `payload BLOB` (opaque bytes), `user_id TEXT` (nullable, indexed where
-/// not null: the [`UserIndex`]) and `login_at INTEGER` (Unix milliseconds,
-/// nullable: the login time [`UserIndex::admit`] writes). Every [`Store`]
-/// and [`UserIndex::user_records`] method is one SQL statement, except a
-/// compare-and-swap (`save`, `touch`, `retire`) that changed nothing,
-/// which asks why (lost race or gone?) in one `BEGIN IMMEDIATE`
-/// transaction; `admit` is one `BEGIN IMMEDIATE` transaction (see there).
-/// Expiry is judged by the application's clock.
-///
-/// [`SqliteStore::connect`] sets WAL journal mode, `synchronous = NORMAL`
-/// and a 5 s busy timeout, so concurrent requests wait for the write lock
-/// instead of failing with "database is locked"; with `sqlite::memory:` it
-/// uses a one-connection pool plus an idle connection held by the store,
-/// so the database is shared by every request and lives as long as the
-/// store, even when the pool replaces its connection.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use session_core::{Created, Record, SessionId, Store, Version};
-/// use session_sqlx::SqliteStore;
-///
-/// let store = SqliteStore::connect("sqlite::memory:").await?;
-/// store.migrate().await?;
-/// let record = Record {
-///     key: SessionId::random().hashed_key(),
-///     version: Version::FIRST,
-///     expires_at: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
-///     payload: br#"{"views":1}"#.to_vec(),
-///     user: Some("ada".to_owned()),
-/// };
-/// assert_eq!(store.create(&record).await?, Created::Ok);
-/// assert_eq!(store.load(&record.key).await?.unwrap().payload, record.payload);
-/// // The user index: the live sessions of a user.
-/// let ada = store.user_index().unwrap().user_records("ada").await?;
-/// assert_eq!(ada.len(), 1);
-/// assert_eq!((&ada[0].key, ada[0].user.as_deref()), (&record.key, Some("ada")));
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    sql: Arc<Queries>,
-    clock: Arc<dyn Clock>,
+common::store_type! {
+    /// A [`Store`] over an SQLite table (default `sessions`): the embedded,
+    /// persistent store.
+    ///
+    /// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
+    /// `version INTEGER`, `expires_at INTEGER` (Unix milliseconds, indexed),
+    /// `payload BLOB` (opaque bytes), `user_id TEXT` (nullable, indexed where
+    /// not null: the [`UserIndex`]) and `login_at INTEGER` (Unix milliseconds,
+    /// nullable: the login time [`UserIndex::admit`] writes). Every [`Store`]
+    /// and [`UserIndex::user_records`] method is one SQL statement, except a
+    /// compare-and-swap (`save`, `touch`, `retire`) that changed nothing,
+    /// which asks why (lost race or gone?) in one `BEGIN IMMEDIATE`
+    /// transaction; `admit` is one `BEGIN IMMEDIATE` transaction (see there).
+    /// Expiry is judged by the application's clock.
+    ///
+    /// [`SqliteStore::connect`] sets WAL journal mode, `synchronous = NORMAL`
+    /// and a 5 s busy timeout, so concurrent requests wait for the write lock
+    /// instead of failing with "database is locked"; with `sqlite::memory:` it
+    /// uses a one-connection pool plus an idle connection held by the store,
+    /// so the database is shared by every request and lives as long as the
+    /// store, even when the pool replaces its connection.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use session_core::{Created, Record, SessionId, Store, Version};
+    /// use session_sqlx::SqliteStore;
+    ///
+    /// let store = SqliteStore::connect("sqlite::memory:").await?;
+    /// store.migrate().await?;
+    /// let record = Record {
+    ///     key: SessionId::random().hashed_key(),
+    ///     version: Version::FIRST,
+    ///     expires_at: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    ///     payload: br#"{"views":1}"#.to_vec(),
+    ///     user: Some("ada".to_owned()),
+    /// };
+    /// assert_eq!(store.create(&record).await?, Created::Ok);
+    /// assert_eq!(store.load(&record.key).await?.unwrap().payload, record.payload);
+    /// // The user index: the live sessions of a user.
+    /// let ada = store.user_index().unwrap().user_records("ada").await?;
+    /// assert_eq!(ada.len(), 1);
+    /// assert_eq!((&ada[0].key, ada[0].user.as_deref()), (&record.key, Some("ada")));
+    /// # Ok(())
+    /// # }
+    /// ```
+    SqliteStore(SqlitePool), debug: [table],
     /// For an in-memory database: a connection of its own that is never
     /// used, so the database outlives the pool's connection (which sqlx
     /// closes and replaces when a query is cancelled mid-flight).
-    _keeper: Option<Arc<std::sync::Mutex<sqlx::SqliteConnection>>>,
-}
-
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("pool", &self.pool)
-            .field("table", &self.table())
-            .finish_non_exhaustive()
-    }
+    _keeper: Option<Arc<std::sync::Mutex<sqlx::SqliteConnection>>> = None
 }
 
 impl SqliteStore {
@@ -184,12 +172,7 @@ impl SqliteStore {
     /// options are used as given: set a busy timeout (and WAL) yourself,
     /// or start from [`SqliteStore::options`].
     pub fn new(pool: SqlitePool) -> Self {
-        Self {
-            pool,
-            sql: Arc::new(Queries::new(Ident::trusted("sessions"))),
-            clock: Arc::new(SystemClock),
-            _keeper: None,
-        }
+        Self::on_pool(pool, Queries::new(Ident::trusted("sessions")))
     }
 
     /// The connect options [`connect`](Self::connect) uses for `url`: WAL,
