@@ -19,11 +19,10 @@ use sqlx::{Connection, Executor};
 use time::OffsetDateTime;
 
 use crate::Statements;
-use crate::admit::{self, AdmitTx, Written};
+use crate::admit;
 use crate::cleanup::{self, CleanupHandle};
 use crate::common::{
-    self, Cas, CasOp, apply_migrations, count_live, from_millis, load_record, other_logins,
-    to_millis, user_records,
+    self, Cas, CasOp, apply_migrations, count_live, from_millis, to_millis, user_records,
 };
 use crate::error::{Error, store_error, version_to_db};
 use crate::migration::{Migration, migrations, script};
@@ -533,52 +532,7 @@ impl MySqlStore {
         retry_deadlocks(|| self.cas_once(op)).await
     }
 
-    async fn cas_once(&self, op: CasOp<'_>) -> Result<Cas, StoreError> {
-        let now = self.now_ms();
-        let done = self
-            .cas_query(op, now)?
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        if done.rows_affected() == 1 {
-            return Ok(Cas::Done);
-        }
-        let mut tx = self.begin().await?;
-        let outcome = self.settle(&mut tx, op, now).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(outcome)
-    }
-
-    /// In `tx`, after `op` matched no row: the verdict, writing `op` again
-    /// if the locked row is at the expected version after all.
-    async fn settle(
-        &self, tx: &mut sqlx::MySqlConnection, op: CasOp<'_>, now: i64,
-    ) -> Result<Cas, StoreError> {
-        let stored: Option<i64> = sqlx::query_scalar(&self.sql.version_of)
-            .bind(op.key().as_str())
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        match stored {
-            None => Ok(Cas::Gone),
-            Some(v) if v != version_to_db(op.expected())? => Ok(Cas::MovedOn),
-            Some(_) => {
-                let done = self
-                    .cas_query(op, now)?
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                if done.rows_affected() == 1 {
-                    Ok(Cas::Done)
-                } else {
-                    Err(StoreError::Malformed(
-                        "a locked row at the expected version was not written",
-                    ))
-                }
-            }
-        }
-    }
+    common::cas_methods!(sqlx::MySqlConnection, begin: begin, commit: commit);
 
     /// A transaction on a pooled connection (sqlx logs its `BEGIN` on
     /// MySQL, unlike on PostgreSQL and SQLite).
@@ -597,23 +551,7 @@ fn created(done: &MySqlQueryResult) -> Created {
     }
 }
 
-common::cas_store!(MySqlStore, {
-    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        load_record!(self, key, self.now_ms(), from_millis)
-    }
-
-    async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        retry_deadlocks(|| async {
-            let done = self
-                .create_query(record, None, self.now_ms())?
-                .execute(&self.pool)
-                .await
-                .map_err(store_error)?;
-            Ok(created(&done))
-        })
-        .await
-    }
-});
+common::cas_store!(MySqlStore, retry: retry_deadlocks);
 
 #[async_trait]
 impl StoreAdmin for MySqlStore {
@@ -642,76 +580,16 @@ impl StoreAdmin for MySqlStore {
     }
 }
 
-/// An admission in progress (see [`UserIndex::admit`] on [`MySqlStore`]).
-struct MySqlAdmit<'a> {
-    tx: sqlx::Transaction<'static, MySql>,
-    store: &'a MySqlStore,
-    now: i64,
-}
+common::cas_admit!(
+    /// An admission in progress (see [`UserIndex::admit`] on [`MySqlStore`]).
+    MySqlAdmit(MySqlStore, MySql),
+    created: created,
+    commit: commit
+);
 
-#[async_trait]
-impl AdmitTx for MySqlAdmit<'_> {
-    async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError> {
-        other_logins!(
-            &self.store.sql.other_logins,
-            self.tx,
-            user,
-            self.now,
-            except
-        )
-    }
-
-    async fn write(
-        &mut self, record: &Record, expected: Option<Version>, login_at: OffsetDateTime,
-        revoke: &[StoreKey],
-    ) -> Result<Written, StoreError> {
-        let written = match expected {
-            None => {
-                let done = self
-                    .store
-                    .create_query(record, Some(login_at), self.now)?
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-                match created(&done) {
-                    Created::Ok => Written::Ok,
-                    _ => Written::Collision,
-                }
-            }
-            Some(v) => {
-                let op = CasOp::Login(record, v, login_at);
-                let done = self
-                    .store
-                    .cas_query(op, self.now)?
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-                if done.rows_affected() == 1 {
-                    Written::Ok
-                } else {
-                    self.store
-                        .settle(&mut self.tx, op, self.now)
-                        .await?
-                        .written()
-                }
-            }
-        };
-        if written == Written::Ok {
-            for key in revoke {
-                sqlx::query(&self.store.sql.revoke)
-                    .bind(key.as_str())
-                    .bind(record.user.as_deref())
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-            }
-        }
-        Ok(written)
-    }
-
-    async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(store_error)
-    }
+/// Commits.
+async fn commit(tx: sqlx::Transaction<'static, MySql>) -> Result<(), StoreError> {
+    tx.commit().await.map_err(store_error)
 }
 
 /// Whether `e` is InnoDB choosing this transaction as a deadlock victim

@@ -15,11 +15,10 @@ use sqlx::sqlite::{
 use time::OffsetDateTime;
 
 use crate::Statements;
-use crate::admit::{self, AdmitTx, Written};
+use crate::admit;
 use crate::cleanup::{self, CleanupHandle};
 use crate::common::{
-    self, Cas, CasOp, apply_migrations, count_live, created, from_millis, load_record,
-    other_logins, to_millis, user_records,
+    self, Cas, CasOp, apply_migrations, count_live, from_millis, to_millis, user_records,
 };
 use crate::error::{Error, store_error, version_to_db};
 use crate::migration::{Migration, migrations, script};
@@ -313,20 +312,7 @@ fn is_busy(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("5"))
 }
 
-common::cas_store!(SqliteStore, {
-    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        load_record!(self, key, self.now_ms(), from_millis)
-    }
-
-    async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        let done = self
-            .create_query(record, None)?
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(created(done.rows_affected()))
-    }
-});
+common::cas_store!(SqliteStore, retry: common::once);
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
@@ -334,7 +320,7 @@ impl SqliteStore {
     /// The insert-if-absent of `create`, with the login time when `admit`
     /// writes it.
     fn create_query<'q>(
-        &'q self, record: &'q Record, login_at: Option<OffsetDateTime>,
+        &'q self, record: &'q Record, login_at: Option<OffsetDateTime>, now: i64,
     ) -> Result<SqliteQuery<'q>, StoreError> {
         Ok(sqlx::query(&self.sql.create)
             .bind(record.key.as_str())
@@ -342,7 +328,7 @@ impl SqliteStore {
             .bind(to_millis(record.expires_at))
             .bind(&record.payload)
             .bind(record.user.as_deref())
-            .bind(self.now_ms())
+            .bind(now)
             .bind(login_at.map(to_millis)))
     }
 
@@ -391,42 +377,10 @@ impl SqliteStore {
     /// outcome is always true at one instant, even if the row was deleted
     /// or written between the first statement and the question.
     async fn cas(&self, op: CasOp<'_>) -> Result<Cas, StoreError> {
-        let now = self.now_ms();
-        let done = self
-            .cas_query(op, now)?
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        if done.rows_affected() == 1 {
-            return Ok(Cas::Done);
-        }
-        let mut tx = self.begin_immediate().await?;
-        let stored: Option<i64> = sqlx::query_scalar(&self.sql.version_of)
-            .bind(op.key().as_str())
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let outcome = match stored {
-            None => Cas::Gone,
-            Some(v) if v != version_to_db(op.expected())? => Cas::MovedOn,
-            Some(_) => {
-                let done = self
-                    .cas_query(op, now)?
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                if done.rows_affected() != 1 {
-                    return Err(StoreError::Malformed(
-                        "a row at the expected version was not written",
-                    ));
-                }
-                Cas::Done
-            }
-        };
-        commit(tx).await?;
-        Ok(outcome)
+        self.cas_once(op).await
     }
+
+    common::cas_methods!(sqlx::SqliteConnection, begin: begin_immediate, commit: commit);
 
     /// A `BEGIN IMMEDIATE` transaction on a pooled connection: it holds the
     /// database's write lock (waiting for it up to the busy timeout).
@@ -447,86 +401,19 @@ async fn commit(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Result<(), Stor
     tx.commit().await.map_err(store_error)
 }
 
-/// An admission in progress: a `BEGIN IMMEDIATE` transaction, which holds
-/// the database's write lock (see [`UserIndex::admit`] on [`SqliteStore`]).
-struct SqliteAdmit<'a> {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
-    store: &'a SqliteStore,
-    now: i64,
-}
+common::cas_admit!(
+    /// An admission in progress: a `BEGIN IMMEDIATE` transaction, which
+    /// holds the database's write lock (see [`UserIndex::admit`] on
+    /// [`SqliteStore`]).
+    SqliteAdmit(SqliteStore, sqlx::Sqlite),
+    created: created,
+    commit: commit
+);
 
-#[async_trait]
-impl AdmitTx for SqliteAdmit<'_> {
-    async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError> {
-        other_logins!(
-            &self.store.sql.other_logins,
-            self.tx,
-            user,
-            self.now,
-            except
-        )
-    }
-
-    async fn write(
-        &mut self, record: &Record, expected: Option<Version>, login_at: OffsetDateTime,
-        revoke: &[StoreKey],
-    ) -> Result<Written, StoreError> {
-        let written = match expected {
-            None => {
-                let done = self
-                    .store
-                    .create_query(record, Some(login_at))?
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-                if done.rows_affected() == 1 {
-                    Written::Ok
-                } else {
-                    Written::Collision
-                }
-            }
-            Some(v) => {
-                let done = self
-                    .store
-                    .cas_query(CasOp::Login(record, v, login_at), self.now)?
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-                let verdict = if done.rows_affected() == 1 {
-                    Cas::Done
-                } else {
-                    // Under the write lock: the same state the UPDATE saw.
-                    let live: Option<i64> = sqlx::query_scalar(&self.store.sql.version_of)
-                        .bind(record.key.as_str())
-                        .bind(self.now)
-                        .fetch_optional(&mut *self.tx)
-                        .await
-                        .map_err(store_error)?;
-                    if live.is_some() {
-                        Cas::MovedOn
-                    } else {
-                        Cas::Gone
-                    }
-                };
-                verdict.written()
-            }
-        };
-        if written == Written::Ok {
-            for key in revoke {
-                sqlx::query(&self.store.sql.revoke)
-                    .bind(key.as_str())
-                    .bind(record.user.as_deref())
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-            }
-        }
-        Ok(written)
-    }
-
-    async fn commit(self) -> Result<(), StoreError> {
-        commit(self.tx).await
-    }
+/// `create`'s outcome: a row written is an insert (or the takeover of an
+/// expired row), none a live row left alone.
+fn created(done: &sqlx::sqlite::SqliteQueryResult) -> Created {
+    common::created(done.rows_affected())
 }
 
 #[async_trait]
