@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::Instance as _;
-use common::{drop_database, my_store, record, start_at_once};
+use common::{drop_database, instances_of, my_store, record};
 use session_core::testing::namespace;
 use session_core::{Admission, Cap, Created, Login, SessionCap, Store, StoreError, Version};
 use session_sqlx::sqlx::mysql::MySqlPoolOptions;
@@ -90,16 +90,8 @@ async fn invalid_names_are_rejected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_from_four_instances_all_succeed() {
     let ns = namespace("my_concurrent_migrate");
-    let stores = start_at_once(4, || {
-        let ns = ns.clone();
-        async move {
-            MySqlStore::connect(&mysql_url())
-                .await?
-                .with_database(&ns)?
-                .with_table("shared")
-        }
-    })
-    .await;
+    let first = common::my_unmigrated(ns.clone()).await;
+    let stores = instances_of(4, &first.with_table("shared").expect("name")).await;
     let indexes: Vec<String> = about_the_table(
         &stores[0],
         "SELECT DISTINCT CAST(index_name AS CHAR) FROM information_schema.statistics \
@@ -246,16 +238,7 @@ async fn create_takes_over_expired_rows_only() {
 async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let ns = namespace("my_upgrade_0001");
     let old = common::my_unmigrated(ns.clone()).await;
-    let (stores, loaded) = common::upgrade_from_0001(
-        &old,
-        &ns,
-        &format!(
-            "INSERT INTO `{ns}`.sessions (id, version, expires_at, payload) \
-             VALUES ('old_row', 7, 99999999999999, '{{}}')"
-        ),
-        |ns: String| async move { MySqlStore::connect(&mysql_url()).await?.with_database(&ns) },
-    )
-    .await;
+    let (stores, loaded) = common::upgrade_from_0001(&old).await;
     let columns: Vec<String> = about_the_table(
         &stores[0],
         "SELECT CAST(CONCAT_WS(' ', column_name, column_type, is_nullable) AS CHAR) \

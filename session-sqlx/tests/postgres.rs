@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::Instance as _;
-use common::{created_row, drop_schema, pg_store, pg_url, record, start_at_once};
+use common::{created_row, drop_schema, instances_of, pg_store, pg_url, record};
 use session_core::testing::namespace;
 use session_core::{Created, Record, Store, Version};
 use session_sqlx::sqlx::Executor;
@@ -76,16 +76,8 @@ async fn invalid_names_are_rejected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_from_four_instances_all_succeed() {
     let ns = namespace("pg_concurrent_migrate");
-    let stores = start_at_once(4, || {
-        let ns = ns.clone();
-        async move {
-            PostgresStore::connect(&pg_url())
-                .await?
-                .with_schema(&ns)?
-                .with_table("shared")
-        }
-    })
-    .await;
+    let first = common::pg_unmigrated(ns.clone()).await;
+    let stores = instances_of(4, &first.with_table("shared").expect("name")).await;
     let s = &stores[0];
     let indexes: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'shared'",
@@ -141,16 +133,7 @@ shared_store_tests!(
 async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let ns = namespace("pg_upgrade_0001");
     let old = common::pg_unmigrated(ns.clone()).await;
-    let (stores, loaded) = common::upgrade_from_0001(
-        &old,
-        &ns,
-        &format!(
-            "INSERT INTO \"{ns}\".sessions (id, version, expires_at, payload) \
-             VALUES ('old_row', 7, now() + interval '1 hour', '\\x7b7d')"
-        ),
-        |ns: String| async move { PostgresStore::connect(&pg_url()).await?.with_schema(&ns) },
-    )
-    .await;
+    let (stores, loaded) = common::upgrade_from_0001(&old).await;
     let store = &stores[0];
     let columns: Vec<String> = sqlx::query_scalar(
         "SELECT concat_ws(' ', column_name, data_type, is_nullable) \

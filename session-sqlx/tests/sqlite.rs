@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{record, sqlite_path, sqlite_store, sqlite_url, start_at_once};
+use common::{record, sqlite_path, sqlite_store, sqlite_url};
 use session_core::testing::namespace;
 use session_core::{Created, Store, StoreError, Version};
 use session_sqlx::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -163,14 +163,11 @@ async fn concurrent_migrations_on_one_file_all_succeed() {
     // Connecting converts the new file to WAL; SQLite answers the racing
     // connections SQLITE_BUSY without waiting, which `connect` retries.
     let url = sqlite_url(&sqlite_path(&namespace("sqlite_concurrent_migrate")));
-    let stores = start_at_once(8, || {
+    common::start_at_once(8, || {
         let url = url.clone();
         async move { SqliteStore::connect(&url).await }
     })
     .await;
-    let r = record(time::Duration::hours(1));
-    assert_eq!(stores[0].create(&r).await.expect("create"), Created::Ok);
-    assert!(stores[3].load(&r.key).await.expect("load").is_some());
 }
 
 #[tokio::test]
@@ -324,14 +321,7 @@ on_file_and_memory! {
 async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let ns = namespace("sqlite_upgrade_0001");
     let old = common::sqlite_unmigrated(ns.clone()).await;
-    let (stores, loaded) = common::upgrade_from_0001(
-        &old,
-        &ns,
-        "INSERT INTO sessions (id, version, expires_at, payload) \
-         VALUES ('old_row', 7, (CAST(strftime('%s', 'now') AS INTEGER) + 3600) * 1000, x'7b7d')",
-        |ns: String| async move { SqliteStore::connect(&sqlite_url(&sqlite_path(&ns))).await },
-    )
-    .await;
+    let (stores, loaded) = common::upgrade_from_0001(&old).await;
     old.pool().close().await;
     let store = &stores[0];
     let columns: Vec<String> = sqlx::query_scalar(

@@ -468,10 +468,19 @@ pub trait Instance: session_core::Store + Sized + 'static {
 
     /// Runs `sql` (any number of statements) on the store's pool.
     fn raw(&self, sql: &str) -> impl std::future::Future<Output = ()> + Send;
+
+    /// Another instance's store on the same table: its own pool.
+    fn reopen(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Self, session_sqlx::Error>> + Send + 'static;
+
+    /// The `INSERT` of the row the previous version wrote (see
+    /// [`upgrade_from_0001`]).
+    fn old_row_sql(&self) -> String;
 }
 
 macro_rules! instance {
-    ($store:ty, |$s:ident| $sql:expr) => {
+    ($store:ty, sql: |$s:ident| $sql:expr, reopen: $reopen:expr, old_row: $old:literal) => {
         impl Instance for $store {
             fn migration_sql(&self) -> String {
                 let $s = self;
@@ -485,6 +494,17 @@ macro_rules! instance {
                     .unwrap_or_else(|e| panic!("{sql}: {e}"));
             }
 
+            fn reopen(
+                &self,
+            ) -> impl std::future::Future<Output = Result<Self, session_sqlx::Error>> + Send + 'static
+            {
+                $reopen(self.clone())
+            }
+
+            fn old_row_sql(&self) -> String {
+                $old.replace("{table}", &self.migration_sql_table())
+            }
+
             async fn migrate_now(&self) -> Result<(), session_sqlx::Error> {
                 self.migrate().await
             }
@@ -495,17 +515,79 @@ macro_rules! instance {
         }
     };
 }
+
+/// The table as the dialect's SQL names it.
+trait Qualified {
+    fn migration_sql_table(&self) -> String;
+}
+
 #[cfg(feature = "postgres")]
-instance!(PostgresStore, |s| PostgresStore::migration_sql(
-    s.schema(),
-    s.table()
-));
+impl Qualified for PostgresStore {
+    fn migration_sql_table(&self) -> String {
+        format!("\"{}\".\"{}\"", self.schema(), self.table())
+    }
+}
+
+#[cfg(feature = "postgres")]
+instance!(
+    PostgresStore,
+    sql: |s| PostgresStore::migration_sql(s.schema(), s.table()),
+    reopen: async |s: PostgresStore| {
+        PostgresStore::connect(&pg_url()).await?.with_schema(s.schema())?.with_table(s.table())
+    },
+    old_row: "INSERT INTO {table} (id, version, expires_at, payload) \
+              VALUES ('old_row', 7, now() + interval '1 hour', '\\x7b7d')"
+);
+
 #[cfg(feature = "mysql")]
-instance!(session_sqlx::MySqlStore, |s| {
-    session_sqlx::MySqlStore::migration_sql(s.database(), s.table())
-});
+impl Qualified for session_sqlx::MySqlStore {
+    fn migration_sql_table(&self) -> String {
+        let db = self
+            .database()
+            .map(|d| format!("`{d}`."))
+            .unwrap_or_default();
+        format!("{db}`{}`", self.table())
+    }
+}
+
+#[cfg(feature = "mysql")]
+instance!(
+    session_sqlx::MySqlStore,
+    sql: |s| session_sqlx::MySqlStore::migration_sql(s.database(), s.table()),
+    reopen: async |s: session_sqlx::MySqlStore| {
+        let store = session_sqlx::MySqlStore::connect(&session_sqlx::testing::mysql_url()).await?;
+        match s.database() {
+            Some(db) => store.with_database(db)?.with_table(s.table()),
+            None => store.with_table(s.table()),
+        }
+    },
+    old_row: "INSERT INTO {table} (id, version, expires_at, payload) \
+              VALUES ('old_row', 7, 99999999999999, '{}')"
+);
+
 #[cfg(feature = "sqlite")]
-instance!(SqliteStore, |s| SqliteStore::migration_sql(s.table()));
+impl Qualified for SqliteStore {
+    fn migration_sql_table(&self) -> String {
+        format!("\"{}\"", self.table())
+    }
+}
+
+#[cfg(feature = "sqlite")]
+instance!(
+    SqliteStore,
+    sql: |s| SqliteStore::migration_sql(s.table()),
+    reopen: async |s: SqliteStore| {
+        let path = s.pool().connect_options().get_filename().to_owned();
+        SqliteStore::connect(&sqlite_url(&path)).await?.with_table(s.table())
+    },
+    old_row: "INSERT INTO {table} (id, version, expires_at, payload) VALUES \
+              ('old_row', 7, (CAST(strftime('%s', 'now') AS INTEGER) + 3600) * 1000, x'7b7d')"
+);
+
+/// `n` instances of `store` start at once (see [`start_at_once`]).
+pub async fn instances_of<S: Instance>(n: usize, store: &S) -> Vec<S> {
+    start_at_once(n, || store.reopen()).await
+}
 
 /// `n` instances start at once, each opening its store with `open` and
 /// migrating it on start and on a restart; all of them succeed, and share
@@ -543,25 +625,19 @@ where
 
 /// Upgrade from the previous version: `old` (a store whose table does
 /// not exist yet) gets that version's table (migration 0001, the head of
-/// its `migration_sql`, run by hand) and a row it wrote (`insert_old_row`:
+/// its `migration_sql`, run by hand) and a row it wrote (`old_row_sql`:
 /// id `old_row`, version 7, payload `{}`, no user, live for a while); then
-/// 4 instances of the new version (`open`) start at once and migrate.
+/// 4 instances of the new version (`reopen`) start at once and migrate.
 /// Returns them, and the old row as the new version loads it.
-pub async fn upgrade_from_0001<S, Fut>(
-    old: &S, ns: &str, insert_old_row: &str, open: impl Fn(String) -> Fut,
-) -> (Vec<S>, session_core::Record)
-where
-    S: Instance,
-    Fut: std::future::Future<Output = Result<S, session_sqlx::Error>> + Send + 'static,
-{
+pub async fn upgrade_from_0001<S: Instance>(old: &S) -> (Vec<S>, session_core::Record) {
     let script = old.migration_sql();
     let second = script
         .find("migration 2:")
         .and_then(|i| script[..i].rfind("-- "))
         .expect("the script has a migration 2");
     old.raw(&script[..second]).await;
-    old.raw(insert_old_row).await;
-    let stores = start_at_once(4, || open(ns.to_owned())).await;
+    old.raw(&old.old_row_sql()).await;
+    let stores = instances_of(4, old).await;
     let loaded = old_row(&stores[0]).await;
     (stores, loaded)
 }
