@@ -122,15 +122,13 @@ async fn custom_table_in_the_connection_database_round_trips() {
 async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     let store = my_store(namespace("my_delete_expired_batches")).await;
     // 2500 expired rows (3 batches) inserted in one statement, plus live ones.
-    sqlx::raw_sql(&format!(
+    // MariaDB's sequence engine.
+    let bulk = format!(
         "INSERT INTO `{}`.sessions (id, version, expires_at, payload) \
          SELECT CONCAT('old', seq), 1, 1000, '{{}}' FROM seq_1_to_2500",
         store.database().unwrap_or_default()
-    ))
-    .execute(store.pool())
-    .await
-    .expect("bulk insert (MariaDB's sequence engine)");
-    common::expired_rows_go_in_batches(&store, count_rows).await;
+    );
+    common::expired_rows_go_in_batches(&store, &bulk, count_rows).await;
     drop_database(&store).await;
 }
 

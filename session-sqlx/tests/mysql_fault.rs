@@ -56,14 +56,12 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_connections_are_kil
 
     // Another connection locks the row, so the store's save and touch
     // block inside the server: their connections are mid-statement.
-    locker.execute("BEGIN").await.expect("begin");
-    sqlx::query(&format!(
-        "SELECT 1 FROM `{db}`.sessions WHERE id = ? FOR UPDATE"
-    ))
-    .bind(r.key.as_str())
-    .execute(&mut locker)
-    .await
-    .expect("row lock");
+    let key = r.key.as_str();
+    let lock = format!("BEGIN; SELECT 1 FROM `{db}`.sessions WHERE id = '{key}' FOR UPDATE");
+    sqlx::raw_sql(&lock)
+        .execute(&mut locker)
+        .await
+        .expect("lock");
 
     // The store's two connections, each waiting in an UPDATE.
     let mut admin = sqlx::MySqlConnection::connect(&mysql_url())

@@ -59,14 +59,12 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
 
     // Another session locks the row, so the store's save and touch block
     // inside PostgreSQL: their backends are certainly mid-statement.
-    locker.execute("BEGIN").await.expect("begin");
-    sqlx::query(&format!(
-        "SELECT 1 FROM \"{app}\".sessions WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(r.key.as_str())
-    .execute(&mut locker)
-    .await
-    .expect("row lock");
+    let key = r.key.as_str();
+    let lock = format!("BEGIN; SELECT 1 FROM \"{app}\".sessions WHERE id = '{key}' FOR UPDATE");
+    sqlx::raw_sql(&lock)
+        .execute(&mut locker)
+        .await
+        .expect("lock");
 
     let mut admin = admin().await;
     blocked_calls_fail_typed_when_killed(&store, &r, async || {

@@ -107,16 +107,12 @@ async fn custom_table_in_public_schema_round_trips() {
 #[tokio::test]
 async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     let store = pg_store(namespace("pg_delete_expired_batches")).await;
-    // 2500 expired rows (3 batches) inserted in one statement, plus live ones.
-    sqlx::query(&format!(
+    let bulk = format!(
         "INSERT INTO \"{}\".sessions (id, version, expires_at, payload) \
          SELECT 'old' || g, 1, now() - interval '1 minute', '\\x7b7d' FROM generate_series(1, 2500) g",
         store.schema()
-    ))
-    .execute(store.pool())
-    .await
-    .expect("bulk insert");
-    common::expired_rows_go_in_batches(&store, count_rows).await;
+    );
+    common::expired_rows_go_in_batches(&store, &bulk, count_rows).await;
     drop_schema(&store).await;
 }
 
@@ -135,20 +131,16 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let old = common::pg_unmigrated(ns.clone()).await;
     let (stores, loaded) = common::upgrade_from_0001(&old).await;
     let store = &stores[0];
-    let columns: Vec<String> = sqlx::query_scalar(
-        "SELECT concat_ws(' ', column_name, data_type, is_nullable) \
-         FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'sessions' \
-         AND column_name IN ('user_id', 'login_at') ORDER BY column_name",
-    )
-    .bind(&ns)
-    .fetch_all(store.pool())
-    .await
-    .expect("columns");
-    assert_eq!(
-        columns,
-        ["login_at timestamp with time zone YES", "user_id text YES"],
-        "migrations 0002 and 0003"
-    );
+    let columns = store
+        .strings(&format!(
+            "SELECT concat_ws(' ', column_name, data_type, is_nullable) \
+             FROM information_schema.columns WHERE table_schema = '{ns}' \
+             AND table_name = 'sessions' AND column_name IN ('user_id', 'login_at') \
+             ORDER BY column_name"
+        ))
+        .await;
+    let want = ["login_at timestamp with time zone YES", "user_id text YES"];
+    assert_eq!(columns, want, "migrations 0002 and 0003");
     let index: Option<String> = sqlx::query_scalar(
         "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'sessions_user_id_idx'",
     )
@@ -303,11 +295,7 @@ async fn cas_waiting_on_a_concurrent_writer_answers_by_its_outcome() {
         assert_eq!([touched, retired, saved], want, "against {change}");
         if !gone {
             assert!(store.load(&retired_row.key).await.expect("load").is_some());
-            let stored = store
-                .load(&saved_row.key)
-                .await
-                .expect("load")
-                .expect("row");
+            let stored = common::loaded(&store, &saved_row.key).await;
             assert_eq!(
                 (stored.version, stored.payload),
                 (Version(2), saved_row.payload)
@@ -360,11 +348,7 @@ async fn a_statement_past_the_timeout_is_a_typed_error_and_commits_nothing() {
     );
     locker.rollback().await.expect("release the row");
 
-    let stored = store
-        .load(&r.key)
-        .await
-        .expect("load")
-        .expect("still there");
+    let stored = common::loaded(&store, &r.key).await;
     assert_eq!(
         stored.version,
         Version::FIRST,

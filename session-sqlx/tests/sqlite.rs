@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::Instance as _;
 use common::{record, sqlite_path, sqlite_store, sqlite_url};
 use session_core::testing::namespace;
 use session_core::{Created, Store, StoreError, Version};
@@ -173,15 +174,10 @@ async fn concurrent_migrations_on_one_file_all_succeed() {
 #[tokio::test]
 async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     let store = sqlite_store(namespace("sqlite_delete_expired_batches")).await;
-    sqlx::query(
-        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2500) \
-         INSERT INTO sessions (id, version, expires_at, payload) \
-         SELECT 'old' || n, 1, 1000, x'7b7d' FROM g",
-    )
-    .execute(store.pool())
-    .await
-    .expect("bulk insert");
-    common::expired_rows_go_in_batches(&store, count_rows).await;
+    let bulk = "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2500) \
+                INSERT INTO sessions (id, version, expires_at, payload) \
+                SELECT 'old' || n, 1, 1000, x'7b7d' FROM g";
+    common::expired_rows_go_in_batches(&store, bulk, count_rows).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,18 +320,14 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     let (stores, loaded) = common::upgrade_from_0001(&old).await;
     old.pool().close().await;
     let store = &stores[0];
-    let columns: Vec<String> = sqlx::query_scalar(
-        "SELECT name || ' ' || type || ' ' || \"notnull\" FROM pragma_table_info('sessions') \
-         WHERE name IN ('user_id', 'login_at') ORDER BY name",
-    )
-    .fetch_all(store.pool())
-    .await
-    .expect("columns");
-    assert_eq!(
-        columns,
-        ["login_at INTEGER 0", "user_id TEXT 0"],
-        "migrations 0002 and 0003"
-    );
+    let columns = store
+        .strings(
+            "SELECT name || ' ' || type || ' ' || \"notnull\" FROM pragma_table_info('sessions') \
+             WHERE name IN ('user_id', 'login_at') ORDER BY name",
+        )
+        .await;
+    let want = ["login_at INTEGER 0", "user_id TEXT 0"];
+    assert_eq!(columns, want, "migrations 0002 and 0003");
     let index: Option<String> = sqlx::query_scalar(
         "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'sessions_user_id_idx'",
     )

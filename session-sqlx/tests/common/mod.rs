@@ -317,6 +317,14 @@ pub async fn admit_revokes_the_oldest_login(store: &dyn session_core::Store) {
     assert_eq!(left, want);
 }
 
+/// The live record of `key` in `store`, which must be there.
+pub async fn loaded(
+    store: &dyn session_core::Store, key: &session_core::StoreKey,
+) -> session_core::Record {
+    let found = store.load(key).await.expect("load");
+    found.unwrap_or_else(|| panic!("no live record {key:?}"))
+}
+
 /// A session record without a user, expiring `expires_in` from now.
 pub fn record(expires_in: time::Duration) -> session_core::Record {
     session_core::Record {
@@ -469,6 +477,9 @@ pub trait Instance: session_core::Store + Sized + 'static {
     /// Runs `sql` (any number of statements) on the store's pool.
     fn raw(&self, sql: &str) -> impl std::future::Future<Output = ()> + Send;
 
+    /// The strings the query `sql` answers, one per row.
+    fn strings(&self, sql: &str) -> impl std::future::Future<Output = Vec<String>> + Send;
+
     /// Another instance's store on the same table: its own pool.
     fn reopen(
         &self,
@@ -492,6 +503,13 @@ macro_rules! instance {
                     .execute(self.pool())
                     .await
                     .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+
+            async fn strings(&self, sql: &str) -> Vec<String> {
+                session_sqlx::sqlx::query_scalar(sql)
+                    .fetch_all(self.pool())
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
             }
 
             fn reopen(
@@ -732,10 +750,14 @@ pub async fn old_row_joins_a_user<S: session_core::Store>(
     admit_revokes_the_oldest_login(&stores[0]).await;
 }
 
-/// After 2500 expired rows (3 batches) were inserted: with 5 live rows
-/// beside them (`rows` counts the table's rows), `delete_expired` deletes
-/// every batch and keeps the live rows, then finds nothing more.
-pub async fn expired_rows_go_in_batches<S: Instance>(store: &S, rows: impl AsyncFn(&S) -> i64) {
+/// After 2500 expired rows (3 batches) were inserted by `bulk_insert` (one
+/// statement): with 5 live rows beside them (`rows` counts the table's
+/// rows), `delete_expired` deletes every batch and keeps the live rows,
+/// then finds nothing more.
+pub async fn expired_rows_go_in_batches<S: Instance>(
+    store: &S, bulk_insert: &str, rows: impl AsyncFn(&S) -> i64,
+) {
+    store.raw(bulk_insert).await;
     let live: Vec<_> = (0..5).map(|_| record(time::Duration::hours(1))).collect();
     for r in &live {
         store.create(r).await.expect("create");
