@@ -6,7 +6,6 @@ mod common;
 
 use std::time::Duration;
 
-use common::Instance as _;
 use common::{drop_database, instances_of, my_store, record};
 use session_core::testing::namespace;
 use session_core::{Admission, Cap, Created, Login, SessionCap, Store, StoreError, Version};
@@ -19,17 +18,6 @@ mod conformance {
     session_core::store_conformance_tests!(|namespace: String| async move {
         super::common::my_store(namespace).await
     });
-}
-
-async fn count_rows(store: &MySqlStore) -> i64 {
-    sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM `{}`.`{}`",
-        store.database().unwrap_or("test"),
-        store.table()
-    ))
-    .fetch_one(store.pool())
-    .await
-    .expect("count")
 }
 
 /// The strings `sql` (an `information_schema` query whose one parameter
@@ -107,18 +95,6 @@ async fn concurrent_migrations_from_four_instances_all_succeed() {
 }
 
 #[tokio::test]
-async fn custom_table_in_the_connection_database_round_trips() {
-    let store = common::custom_table_round_trips(
-        "my_custom_table",
-        async |table: &str| MySqlStore::connect(&mysql_url()).await?.with_table(table),
-        count_rows,
-    )
-    .await;
-    assert_eq!(store.database(), None);
-    store.raw(&format!("DROP TABLE `{}`", store.table())).await;
-}
-
-#[tokio::test]
 async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     let store = my_store(namespace("my_delete_expired_batches")).await;
     // 2500 expired rows (3 batches) inserted in one statement, plus live ones.
@@ -128,7 +104,7 @@ async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
          SELECT CONCAT('old', seq), 1, 1000, '{{}}' FROM seq_1_to_2500",
         store.database().unwrap_or_default()
     );
-    common::expired_rows_go_in_batches(&store, &bulk, count_rows).await;
+    common::expired_rows_go_in_batches(&store, &bulk, common::count_rows).await;
     drop_database(&store).await;
 }
 
@@ -137,7 +113,8 @@ shared_store_tests!(
     make: my_store,
     unmigrated: common::my_unmigrated,
     drop: drop_database,
-    rows: count_rows,
+    rows: common::count_rows,
+    url: &mysql_url(),
     bad_url: "mysql://root@127.0.0.1:1/none"
 );
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{
     Server, assert_typed, blocked_calls_fail_typed_when_killed, created_row, drop_database,
-    fault_record, poll_until, pool_of_two, store_with_a_row, until_recovered,
+    fault_record, lock_row_sql, poll_until, pool_of_two, store_with_a_row, until_recovered,
 };
 use session_core::testing::namespace;
 use session_core::{Created, Record, Store, Version};
@@ -56,8 +56,7 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_connections_are_kil
 
     // Another connection locks the row, so the store's save and touch
     // block inside the server: their connections are mid-statement.
-    let key = r.key.as_str();
-    let lock = format!("BEGIN; SELECT 1 FROM `{db}`.sessions WHERE id = '{key}' FOR UPDATE");
+    let lock = lock_row_sql(&store, &r);
     sqlx::raw_sql(&lock)
         .execute(&mut locker)
         .await

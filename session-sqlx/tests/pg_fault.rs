@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::{
-    assert_typed, blocked_calls_fail_typed_when_killed, drop_schema, fault_record, pg_url,
-    poll_until, pool_of_two, store_with_a_row, until_recovered,
+    assert_typed, blocked_calls_fail_typed_when_killed, drop_schema, fault_record, lock_row_sql,
+    pg_url, poll_until, pool_of_two, store_with_a_row, until_recovered,
 };
 use session_core::testing::namespace;
 use session_core::{Created, Saved, Store, Version};
@@ -57,11 +57,8 @@ async fn kill(admin: &mut sqlx::PgConnection, app: &str) -> i64 {
 async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
     let (app, store, r, mut locker) = store_with_a_row("pg_fault_blocked", store, admin).await;
 
-    // Another session locks the row, so the store's save and touch block
-    // inside PostgreSQL: their backends are certainly mid-statement.
-    let key = r.key.as_str();
-    let lock = format!("BEGIN; SELECT 1 FROM \"{app}\".sessions WHERE id = '{key}' FOR UPDATE");
-    sqlx::raw_sql(&lock)
+    // Another session locks the row: the store's save and touch block in it.
+    sqlx::raw_sql(&lock_row_sql(&store, &r))
         .execute(&mut locker)
         .await
         .expect("lock");

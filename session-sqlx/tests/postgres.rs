@@ -21,17 +21,6 @@ mod conformance {
     });
 }
 
-async fn count_rows(store: &PostgresStore) -> i64 {
-    sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM \"{}\".\"{}\"",
-        store.schema(),
-        store.table()
-    ))
-    .fetch_one(store.pool())
-    .await
-    .expect("count")
-}
-
 fn lazy_pool() -> sqlx::PgPool {
     PgPoolOptions::new()
         .max_connections(1)
@@ -91,20 +80,6 @@ async fn concurrent_migrations_from_four_instances_all_succeed() {
 }
 
 #[tokio::test]
-async fn custom_table_in_public_schema_round_trips() {
-    let store = common::custom_table_round_trips(
-        "pg_custom_table",
-        async |table: &str| PostgresStore::connect(&pg_url()).await?.with_table(table),
-        count_rows,
-    )
-    .await;
-    assert_eq!(store.schema(), "public");
-    store
-        .raw(&format!("DROP TABLE public.\"{}\"", store.table()))
-        .await;
-}
-
-#[tokio::test]
 async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     let store = pg_store(namespace("pg_delete_expired_batches")).await;
     let bulk = format!(
@@ -112,7 +87,7 @@ async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
          SELECT 'old' || g, 1, now() - interval '1 minute', '\\x7b7d' FROM generate_series(1, 2500) g",
         store.schema()
     );
-    common::expired_rows_go_in_batches(&store, &bulk, count_rows).await;
+    common::expired_rows_go_in_batches(&store, &bulk, common::count_rows).await;
     drop_schema(&store).await;
 }
 
@@ -121,7 +96,8 @@ shared_store_tests!(
     make: pg_store,
     unmigrated: common::pg_unmigrated,
     drop: drop_schema,
-    rows: count_rows,
+    rows: common::count_rows,
+    url: &pg_url(),
     bad_url: "postgres://postgres@127.0.0.1:1/none"
 );
 

@@ -44,13 +44,6 @@ setup_tests!(
     drop: common::drop_file
 );
 
-async fn count_rows(store: &SqliteStore) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM \"{}\"", store.table()))
-        .fetch_one(store.pool())
-        .await
-        .expect("count")
-}
-
 #[tokio::test]
 async fn connect_creates_the_file_and_turns_on_wal_and_busy_timeout() {
     let path = sqlite_path(&namespace("sqlite_defaults"));
@@ -135,7 +128,7 @@ async fn in_memory_database_is_shared_by_all_calls() {
         let r = t.await.expect("task");
         assert!(store.load(&r.key).await.expect("load").is_some());
     }
-    assert_eq!(count_rows(&store).await, 8);
+    assert_eq!(common::count_rows(&*store).await, 8);
 }
 
 #[tokio::test]
@@ -156,7 +149,7 @@ async fn invalid_table_names_are_rejected() {
     custom.migrate().await.expect("migrate");
     let r = record(time::Duration::hours(1));
     assert_eq!(custom.create(&r).await.expect("create"), Created::Ok);
-    assert_eq!(count_rows(&custom).await, 1);
+    assert_eq!(common::count_rows(&custom).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,13 +170,13 @@ async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     let bulk = "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2500) \
                 INSERT INTO sessions (id, version, expires_at, payload) \
                 SELECT 'old' || n, 1, 1000, x'7b7d' FROM g";
-    common::expired_rows_go_in_batches(&store, bulk, count_rows).await;
+    common::expired_rows_go_in_batches(&store, bulk, common::count_rows).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_task_deletes_expired_rows_and_stops_on_shutdown() {
     let store = sqlite_store(namespace("sqlite_cleanup_task")).await;
-    common::cleanup_task_runs_until_shutdown(&store, count_rows).await;
+    common::cleanup_task_runs_until_shutdown(&store, common::count_rows).await;
 }
 
 /// Opens a second connection to the store's file and takes the write lock.

@@ -462,7 +462,7 @@ pub async fn until_recovered(
 
 /// A store of either dialect, migrated as an instance does it: on start,
 /// and again on a restart.
-pub trait Instance: session_core::Store + Sized + 'static {
+pub trait Instance: session_core::Store + Qualified + Sized + 'static {
     /// Runs `migrate`.
     fn migrate_now(
         &self,
@@ -479,6 +479,9 @@ pub trait Instance: session_core::Store + Sized + 'static {
 
     /// The strings the query `sql` answers, one per row.
     fn strings(&self, sql: &str) -> impl std::future::Future<Output = Vec<String>> + Send;
+
+    /// The number the query `sql` answers.
+    fn number(&self, sql: &str) -> impl std::future::Future<Output = i64> + Send;
 
     /// Another instance's store on the same table: its own pool.
     fn reopen(
@@ -512,6 +515,13 @@ macro_rules! instance {
                     .unwrap_or_else(|e| panic!("{sql}: {e}"))
             }
 
+            async fn number(&self, sql: &str) -> i64 {
+                session_sqlx::sqlx::query_scalar(sql)
+                    .fetch_one(self.pool())
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+
             fn reopen(
                 &self,
             ) -> impl std::future::Future<Output = Result<Self, session_sqlx::Error>> + Send + 'static
@@ -535,8 +545,22 @@ macro_rules! instance {
 }
 
 /// The table as the dialect's SQL names it.
-trait Qualified {
+pub trait Qualified {
+    /// The quoted, qualified table name.
     fn migration_sql_table(&self) -> String;
+}
+
+/// The rows of the store's table, expired ones included.
+pub async fn count_rows<S: Instance>(store: &S) -> i64 {
+    let sql = format!("SELECT count(*) FROM {}", store.migration_sql_table());
+    store.number(&sql).await
+}
+
+/// The statements that open a transaction and lock the row of `r` in
+/// `store`'s table, for another connection to run.
+pub fn lock_row_sql<S: Instance>(store: &S, r: &session_core::Record) -> String {
+    let (table, key) = (store.migration_sql_table(), r.key.as_str());
+    format!("BEGIN; SELECT 1 FROM {table} WHERE id = '{key}' FOR UPDATE")
 }
 
 #[cfg(feature = "postgres")]
@@ -661,18 +685,19 @@ pub async fn upgrade_from_0001<S: Instance>(old: &S) -> (Vec<S>, session_core::R
 }
 
 /// A store (from `open`, given a table name of its own for `case`) on a
-/// table beside the default one: migrated, it holds a row (`rows` counts
-/// the table's rows). Returns the store, for the caller to drop the table.
+/// table beside the default one, in the connection's schema or database:
+/// migrated, it holds a row; then the table is dropped.
 pub async fn custom_table_round_trips<S: Instance>(
     case: &str, open: impl AsyncFnOnce(&str) -> Result<S, session_sqlx::Error>,
-    rows: impl AsyncFn(&S) -> i64,
-) -> S {
+) {
     let ns = namespace(case);
     let store = open(&ns[..ns.len().min(48)]).await.expect("open");
     store.migrate_now().await.expect("migrate");
     created_row(&store).await;
-    assert_eq!(rows(&store).await, 1);
+    assert_eq!(count_rows(&store).await, 1);
     store
+        .raw(&format!("DROP TABLE {}", store.migration_sql_table()))
+        .await;
 }
 
 /// The user index exists with `definition` in its SQL (`index`), and the
@@ -1082,10 +1107,18 @@ macro_rules! store_case {
 /// on a fresh store from `$make` (a namespace in, a migrated store out),
 /// or from `$unmigrated` for the [`setup_tests`],
 /// dropped by `$drop`; `$rows` counts the table's rows; `$store` connects
-/// to `$bad_url`, where nothing listens.
+/// to `$url` (the shared server), and to `$bad_url`, where nothing listens.
 #[macro_export]
 macro_rules! shared_store_tests {
-    ($store:ty, make: $make:path, unmigrated: $unmigrated:path, drop: $drop:path, rows: $rows:path, bad_url: $bad_url:expr) => {
+    ($store:ty, make: $make:path, unmigrated: $unmigrated:path, drop: $drop:path, rows: $rows:path, url: $url:expr, bad_url: $bad_url:expr) => {
+        #[tokio::test]
+        async fn custom_table_in_the_default_namespace_round_trips() {
+            common::custom_table_round_trips("custom_table", async |table: &str| {
+                <$store>::connect($url).await?.with_table(table)
+            })
+            .await;
+        }
+
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn cleanup_task_deletes_expired_rows_and_stops_on_shutdown() {
             let store = $make(namespace("cleanup_task")).await;
