@@ -9,16 +9,15 @@ use std::time::Duration;
 use common::{drop_database, instances_of, my_store, record};
 use session_core::testing::namespace;
 use session_core::{Admission, Cap, Created, Login, SessionCap, Store, StoreError, Version};
+use session_sqlx::sqlx::Connection as _;
 use session_sqlx::sqlx::mysql::MySqlPoolOptions;
 use session_sqlx::testing::mysql_url;
 use session_sqlx::{Error, MySqlStore, sqlx};
 
-// No known failures: every case of the suite passes.
-mod conformance {
-    session_core::store_conformance_tests!(|namespace: String| async move {
-        super::common::my_store(namespace).await
-    });
-}
+shared_store_tests!(
+    MySqlStore, make: my_store, unmigrated: common::my_unmigrated, drop: drop_database,
+    url: &mysql_url(), bad_url: "mysql://root@127.0.0.1:1/none"
+);
 
 /// The strings `sql` (an `information_schema` query whose one parameter
 /// is the database) answers about the store's database.
@@ -107,16 +106,6 @@ async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     common::expired_rows_go_in_batches(&store, &bulk, common::count_rows).await;
     drop_database(&store).await;
 }
-
-shared_store_tests!(
-    MySqlStore,
-    make: my_store,
-    unmigrated: common::my_unmigrated,
-    drop: drop_database,
-    rows: common::count_rows,
-    url: &mysql_url(),
-    bad_url: "mysql://root@127.0.0.1:1/none"
-);
 
 /// `VARBINARY` user ids compare byte for byte: a trailing space or a
 /// different case is another user (a padding or case-insensitive collation
@@ -209,44 +198,22 @@ async fn create_takes_over_expired_rows_only() {
     drop_database(&store).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
-    let ns = namespace("my_upgrade_0001");
-    let old = common::my_unmigrated(ns.clone()).await;
-    let (stores, loaded) = common::upgrade_from_0001(&old).await;
-    let columns: Vec<String> = about_the_table(
-        &stores[0],
-        "SELECT CAST(CONCAT_WS(' ', column_name, column_type, is_nullable) AS CHAR) \
-         FROM information_schema.columns WHERE table_schema = ? AND table_name = 'sessions' \
-         AND column_name IN ('user_id', 'login_at') ORDER BY column_name",
-    )
-    .await;
-    assert_eq!(
-        columns,
-        ["login_at bigint(20) YES", "user_id varbinary(255) YES"],
-        "migrations 0002 and 0003"
-    );
-    common::old_row_joins_a_user(&stores, loaded).await;
-    drop_database(&stores[0]).await;
-}
-
 /// A statement stuck behind a lock is a typed error once the server's
 /// lock wait timeout (here 1 s, set per connection) passes: the request
 /// fails closed instead of hanging.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_wait_past_the_timeout_is_a_typed_error() {
     let store = my_store(namespace("my_lock_timeout")).await;
-    let r = record(time::Duration::hours(1));
-    store.create(&r).await.expect("create");
-    let mut holder = store.pool().begin().await.expect("begin");
-    sqlx::query(&format!(
-        "SELECT version FROM `{}`.sessions WHERE id = ? FOR UPDATE",
-        store.database().unwrap_or_default()
-    ))
-    .bind(r.key.as_str())
-    .fetch_one(&mut *holder)
-    .await
-    .expect("lock the row");
+    let r = common::created_row(&store).await;
+    // A connection outside the pools holds the row.
+    let mut holder = sqlx::MySqlConnection::connect(&mysql_url())
+        .await
+        .expect("connect");
+    let lock = common::lock_row_sql(&store, &r);
+    sqlx::raw_sql(&lock)
+        .execute(&mut holder)
+        .await
+        .expect("lock");
     let pool = MySqlPoolOptions::new()
         .max_connections(1)
         .after_connect(|conn, _| {
@@ -270,10 +237,33 @@ async fn a_lock_wait_past_the_timeout_is_a_typed_error() {
         .expect("bounded")
         .expect_err("the row stays locked");
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
-    holder.rollback().await.expect("rollback");
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .expect("rollback");
     assert_eq!(
         waiting.save(&next, Version::FIRST).await.expect("save"),
         session_core::Saved::Ok
     );
     drop_database(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
+    let (_, stores, loaded) =
+        common::upgrade_from_0001("my_upgrade_0001", common::my_unmigrated).await;
+    let columns: Vec<String> = about_the_table(
+        &stores[0],
+        "SELECT CAST(CONCAT_WS(' ', column_name, column_type, is_nullable) AS CHAR) \
+         FROM information_schema.columns WHERE table_schema = ? AND table_name = 'sessions' \
+         AND column_name IN ('user_id', 'login_at') ORDER BY column_name",
+    )
+    .await;
+    assert_eq!(
+        columns,
+        ["login_at bigint(20) YES", "user_id varbinary(255) YES"],
+        "migrations 0002 and 0003"
+    );
+    common::old_row_joins_a_user(&stores, loaded).await;
+    drop_database(&stores[0]).await;
 }

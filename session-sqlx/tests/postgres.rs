@@ -14,12 +14,10 @@ use session_sqlx::sqlx::postgres::PgPoolOptions;
 use session_sqlx::{Error, PostgresStore, sqlx};
 use time::OffsetDateTime;
 
-// No known failures: every case of the suite passes (issue 15).
-mod conformance {
-    session_core::store_conformance_tests!(|namespace: String| async move {
-        super::common::pg_store(namespace).await
-    });
-}
+shared_store_tests!(
+    PostgresStore, make: pg_store, unmigrated: common::pg_unmigrated, drop: drop_schema,
+    url: &pg_url(), bad_url: "postgres://postgres@127.0.0.1:1/none"
+);
 
 fn lazy_pool() -> sqlx::PgPool {
     PgPoolOptions::new()
@@ -91,21 +89,10 @@ async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     drop_schema(&store).await;
 }
 
-shared_store_tests!(
-    PostgresStore,
-    make: pg_store,
-    unmigrated: common::pg_unmigrated,
-    drop: drop_schema,
-    rows: common::count_rows,
-    url: &pg_url(),
-    bad_url: "postgres://postgres@127.0.0.1:1/none"
-);
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
-    let ns = namespace("pg_upgrade_0001");
-    let old = common::pg_unmigrated(ns.clone()).await;
-    let (stores, loaded) = common::upgrade_from_0001(&old).await;
+    let (ns, stores, loaded) =
+        common::upgrade_from_0001("pg_upgrade_0001", common::pg_unmigrated).await;
     let store = &stores[0];
     let columns = store
         .strings(&format!(

@@ -308,19 +308,9 @@ on_file_and_memory! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
-    let ns = namespace("sqlite_upgrade_0001");
-    let old = common::sqlite_unmigrated(ns.clone()).await;
-    let (stores, loaded) = common::upgrade_from_0001(&old).await;
-    old.pool().close().await;
+    let (_, stores, loaded) =
+        common::upgrade_from_0001("sqlite_upgrade_0001", common::sqlite_unmigrated).await;
     let store = &stores[0];
-    let columns = store
-        .strings(
-            "SELECT name || ' ' || type || ' ' || \"notnull\" FROM pragma_table_info('sessions') \
-             WHERE name IN ('user_id', 'login_at') ORDER BY name",
-        )
-        .await;
-    let want = ["login_at INTEGER 0", "user_id TEXT 0"];
-    assert_eq!(columns, want, "migrations 0002 and 0003");
     let index: Option<String> = sqlx::query_scalar(
         "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'sessions_user_id_idx'",
     )
@@ -341,6 +331,15 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     .map(|row| row.try_get::<String, _>(3).expect("detail"))
     .collect();
     common::user_index_in_use(index, "(user_id) WHERE user_id IS NOT NULL", &plan);
+    let columns = "SELECT name || ' ' || type || ' ' || \"notnull\" \
+                   FROM pragma_table_info('sessions') WHERE name IN ('user_id', 'login_at') \
+                   ORDER BY name";
+    let want = ["login_at INTEGER 0", "user_id TEXT 0"];
+    assert_eq!(
+        store.strings(columns).await,
+        want,
+        "migrations 0002 and 0003"
+    );
 
     // The old row joins a user through the new code.
     common::old_row_joins_a_user(&stores, loaded).await;
