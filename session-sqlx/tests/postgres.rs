@@ -150,15 +150,12 @@ async fn migrate_on_restart_does_not_wait_for_readers() {
     .await
     .expect("read");
     // A restart whose lock waits fail instead of queueing.
+    let options = PostgresStore::options(&pg_url(), None)
+        .expect("url")
+        .options([("lock_timeout", "1s")]);
     let pool = PgPoolOptions::new()
         .max_connections(1)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                conn.execute("SET lock_timeout = '1s'").await?;
-                Ok(())
-            })
-        })
-        .connect(&pg_url())
+        .connect_with(options)
         .await
         .expect("connect");
     let restarted = PostgresStore::new(pool)
