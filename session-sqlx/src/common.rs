@@ -123,6 +123,16 @@ pub(crate) fn from_millis(ms: i64) -> Result<time::OffsetDateTime, StoreError> {
         .map_err(|_| StoreError::Malformed("expires_at out of range"))
 }
 
+/// Runs `op` once: the `retry` of a store whose statements need no retry.
+#[cfg(feature = "sqlite")]
+pub(crate) async fn once<T, F, Fut>(op: F) -> Result<T, StoreError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    op().await
+}
+
 /// Rows deleted per statement by `Store::delete_expired`.
 pub(crate) const EXPIRED_BATCH: i64 = 1000;
 
@@ -266,54 +276,223 @@ macro_rules! sweep_expired {
     };
 }
 
-/// The [`Store`](session_core::Store) impl of SQLite and MySQL: the given
-/// methods (`load`, `create`), then `save`, `touch` and `retire` through
+/// The [`Store`](session_core::Store) impl of SQLite and MySQL: `load`,
+/// `create` (the store's `create_query`, its outcome read by `created`,
+/// run through `$retry`), then `save`, `touch` and `retire` through
 /// the store's `cas` (a [`CasOp`]), `delete` and the batched
 /// `delete_expired` at `now_ms`, and the user index and admin calls of the
 /// store itself.
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 macro_rules! cas_store {
-    ($store:ty, { $($methods:tt)* }) => {
+    ($store:ty, retry: $retry:path) => {
         #[::async_trait::async_trait]
         impl Store for $store {
-        $($methods)*
+            async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
+                $crate::common::load_record!(self, key, self.now_ms(), $crate::common::from_millis)
+            }
 
-        async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
-            let op = $crate::common::CasOp::Save(record, expected);
-            Ok(self.cas(op).await?.saved())
+            async fn create(&self, record: &Record) -> Result<Created, StoreError> {
+                $retry(|| async {
+                    let done = self
+                        .create_query(record, None, self.now_ms())?
+                        .execute(&self.pool)
+                        .await
+                        .map_err($crate::error::store_error)?;
+                    Ok(created(&done))
+                })
+                .await
+            }
+
+            async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
+                let op = $crate::common::CasOp::Save(record, expected);
+                Ok(self.cas(op).await?.saved())
+            }
+
+            async fn touch(
+                &self, key: &StoreKey, expected: Version, expires_at: OffsetDateTime,
+            ) -> Result<Touched, StoreError> {
+                let op = $crate::common::CasOp::Touch(key, expected, expires_at);
+                Ok(self.cas(op).await?.touched())
+            }
+
+            async fn retire(
+                &self, key: &StoreKey, expected: Version,
+            ) -> Result<Retired, StoreError> {
+                let op = $crate::common::CasOp::Retire(key, expected);
+                Ok(self.cas(op).await?.retired())
+            }
+
+            async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+                $crate::common::delete_row!(self, key)
+            }
+
+            /// Deletes expired rows in batches of 1000 (one short write
+            /// transaction each, so other writers get in between) until a batch
+            /// comes back short.
+            async fn delete_expired(&self) -> Result<u64, StoreError> {
+                let now = self.now_ms();
+                $crate::common::sweep_expired!(self, now)
+            }
+
+            fn user_index(&self) -> Option<&dyn UserIndex> {
+                Some(self)
+            }
+
+            fn admin(&self) -> Option<&dyn StoreAdmin> {
+                Some(self)
+            }
         }
+    };
+}
 
-        async fn touch(
-            &self, key: &StoreKey, expected: Version, expires_at: OffsetDateTime,
-        ) -> Result<Touched, StoreError> {
-            let op = $crate::common::CasOp::Touch(key, expected, expires_at);
-            Ok(self.cas(op).await?.touched())
-        }
-
-        async fn retire(&self, key: &StoreKey, expected: Version) -> Result<Retired, StoreError> {
-            let op = $crate::common::CasOp::Retire(key, expected);
-            Ok(self.cas(op).await?.retired())
-        }
-
-        async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-            $crate::common::delete_row!(self, key)
-        }
-
-        /// Deletes expired rows in batches of 1000 (one short write
-        /// transaction each, so other writers get in between) until a batch
-        /// comes back short.
-        async fn delete_expired(&self) -> Result<u64, StoreError> {
+/// The compare-and-swap of SQLite and MySQL, as methods of the store
+/// (which has `cas_query(op, now)`, the versioned statement of a
+/// [`CasOp`], `now_ms` and `sql.version_of`, the live row's version):
+/// `cas_once` runs the statement, which in the common case changes the
+/// one row; when it changes none, `settle` takes the answer in a
+/// transaction of its own (from `self.$begin()`, ended by `$commit`), so
+/// it holds at one instant.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+macro_rules! cas_methods {
+    ($conn:ty, begin: $begin:ident, commit: $commit:path) => {
+        /// One compare-and-swap: the versioned statement and, when it
+        /// changed no row, [`settle`](Self::settle) in a transaction.
+        async fn cas_once(
+            &self, op: $crate::common::CasOp<'_>,
+        ) -> Result<$crate::common::Cas, StoreError> {
             let now = self.now_ms();
-            $crate::common::sweep_expired!(self, now)
+            let done = self
+                .cas_query(op, now)?
+                .execute(&self.pool)
+                .await
+                .map_err($crate::error::store_error)?;
+            if done.rows_affected() == 1 {
+                return Ok($crate::common::Cas::Done);
+            }
+            let mut tx = self.$begin().await?;
+            let outcome = self.settle(&mut tx, op, now).await?;
+            $commit(tx).await?;
+            Ok(outcome)
         }
 
-        fn user_index(&self) -> Option<&dyn UserIndex> {
-            Some(self)
+        /// In `tx`, after `op` changed no row: the verdict, by the live
+        /// row's version (read under the transaction's lock), writing `op`
+        /// again if that is the expected one after all.
+        async fn settle(
+            &self, tx: &mut $conn, op: $crate::common::CasOp<'_>, now: i64,
+        ) -> Result<$crate::common::Cas, StoreError> {
+            use $crate::common::Cas;
+            let stored: Option<i64> = ::sqlx::query_scalar(&self.sql.version_of)
+                .bind(op.key().as_str())
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::error::store_error)?;
+            match stored {
+                None => Ok(Cas::Gone),
+                Some(v) if v != $crate::error::version_to_db(op.expected())? => Ok(Cas::MovedOn),
+                Some(_) => {
+                    let done = self
+                        .cas_query(op, now)?
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::error::store_error)?;
+                    if done.rows_affected() == 1 {
+                        Ok(Cas::Done)
+                    } else {
+                        Err(StoreError::Malformed(
+                            "a locked row at the expected version was not written",
+                        ))
+                    }
+                }
+            }
+        }
+    };
+}
+
+/// The admission of SQLite and MySQL (see `UserIndex::admit` on each
+/// store): `$admit`, a transaction `tx` on the store `$store` at `now`
+/// (Unix ms), whose `write` runs the store's `create_query` (its outcome
+/// read by `$created`) or `cas_query` (settled by `settle` when it changed
+/// no row) and, only if it wrote, deletes each victim still listed under
+/// the user (`sql.revoke`); `commit` ends it by `$commit`.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+macro_rules! cas_admit {
+    ($(#[$doc:meta])* $admit:ident($store:ty, $db:ty), created: $created:path, commit: $commit:path) => {
+        $(#[$doc])*
+        struct $admit<'a> {
+            tx: ::sqlx::Transaction<'static, $db>,
+            store: &'a $store,
+            now: i64,
         }
 
-        fn admin(&self) -> Option<&dyn StoreAdmin> {
-            Some(self)
-        }
+        #[::async_trait::async_trait]
+        impl $crate::admit::AdmitTx for $admit<'_> {
+            async fn others(
+                &mut self, user: &str, except: &StoreKey,
+            ) -> Result<Vec<StoreKey>, StoreError> {
+                $crate::common::other_logins!(
+                    &self.store.sql.other_logins,
+                    self.tx,
+                    user,
+                    self.now,
+                    except
+                )
+            }
+
+            async fn write(
+                &mut self, record: &Record, expected: Option<Version>, login_at: OffsetDateTime,
+                revoke: &[StoreKey],
+            ) -> Result<$crate::admit::Written, StoreError> {
+                use $crate::admit::Written;
+                use $crate::error::store_error;
+                let written = match expected {
+                    None => {
+                        let done = self
+                            .store
+                            .create_query(record, Some(login_at), self.now)?
+                            .execute(&mut *self.tx)
+                            .await
+                            .map_err(store_error)?;
+                        match $created(&done) {
+                            Created::Ok => Written::Ok,
+                            _ => Written::Collision,
+                        }
+                    }
+                    Some(v) => {
+                        let op = $crate::common::CasOp::Login(record, v, login_at);
+                        let done = self
+                            .store
+                            .cas_query(op, self.now)?
+                            .execute(&mut *self.tx)
+                            .await
+                            .map_err(store_error)?;
+                        if done.rows_affected() == 1 {
+                            Written::Ok
+                        } else {
+                            self.store
+                                .settle(&mut self.tx, op, self.now)
+                                .await?
+                                .written()
+                        }
+                    }
+                };
+                if written == Written::Ok {
+                    for key in revoke {
+                        ::sqlx::query(&self.store.sql.revoke)
+                            .bind(key.as_str())
+                            .bind(record.user.as_deref())
+                            .execute(&mut *self.tx)
+                            .await
+                            .map_err(store_error)?;
+                    }
+                }
+                Ok(written)
+            }
+
+            async fn commit(self) -> Result<(), StoreError> {
+                $commit(self.tx).await
+            }
         }
     };
 }
@@ -346,9 +525,53 @@ macro_rules! statements_of {
     };
 }
 
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
-pub(crate) use cas_store;
+/// A store type (the doc comment given first): its pool (`$pool`), its
+/// SQL (`Queries`), its clock, and any `$field`s (given their value in a
+/// new store); `on_pool`, a store on a pool with the given SQL; and a
+/// `Debug` that shows the type, the pool and the names it uses (the
+/// methods `$name`), no more.
+macro_rules! store_type {
+    (
+        $(#[$doc:meta])*
+        $store:ident($pool:ty), debug: [$($name:ident),*]
+        $(, $(#[$fdoc:meta])* $field:ident: $ty:ty = $init:expr)*
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $store {
+            pool: $pool,
+            sql: std::sync::Arc<Queries>,
+            clock: std::sync::Arc<dyn session_core::Clock>,
+            $($(#[$fdoc])* $field: $ty,)*
+        }
+
+        impl $store {
+            /// A store on `pool` running `sql`, judging expiry by the
+            /// system clock.
+            fn on_pool(pool: $pool, sql: Queries) -> Self {
+                Self {
+                    pool,
+                    sql: std::sync::Arc::new(sql),
+                    clock: std::sync::Arc::new(session_core::SystemClock),
+                    $($field: $init,)*
+                }
+            }
+        }
+
+        impl std::fmt::Debug for $store {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($store))
+                    .field("pool", &self.pool)
+                    $(.field(stringify!($name), &self.$name()))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 pub(crate) use {
-    apply_migrations, count_live, delete_row, load_record, other_logins, statements_of,
+    apply_migrations, count_live, delete_row, load_record, other_logins, statements_of, store_type,
     sweep_expired, user_records,
 };
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(crate) use {cas_admit, cas_methods, cas_store};

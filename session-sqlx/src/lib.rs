@@ -1,5 +1,5 @@
 //! PostgreSQL, SQLite and MySQL / MariaDB session stores for
-//! `session-core`, on sqlx 0.8 (Tokio, rustls).
+//! `session-core`, on sqlx 0.8 (Tokio; TLS by feature).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -39,6 +39,81 @@
 //! are `VARBINARY` (byte-exact: no collation pads or folds them; user ids
 //! are at most [`MAX_USER_ID_BYTES`], longer ones are a typed error). This
 //! workspace tests it on MariaDB 10.11 only.//!
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `postgres` | yes | [`PostgresStore`] (sqlx's PostgreSQL driver) |
+//! | `sqlite` | yes | [`SqliteStore`] (sqlx's SQLite driver, with a bundled SQLite C build) |
+//! | `mysql` | yes | [`MySqlStore`] (sqlx's MySQL driver) |
+//! | `tls-rustls` | no | TLS to PostgreSQL and MySQL with rustls (`sslmode=require` and up in the URL) |
+//! | `tls-native-tls` | no | TLS with the platform's library (OpenSSL, SChannel, Security.framework) |
+//! | `testing` | no | [`testing`]: isolated, migrated stores for test suites |
+//!
+//! Pick only the store you use: `default-features = false, features =
+//! ["postgres"]` builds no SQLite and no sqlx macros (sqlx's `macros` and
+//! `migrate` features are never enabled by this crate). Without a TLS
+//! feature a URL that requires TLS fails to connect with
+//! [`Error::Database`].
+//!
+//! # Booting while the database is down
+//!
+//! [`PostgresStore::connect`] fails when PostgreSQL cannot be reached, so
+//! an app that calls it at start cannot boot during an outage.
+//! [`PostgresStore::connect_lazy`] connects nothing: the app starts, every
+//! store call made while the server is unreachable fails within the
+//! pool's acquire timeout (5 s) with [`StoreError::Timeout`](session_core::StoreError::Timeout),
+//! which the adapters answer with their failure response (503 by
+//! default), and the first call after the server is back connects and
+//! serves, with no restart. Run [`migrate`](PostgresStore::migrate) as a
+//! separate step (at deploy time, or in a retry loop at start); until it
+//! has run, store calls fail with the missing-table error below. For
+//! other pool settings, build a lazy pool yourself
+//! (`PgPoolOptions::connect_lazy_with` and [`PostgresStore::options`],
+//! which keeps the statement timeout) and give it to
+//! [`PostgresStore::new`]. The same works for [`MySqlStore::new`] and
+//! [`SqliteStore::new`] with sqlx's `connect_lazy` (SQLite is a local
+//! file, so it has no outage to ride out).
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use session_core::{SessionConfig, SessionManager};
+//! use session_sqlx::PostgresStore;
+//!
+//! // Succeeds with PostgreSQL down: nothing is connected yet.
+//! let store = PostgresStore::connect_lazy("postgres://app@db:5432/app")?;
+//! let config = SessionConfig::builder().key_from_env_or_random("SESSION_KEY").build()?;
+//! let manager = SessionManager::new(config, store.clone());
+//! // ... hand `manager` (or `config` and `store`) to the adapter and serve;
+//! // at deploy time, once: `store.migrate().await?`.
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # A missing table
+//!
+//! A store call on a table that [`migrate`](PostgresStore::migrate) never
+//! created (PostgreSQL SQLSTATE `42P01`, SQLite `no such table`, MySQL
+//! error 1146) fails with
+//! [`StoreError::Backend`](session_core::StoreError::Backend) whose cause
+//! is [`Error::MissingTable`] ("the sessions table is missing: run the
+//! store's migrate() first"), and logs one line at ERROR (target
+//! `session_sqlx`) saying so, with the database's message, which names the
+//! table. `session-core`'s `StoreError` has no variant of its own for it;
+//! match the cause:
+//!
+//! ```
+//! use session_core::StoreError;
+//!
+//! fn needs_migrate(e: &StoreError) -> bool {
+//!     matches!(e, StoreError::Backend(cause)
+//!         if matches!(cause.downcast_ref::<session_sqlx::Error>(), Some(session_sqlx::Error::MissingTable(_))))
+//! }
+//! assert!(!needs_migrate(&StoreError::Timeout));
+//! ```
+//!
 //! Schema, database and table names are checked when set (lowercase
 //! letters, digits and `_`; see [`Error::InvalidName`]) and always quoted
 //! (double quotes; backquotes on MySQL); they are
@@ -103,6 +178,24 @@
 //! | `0002_user_id` | a nullable `user_id TEXT` column and a partial index `<table>_user_id_idx ON (user_id) WHERE user_id IS NOT NULL` (the [user index](#sessions-per-user)) |
 //! | `0003_login_at` | a nullable `login_at` column (`TIMESTAMPTZ`; SQLite: Unix ms `INTEGER`; MySQL: Unix ms `BIGINT`), no index: the login time [`admit`](session_core::UserIndex::admit) writes, which orders the sessions a per-user cap revokes |
 //! | `0004_login_locks` | MySQL only: the `<table>_login_locks` table, one row per user that logged in under a cap, whose record lock serializes that user's admissions |
+//!
+//! To apply the schema with your own tools (a DBA's review, `sqlx
+//! migrate`, Flyway), print it: [`PostgresStore::migration_sql`]`(schema,
+//! table)`, [`SqliteStore::migration_sql`]`(table)` and
+//! [`MySqlStore::migration_sql`]`(database, table)` return the exact SQL
+//! `migrate` runs for those names (the same files, rendered the same way),
+//! and `cargo xtask migration-sql --store postgres|sqlite|mysql [--schema
+//! S] [--table T]` prints it. The script is for a database without the
+//! table: on SQLite and MySQL its column migrations (no `ADD COLUMN IF NOT
+//! EXISTS` there) fail on a table that has them, where `migrate` skips
+//! them; a store on a table made by the script works, and `migrate` on it
+//! later has nothing to do.
+//!
+//! ```
+//! let sql = session_sqlx::PostgresStore::migration_sql("auth", "sessions")?;
+//! assert!(sql.contains("CREATE TABLE IF NOT EXISTS \"auth\".\"sessions\""));
+//! # Ok::<(), session_sqlx::Error>(())
+//! ```
 //!
 //! Every migration is idempotent: 0001 by `IF NOT EXISTS`, 0002 and 0003
 //! because each runs only while the table lacks its column (SQLite has no

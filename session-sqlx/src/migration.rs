@@ -32,6 +32,25 @@ impl Migration {
     }
 }
 
+/// The whole script of `migrations` for table `table` named `name` (as
+/// [`Migration::render`]), after `prelude` (a statement without its `;`,
+/// or empty): what `migration_sql` returns.
+pub(crate) fn script(
+    prelude: &str, migrations: &[Migration], table: &str, name: &Ident, quote: char,
+) -> String {
+    let mut out = String::new();
+    if !prelude.is_empty() {
+        out.push_str(prelude);
+        out.push_str(";\n\n");
+    }
+    let files: Vec<String> = migrations
+        .iter()
+        .map(|m| m.render(table, name, quote))
+        .collect();
+    out.push_str(&files.join("\n"));
+    out
+}
+
 /// The table named `name` + `suffix`, qualified as `table` (the quoted,
 /// possibly qualified, name of `name`) is.
 pub(crate) fn beside(table: &str, name: &Ident, suffix: &str, quote: char) -> String {

@@ -12,21 +12,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::{
     Admission, Clock, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError,
-    StoreKey, SystemClock, Touched, UserIndex, Version,
+    StoreKey, Touched, UserIndex, Version,
 };
 use sqlx::mysql::{MySql, MySqlArguments, MySqlPool, MySqlPoolOptions, MySqlQueryResult};
 use sqlx::{Connection, Executor};
 use time::OffsetDateTime;
 
 use crate::Statements;
-use crate::admit::{self, AdmitTx, Written};
+use crate::admit;
 use crate::cleanup::{self, CleanupHandle};
 use crate::common::{
-    self, Cas, CasOp, apply_migrations, count_live, from_millis, load_record, other_logins,
-    to_millis, user_records,
+    self, Cas, CasOp, apply_migrations, count_live, from_millis, to_millis, user_records,
 };
 use crate::error::{Error, store_error, version_to_db};
-use crate::migration::{Migration, migrations};
+use crate::migration::{Migration, migrations, script};
 use crate::name::{self, Ident};
 
 /// The migrations, in order. Each is idempotent (0002 and 0003 through
@@ -43,6 +42,14 @@ const MIGRATIONS: &[Migration] = migrations!(
 /// the column (the second).
 const HAS_COLUMN: &str = "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
     WHERE CONCAT(table_schema, '.', table_name) = ? AND column_name = ?)";
+
+/// The statement that creates `database`.
+fn create_database(database: &Ident) -> String {
+    format!(
+        "CREATE DATABASE IF NOT EXISTS {}",
+        database.quoted_with("", '`')
+    )
+}
 
 /// The named lock (`GET_LOCK`) that serializes migrations on a server.
 const MIGRATION_LOCK: &str = "session_sqlx.migrate";
@@ -180,56 +187,43 @@ fn user_arg(user: Option<&str>) -> Result<Option<&str>, StoreError> {
     }
 }
 
-/// A [`Store`] over a MySQL 8 or MariaDB 10.11+ table (default `sessions`
-/// in the connection's database).
-///
-/// One InnoDB row per session: `id VARBINARY(64) PRIMARY KEY` (the
-/// [`StoreKey`]), `version BIGINT`, `expires_at BIGINT` (Unix
-/// milliseconds, indexed; not `TIMESTAMP`, which ends in 2038),
-/// `payload LONGBLOB` (opaque bytes), `user_id VARBINARY(255)` (nullable,
-/// indexed: the [`UserIndex`]; byte-exact, so `"bob"` and `"bob "` are two
-/// users; longer ids are refused, see [`MAX_USER_ID_BYTES`]) and
-/// `login_at BIGINT` (nullable: the login time [`UserIndex::admit`]
-/// writes). Every [`Store`] and [`UserIndex::user_records`] method is one
-/// statement, except a compare-and-swap (`save`, `touch`, `retire`) that
-/// changed nothing, which asks why (lost race or gone?) in one transaction
-/// that locks the row (`SELECT ... FOR UPDATE`); `admit` is one
-/// transaction (see there). Expiry is judged by the application's clock.
-///
-/// The SQL runs on MySQL 8 and MariaDB 10.11 (the common subset; this
-/// workspace tests MariaDB). Transactions rely on InnoDB's default
-/// `REPEATABLE READ` isolation (locking reads take gap locks).
-///
-/// ```no_run
-/// # async fn run() -> Result<(), session_sqlx::Error> {
-/// use session_sqlx::MySqlStore;
-///
-/// let store = MySqlStore::connect("mysql://root@127.0.0.1:3306/test")
-///     .await?
-///     .with_database("auth")?
-///     .with_table("sessions")?;
-/// store.migrate().await?;
-/// let cleanup = store.spawn_cleanup(std::time::Duration::from_secs(600));
-/// // ... serve ...
-/// cleanup.shutdown().await;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct MySqlStore {
-    pool: MySqlPool,
-    sql: Arc<Queries>,
-    clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for MySqlStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MySqlStore")
-            .field("pool", &self.pool)
-            .field("database", &self.database())
-            .field("table", &self.table())
-            .finish_non_exhaustive()
-    }
+common::store_type! {
+    /// A [`Store`] over a MySQL 8 or MariaDB 10.11+ table (default `sessions`
+    /// in the connection's database).
+    ///
+    /// One InnoDB row per session: `id VARBINARY(64) PRIMARY KEY` (the
+    /// [`StoreKey`]), `version BIGINT`, `expires_at BIGINT` (Unix
+    /// milliseconds, indexed; not `TIMESTAMP`, which ends in 2038),
+    /// `payload LONGBLOB` (opaque bytes), `user_id VARBINARY(255)` (nullable,
+    /// indexed: the [`UserIndex`]; byte-exact, so `"bob"` and `"bob "` are two
+    /// users; longer ids are refused, see [`MAX_USER_ID_BYTES`]) and
+    /// `login_at BIGINT` (nullable: the login time [`UserIndex::admit`]
+    /// writes). Every [`Store`] and [`UserIndex::user_records`] method is one
+    /// statement, except a compare-and-swap (`save`, `touch`, `retire`) that
+    /// changed nothing, which asks why (lost race or gone?) in one transaction
+    /// that locks the row (`SELECT ... FOR UPDATE`); `admit` is one
+    /// transaction (see there). Expiry is judged by the application's clock.
+    ///
+    /// The SQL runs on MySQL 8 and MariaDB 10.11 (the common subset; this
+    /// workspace tests MariaDB). Transactions rely on InnoDB's default
+    /// `REPEATABLE READ` isolation (locking reads take gap locks).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), session_sqlx::Error> {
+    /// use session_sqlx::MySqlStore;
+    ///
+    /// let store = MySqlStore::connect("mysql://root@127.0.0.1:3306/test")
+    ///     .await?
+    ///     .with_database("auth")?
+    ///     .with_table("sessions")?;
+    /// store.migrate().await?;
+    /// let cleanup = store.spawn_cleanup(std::time::Duration::from_secs(600));
+    /// // ... serve ...
+    /// cleanup.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    MySqlStore(MySqlPool), debug: [database, table]
 }
 
 impl MySqlStore {
@@ -247,11 +241,7 @@ impl MySqlStore {
     /// # }
     /// ```
     pub fn new(pool: MySqlPool) -> Self {
-        Self {
-            pool,
-            sql: Arc::new(Queries::new(None, Ident::trusted("sessions"))),
-            clock: Arc::new(SystemClock),
-        }
+        Self::on_pool(pool, Queries::new(None, Ident::trusted("sessions")))
     }
 
     /// Connects a pool of up to 10 connections (waiting at most 5 seconds
@@ -387,7 +377,7 @@ impl MySqlStore {
     async fn migrate_locked(&self, conn: &mut sqlx::MySqlConnection) -> Result<(), Error> {
         let database: String = match &self.sql.database {
             Some(db) => {
-                let sql = format!("CREATE DATABASE IF NOT EXISTS {}", db.quoted_with("", '`'));
+                let sql = create_database(db);
                 let exists: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM information_schema.schemata \
                      WHERE schema_name = ?)",
@@ -418,6 +408,30 @@ impl MySqlStore {
             '`'
         );
         Ok(())
+    }
+
+    /// The SQL [`migrate`](Self::migrate) runs on a fresh server for the
+    /// table `table` in the database `database` (`None`: the
+    /// connection's; the default table is `sessions`), for a DBA to review
+    /// or for another migration tool: the database's `CREATE DATABASE IF
+    /// NOT EXISTS` (when named), then every migration file, rendered with
+    /// the same validated, backquoted names. Apply it where the table does
+    /// not exist yet: MySQL has no `ADD COLUMN IF NOT EXISTS`, so the
+    /// column migrations (0002, 0003) fail on a table that has them, where
+    /// `migrate` skips them (under its `GET_LOCK`). `cargo xtask
+    /// migration-sql --store mysql` prints it.
+    ///
+    /// ```
+    /// let sql = session_sqlx::MySqlStore::migration_sql(Some("auth"), "sessions")?;
+    /// assert!(sql.starts_with("CREATE DATABASE IF NOT EXISTS `auth`;"));
+    /// assert!(sql.contains("CREATE TABLE IF NOT EXISTS `auth`.`sessions`"));
+    /// # Ok::<(), session_sqlx::Error>(())
+    /// ```
+    pub fn migration_sql(database: Option<&str>, table: &str) -> Result<String, Error> {
+        let database = database.map(name::database).transpose()?;
+        let prelude = database.as_ref().map(create_database).unwrap_or_default();
+        let sql = Queries::new(database, name::table(table)?);
+        Ok(script(&prelude, MIGRATIONS, &sql.target, &sql.table, '`'))
     }
 
     /// Starts a task that runs [`Store::delete_expired`] every `period`
@@ -518,52 +532,7 @@ impl MySqlStore {
         retry_deadlocks(|| self.cas_once(op)).await
     }
 
-    async fn cas_once(&self, op: CasOp<'_>) -> Result<Cas, StoreError> {
-        let now = self.now_ms();
-        let done = self
-            .cas_query(op, now)?
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        if done.rows_affected() == 1 {
-            return Ok(Cas::Done);
-        }
-        let mut tx = self.begin().await?;
-        let outcome = self.settle(&mut tx, op, now).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(outcome)
-    }
-
-    /// In `tx`, after `op` matched no row: the verdict, writing `op` again
-    /// if the locked row is at the expected version after all.
-    async fn settle(
-        &self, tx: &mut sqlx::MySqlConnection, op: CasOp<'_>, now: i64,
-    ) -> Result<Cas, StoreError> {
-        let stored: Option<i64> = sqlx::query_scalar(&self.sql.version_of)
-            .bind(op.key().as_str())
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        match stored {
-            None => Ok(Cas::Gone),
-            Some(v) if v != version_to_db(op.expected())? => Ok(Cas::MovedOn),
-            Some(_) => {
-                let done = self
-                    .cas_query(op, now)?
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                if done.rows_affected() == 1 {
-                    Ok(Cas::Done)
-                } else {
-                    Err(StoreError::Malformed(
-                        "a locked row at the expected version was not written",
-                    ))
-                }
-            }
-        }
-    }
+    common::cas_methods!(sqlx::MySqlConnection, begin: begin, commit: commit);
 
     /// A transaction on a pooled connection (sqlx logs its `BEGIN` on
     /// MySQL, unlike on PostgreSQL and SQLite).
@@ -582,23 +551,7 @@ fn created(done: &MySqlQueryResult) -> Created {
     }
 }
 
-common::cas_store!(MySqlStore, {
-    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        load_record!(self, key, self.now_ms(), from_millis)
-    }
-
-    async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        retry_deadlocks(|| async {
-            let done = self
-                .create_query(record, None, self.now_ms())?
-                .execute(&self.pool)
-                .await
-                .map_err(store_error)?;
-            Ok(created(&done))
-        })
-        .await
-    }
-});
+common::cas_store!(MySqlStore, retry: retry_deadlocks);
 
 #[async_trait]
 impl StoreAdmin for MySqlStore {
@@ -627,76 +580,16 @@ impl StoreAdmin for MySqlStore {
     }
 }
 
-/// An admission in progress (see [`UserIndex::admit`] on [`MySqlStore`]).
-struct MySqlAdmit<'a> {
-    tx: sqlx::Transaction<'static, MySql>,
-    store: &'a MySqlStore,
-    now: i64,
-}
+common::cas_admit!(
+    /// An admission in progress (see [`UserIndex::admit`] on [`MySqlStore`]).
+    MySqlAdmit(MySqlStore, MySql),
+    created: created,
+    commit: commit
+);
 
-#[async_trait]
-impl AdmitTx for MySqlAdmit<'_> {
-    async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError> {
-        other_logins!(
-            &self.store.sql.other_logins,
-            self.tx,
-            user,
-            self.now,
-            except
-        )
-    }
-
-    async fn write(
-        &mut self, record: &Record, expected: Option<Version>, login_at: OffsetDateTime,
-        revoke: &[StoreKey],
-    ) -> Result<Written, StoreError> {
-        let written = match expected {
-            None => {
-                let done = self
-                    .store
-                    .create_query(record, Some(login_at), self.now)?
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-                match created(&done) {
-                    Created::Ok => Written::Ok,
-                    _ => Written::Collision,
-                }
-            }
-            Some(v) => {
-                let op = CasOp::Login(record, v, login_at);
-                let done = self
-                    .store
-                    .cas_query(op, self.now)?
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-                if done.rows_affected() == 1 {
-                    Written::Ok
-                } else {
-                    self.store
-                        .settle(&mut self.tx, op, self.now)
-                        .await?
-                        .written()
-                }
-            }
-        };
-        if written == Written::Ok {
-            for key in revoke {
-                sqlx::query(&self.store.sql.revoke)
-                    .bind(key.as_str())
-                    .bind(record.user.as_deref())
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-            }
-        }
-        Ok(written)
-    }
-
-    async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(store_error)
-    }
+/// Commits.
+async fn commit(tx: sqlx::Transaction<'static, MySql>) -> Result<(), StoreError> {
+    tx.commit().await.map_err(store_error)
 }
 
 /// Whether `e` is InnoDB choosing this transaction as a deadlock victim

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::{
     Admission, Clock, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError,
-    StoreKey, SystemClock, Touched, UserIndex, Version,
+    StoreKey, Touched, UserIndex, Version,
 };
 use std::str::FromStr as _;
 
@@ -22,7 +22,7 @@ use crate::common::{
     sweep_expired, user_records,
 };
 use crate::error::{Error, store_error, version_to_db};
-use crate::migration::{Migration, migrations};
+use crate::migration::{Migration, migrations, script};
 use crate::name::{self, Ident};
 
 /// The migrations, in order. Each is idempotent.
@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = migrations!("postgres");
 /// Whether the table (the first parameter) has the column (the second).
 const HAS_COLUMN: &str = "SELECT EXISTS (SELECT 1 FROM pg_attribute \
     WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)";
+
+/// The statement that creates `schema`.
+fn create_schema(schema: &Ident) -> String {
+    format!("CREATE SCHEMA IF NOT EXISTS {}", schema.quoted())
+}
 
 /// Key of the transaction-scoped advisory lock that serializes migrations
 /// of every `PostgresStore` on a database ("sessions" in ASCII).
@@ -48,6 +53,11 @@ struct Queries {
 common::statements_of!(Queries);
 
 impl Queries {
+    /// The quoted, schema-qualified table.
+    fn target(&self) -> String {
+        format!("{}.{}", self.schema.quoted(), self.table.quoted())
+    }
+
     fn new(schema: Ident, table: Ident) -> Self {
         let t = format!("{}.{}", schema.quoted(), table.quoted());
         Self {
@@ -149,62 +159,43 @@ impl Queries {
     }
 }
 
-/// A [`Store`] over a PostgreSQL table (default `public.sessions`).
-///
-/// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
-/// `version BIGINT`, `expires_at TIMESTAMPTZ` (indexed), `payload BYTEA`
-/// (opaque bytes), `user_id TEXT` (nullable, indexed where not null: the
-/// [`UserIndex`]) and `login_at TIMESTAMPTZ` (nullable: the login time
-/// [`UserIndex::admit`] writes). Every [`Store`] and
-/// [`UserIndex::user_records`] method is one SQL statement; `admit` is one
-/// transaction serialized per user by an advisory lock, 4 round trips (see
-/// there). Expiry is judged by the application's clock (`now` is a bound
-/// parameter), the same clock that computed `expires_at`, never by the
-/// database server's clock.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), session_sqlx::Error> {
-/// use session_sqlx::PostgresStore;
-///
-/// let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/app")
-///     .await?
-///     .with_schema("auth")?
-///     .with_table("sessions")?;
-/// store.migrate().await?;
-/// let cleanup = store.spawn_cleanup(std::time::Duration::from_secs(600));
-/// // ... serve ...
-/// cleanup.shutdown().await;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct PostgresStore {
-    pool: PgPool,
-    sql: Arc<Queries>,
-    clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for PostgresStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresStore")
-            .field("pool", &self.pool)
-            .field("schema", &self.schema())
-            .field("table", &self.table())
-            .finish_non_exhaustive()
-    }
+common::store_type! {
+    /// A [`Store`] over a PostgreSQL table (default `public.sessions`).
+    ///
+    /// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
+    /// `version BIGINT`, `expires_at TIMESTAMPTZ` (indexed), `payload BYTEA`
+    /// (opaque bytes), `user_id TEXT` (nullable, indexed where not null: the
+    /// [`UserIndex`]) and `login_at TIMESTAMPTZ` (nullable: the login time
+    /// [`UserIndex::admit`] writes). Every [`Store`] and
+    /// [`UserIndex::user_records`] method is one SQL statement; `admit` is one
+    /// transaction serialized per user by an advisory lock, 4 round trips (see
+    /// there). Expiry is judged by the application's clock (`now` is a bound
+    /// parameter), the same clock that computed `expires_at`, never by the
+    /// database server's clock.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), session_sqlx::Error> {
+    /// use session_sqlx::PostgresStore;
+    ///
+    /// let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/app")
+    ///     .await?
+    ///     .with_schema("auth")?
+    ///     .with_table("sessions")?;
+    /// store.migrate().await?;
+    /// let cleanup = store.spawn_cleanup(std::time::Duration::from_secs(600));
+    /// // ... serve ...
+    /// cleanup.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    PostgresStore(PgPool), debug: [schema, table]
 }
 
 impl PostgresStore {
     /// A store on an existing pool, table `public.sessions`.
     pub fn new(pool: PgPool) -> Self {
-        Self {
-            pool,
-            sql: Arc::new(Queries::new(
-                Ident::trusted("public"),
-                Ident::trusted("sessions"),
-            )),
-            clock: Arc::new(SystemClock),
-        }
+        let sql = Queries::new(Ident::trusted("public"), Ident::trusted("sessions"));
+        Self::on_pool(pool, sql)
     }
 
     /// The server-side statement timeout [`connect`](Self::connect) sets on
@@ -244,16 +235,85 @@ impl PostgresStore {
     pub async fn connect_with_statement_timeout(
         url: &str, timeout: Option<Duration>,
     ) -> Result<Self, Error> {
-        let mut options = PgConnectOptions::from_str(url)?;
-        if let Some(t) = timeout {
-            options = options.options([("statement_timeout", format!("{}ms", t.as_millis()))]);
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+        let pool = Self::pool_options()
+            .connect_with(Self::options(url, timeout)?)
             .await?;
         Ok(Self::new(pool))
+    }
+
+    /// A store whose pool connects on first use, so the app starts while
+    /// PostgreSQL is down or unreachable: the same pool and statement
+    /// timeout as [`connect`](Self::connect) (up to 10 connections,
+    /// [`DEFAULT_STATEMENT_TIMEOUT`](Self::DEFAULT_STATEMENT_TIMEOUT)),
+    /// and no connection opened here. Fails only on a malformed `url`.
+    ///
+    /// While the server cannot be reached, every store call keeps trying
+    /// to connect for at most 5 seconds (the pool's `acquire_timeout`),
+    /// then fails with [`StoreError::Timeout`] (the adapters answer their
+    /// failure response, 503 by default); once the server is back, the
+    /// next call connects and serves, with no restart. A call on a
+    /// database without the table (migrations never ran) fails with
+    /// [`Error::MissingTable`] as its cause. Run [`migrate`](Self::migrate)
+    /// separately, for example at deploy time. For other pool settings,
+    /// build the pool with `PgPoolOptions::connect_lazy_with` and
+    /// [`options`](Self::options), and hand it to [`new`](Self::new).
+    ///
+    /// Must be called inside a Tokio runtime (the pool starts its
+    /// maintenance task).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_sqlx::Error> {
+    /// // Nothing is connected yet: this succeeds with the database down.
+    /// let store = session_sqlx::PostgresStore::connect_lazy("postgres://postgres@127.0.0.1:5432/app")?
+    ///     .with_schema("auth")?;
+    /// // ... serve (503 while the database is down) ...
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connect_lazy(url: &str) -> Result<Self, Error> {
+        let options = Self::options(url, Some(Self::DEFAULT_STATEMENT_TIMEOUT))?;
+        Ok(Self::new(Self::pool_options().connect_lazy_with(options)))
+    }
+
+    /// The connect options [`connect`](Self::connect) and
+    /// [`connect_lazy`](Self::connect_lazy) use for `url`: those of the
+    /// URL, with the server-side `statement_timeout` set to `timeout` on
+    /// every connection (`None`: the server's).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_sqlx::PostgresStore;
+    /// use session_sqlx::sqlx::postgres::PgPoolOptions;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_sqlx::Error> {
+    /// let options = PostgresStore::options(
+    ///     "postgres://postgres@127.0.0.1:5432/app",
+    ///     Some(Duration::from_millis(500)),
+    /// )?;
+    /// // A lazy pool that gives up on a connection after 1 second.
+    /// let pool = PgPoolOptions::new()
+    ///     .acquire_timeout(Duration::from_secs(1))
+    ///     .connect_lazy_with(options);
+    /// let store = PostgresStore::new(pool);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn options(url: &str, timeout: Option<Duration>) -> Result<PgConnectOptions, Error> {
+        let options = PgConnectOptions::from_str(url)?;
+        Ok(match timeout {
+            Some(t) => options.options([("statement_timeout", format!("{}ms", t.as_millis()))]),
+            None => options,
+        })
+    }
+
+    /// The pool of [`connect`](Self::connect): up to 10 connections, at
+    /// most 5 seconds' wait for one.
+    fn pool_options() -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
     }
 
     /// Uses the schema `name` (created by [`migrate`](Self::migrate) if
@@ -326,10 +386,10 @@ impl PostgresStore {
                 .fetch_one(&mut *tx)
                 .await?;
         if !exists {
-            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", self.sql.schema.quoted());
+            let sql = create_schema(&self.sql.schema);
             (&mut *tx).execute(sqlx::raw_sql(&sql)).await?;
         }
-        let table = format!("{}.{}", self.sql.schema.quoted(), self.sql.table.quoted());
+        let table = self.sql.target();
         // Skipped once applied: ALTER TABLE locks the table even when the
         // column exists.
         apply_migrations!(
@@ -342,6 +402,29 @@ impl PostgresStore {
             '"'
         );
         Ok(())
+    }
+
+    /// The SQL [`migrate`](Self::migrate) runs on a fresh database for the
+    /// table `table` in the schema `schema` (the defaults are `public` and
+    /// `sessions`), for a DBA to review or for another migration tool
+    /// (`sqlx migrate`, Flyway): the schema's `CREATE SCHEMA IF NOT EXISTS`,
+    /// then every migration file, rendered with the same validated, quoted
+    /// names. Every statement is idempotent. `migrate` itself skips the
+    /// `CREATE SCHEMA` when the schema exists and a column's migration
+    /// once the table has the column, and takes an advisory lock; a
+    /// script applied by hand runs unlocked. `cargo xtask migration-sql`
+    /// prints it.
+    ///
+    /// ```
+    /// let sql = session_sqlx::PostgresStore::migration_sql("auth", "sessions")?;
+    /// assert!(sql.starts_with("CREATE SCHEMA IF NOT EXISTS \"auth\";"));
+    /// assert!(sql.contains("CREATE TABLE IF NOT EXISTS \"auth\".\"sessions\""));
+    /// # Ok::<(), session_sqlx::Error>(())
+    /// ```
+    pub fn migration_sql(schema: &str, table: &str) -> Result<String, Error> {
+        let sql = Queries::new(name::schema(schema)?, name::table(table)?);
+        let prelude = create_schema(&sql.schema);
+        Ok(script(&prelude, MIGRATIONS, &sql.target(), &sql.table, '"'))
     }
 
     /// Starts a task that runs [`Store::delete_expired`] every `period`
@@ -358,21 +441,11 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        load_record!(
-            self,
-            key,
-            self.clock.now(),
-            Ok::<OffsetDateTime, StoreError>
-        )
+        load_record!(self, key, self.clock.now(), as_is)
     }
 
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        let done = sqlx::query(&self.sql.create)
-            .bind(record.key.as_str())
-            .bind(version_to_db(record.version)?)
-            .bind(record.expires_at)
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
+        let done = record_query(&self.sql.create, record, None)?
             .bind(self.clock.now())
             .execute(&self.pool)
             .await
@@ -390,13 +463,7 @@ impl Store for PostgresStore {
     /// for `touch` and `retire`).
     async fn save(&self, record: &Record, expected: Version) -> Result<Saved, StoreError> {
         let outcome = cas_retry(expected, || async {
-            let row = sqlx::query(&self.sql.save)
-                .bind(record.key.as_str())
-                .bind(version_to_db(expected)?)
-                .bind(version_to_db(record.version)?)
-                .bind(record.expires_at)
-                .bind(&record.payload)
-                .bind(record.user.as_deref())
+            let row = record_query(&self.sql.save, record, Some(expected))?
                 .bind(self.clock.now())
                 .fetch_one(&self.pool)
                 .await
@@ -466,6 +533,30 @@ impl PostgresStore {
         })
         .await
     }
+}
+
+/// A `TIMESTAMPTZ` column as an instant: as it is.
+fn as_is(t: OffsetDateTime) -> Result<OffsetDateTime, StoreError> {
+    Ok(t)
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// `sql` with the record bound in the order of the columns of `create`,
+/// `save` and `admit`'s statements: key, the version it expects (a
+/// compare-and-swap), then version, expiry, payload and user.
+fn record_query<'q>(
+    sql: &'q str, record: &'q Record, expected: Option<Version>,
+) -> Result<PgQuery<'q>, StoreError> {
+    let mut query = sqlx::query(sql).bind(record.key.as_str());
+    if let Some(v) = expected {
+        query = query.bind(version_to_db(v)?);
+    }
+    Ok(query
+        .bind(version_to_db(record.version)?)
+        .bind(record.expires_at)
+        .bind(&record.payload)
+        .bind(record.user.as_deref()))
 }
 
 /// Times a compare-and-swap statement runs before [`cas_retry`] settles
@@ -554,22 +645,14 @@ impl PgAdmit<'_> {
     /// the compare-and-swap save, with the revocations; the row's
     /// `(written, stored version)`.
     async fn admit_row(
-        &mut self, record: &Record, expected: Option<i64>, login_at: OffsetDateTime,
+        &mut self, record: &Record, expected: Option<Version>, login_at: OffsetDateTime,
         victims: &[&str],
     ) -> Result<(i64, Option<i64>), StoreError> {
         let sql = match expected {
             None => &self.sql.admit_create,
             Some(_) => &self.sql.admit_save,
         };
-        let mut query = sqlx::query(sql).bind(record.key.as_str());
-        if let Some(expected) = expected {
-            query = query.bind(expected);
-        }
-        let row = query
-            .bind(version_to_db(record.version)?)
-            .bind(record.expires_at)
-            .bind(&record.payload)
-            .bind(record.user.as_deref())
+        let row = record_query(sql, record, expected)?
             .bind(self.now)
             .bind(login_at)
             .bind(victims)
@@ -602,9 +685,7 @@ impl AdmitTx for PgAdmit<'_> {
         let expected = version_to_db(v)?;
         let mut outcome = Cas::MovedOn;
         for _ in 0..CAS_ATTEMPTS {
-            let (written, stored) = self
-                .admit_row(record, Some(expected), login_at, &victims)
-                .await?;
+            let (written, stored) = self.admit_row(record, Some(v), login_at, &victims).await?;
             if let Some(verdict) = cas_verdict(written, stored, expected) {
                 outcome = verdict;
                 break;
@@ -677,11 +758,6 @@ impl UserIndex for PostgresStore {
     /// One `SELECT` of the user's live rows, through the partial index on
     /// `user_id`.
     async fn user_records(&self, user: &str) -> Result<Vec<Record>, StoreError> {
-        user_records!(
-            self,
-            user,
-            self.clock.now(),
-            Ok::<OffsetDateTime, StoreError>
-        )
+        user_records!(self, user, self.clock.now(), as_is)
     }
 }

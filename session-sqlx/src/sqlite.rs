@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::{
     Admission, Clock, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError,
-    StoreKey, SystemClock, Touched, UserIndex, Version,
+    StoreKey, Touched, UserIndex, Version,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -15,14 +15,13 @@ use sqlx::sqlite::{
 use time::OffsetDateTime;
 
 use crate::Statements;
-use crate::admit::{self, AdmitTx, Written};
+use crate::admit;
 use crate::cleanup::{self, CleanupHandle};
 use crate::common::{
-    self, Cas, CasOp, apply_migrations, count_live, created, from_millis, load_record,
-    other_logins, to_millis, user_records,
+    self, Cas, CasOp, apply_migrations, count_live, from_millis, to_millis, user_records,
 };
 use crate::error::{Error, store_error, version_to_db};
-use crate::migration::{Migration, migrations};
+use crate::migration::{Migration, migrations, script};
 use crate::name::{self, Ident};
 
 /// The migrations, in order. Each is idempotent (0002 through its
@@ -114,69 +113,57 @@ impl Queries {
     }
 }
 
-/// A [`Store`] over an SQLite table (default `sessions`): the embedded,
-/// persistent store.
-///
-/// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
-/// `version INTEGER`, `expires_at INTEGER` (Unix milliseconds, indexed),
-/// `payload BLOB` (opaque bytes), `user_id TEXT` (nullable, indexed where
-/// not null: the [`UserIndex`]) and `login_at INTEGER` (Unix milliseconds,
-/// nullable: the login time [`UserIndex::admit`] writes). Every [`Store`]
-/// and [`UserIndex::user_records`] method is one SQL statement, except a
-/// compare-and-swap (`save`, `touch`, `retire`) that changed nothing,
-/// which asks why (lost race or gone?) in one `BEGIN IMMEDIATE`
-/// transaction; `admit` is one `BEGIN IMMEDIATE` transaction (see there).
-/// Expiry is judged by the application's clock.
-///
-/// [`SqliteStore::connect`] sets WAL journal mode, `synchronous = NORMAL`
-/// and a 5 s busy timeout, so concurrent requests wait for the write lock
-/// instead of failing with "database is locked"; with `sqlite::memory:` it
-/// uses a one-connection pool plus an idle connection held by the store,
-/// so the database is shared by every request and lives as long as the
-/// store, even when the pool replaces its connection.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use session_core::{Created, Record, SessionId, Store, Version};
-/// use session_sqlx::SqliteStore;
-///
-/// let store = SqliteStore::connect("sqlite::memory:").await?;
-/// store.migrate().await?;
-/// let record = Record {
-///     key: SessionId::random().hashed_key(),
-///     version: Version::FIRST,
-///     expires_at: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
-///     payload: br#"{"views":1}"#.to_vec(),
-///     user: Some("ada".to_owned()),
-/// };
-/// assert_eq!(store.create(&record).await?, Created::Ok);
-/// assert_eq!(store.load(&record.key).await?.unwrap().payload, record.payload);
-/// // The user index: the live sessions of a user.
-/// let ada = store.user_index().unwrap().user_records("ada").await?;
-/// assert_eq!(ada.len(), 1);
-/// assert_eq!((&ada[0].key, ada[0].user.as_deref()), (&record.key, Some("ada")));
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    sql: Arc<Queries>,
-    clock: Arc<dyn Clock>,
+common::store_type! {
+    /// A [`Store`] over an SQLite table (default `sessions`): the embedded,
+    /// persistent store.
+    ///
+    /// One row per session: `id TEXT PRIMARY KEY` (the [`StoreKey`]),
+    /// `version INTEGER`, `expires_at INTEGER` (Unix milliseconds, indexed),
+    /// `payload BLOB` (opaque bytes), `user_id TEXT` (nullable, indexed where
+    /// not null: the [`UserIndex`]) and `login_at INTEGER` (Unix milliseconds,
+    /// nullable: the login time [`UserIndex::admit`] writes). Every [`Store`]
+    /// and [`UserIndex::user_records`] method is one SQL statement, except a
+    /// compare-and-swap (`save`, `touch`, `retire`) that changed nothing,
+    /// which asks why (lost race or gone?) in one `BEGIN IMMEDIATE`
+    /// transaction; `admit` is one `BEGIN IMMEDIATE` transaction (see there).
+    /// Expiry is judged by the application's clock.
+    ///
+    /// [`SqliteStore::connect`] sets WAL journal mode, `synchronous = NORMAL`
+    /// and a 5 s busy timeout, so concurrent requests wait for the write lock
+    /// instead of failing with "database is locked"; with `sqlite::memory:` it
+    /// uses a one-connection pool plus an idle connection held by the store,
+    /// so the database is shared by every request and lives as long as the
+    /// store, even when the pool replaces its connection.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use session_core::{Created, Record, SessionId, Store, Version};
+    /// use session_sqlx::SqliteStore;
+    ///
+    /// let store = SqliteStore::connect("sqlite::memory:").await?;
+    /// store.migrate().await?;
+    /// let record = Record {
+    ///     key: SessionId::random().hashed_key(),
+    ///     version: Version::FIRST,
+    ///     expires_at: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    ///     payload: br#"{"views":1}"#.to_vec(),
+    ///     user: Some("ada".to_owned()),
+    /// };
+    /// assert_eq!(store.create(&record).await?, Created::Ok);
+    /// assert_eq!(store.load(&record.key).await?.unwrap().payload, record.payload);
+    /// // The user index: the live sessions of a user.
+    /// let ada = store.user_index().unwrap().user_records("ada").await?;
+    /// assert_eq!(ada.len(), 1);
+    /// assert_eq!((&ada[0].key, ada[0].user.as_deref()), (&record.key, Some("ada")));
+    /// # Ok(())
+    /// # }
+    /// ```
+    SqliteStore(SqlitePool), debug: [table],
     /// For an in-memory database: a connection of its own that is never
     /// used, so the database outlives the pool's connection (which sqlx
     /// closes and replaces when a query is cancelled mid-flight).
-    _keeper: Option<Arc<std::sync::Mutex<sqlx::SqliteConnection>>>,
-}
-
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("pool", &self.pool)
-            .field("table", &self.table())
-            .finish_non_exhaustive()
-    }
+    _keeper: Option<Arc<std::sync::Mutex<sqlx::SqliteConnection>>> = None
 }
 
 impl SqliteStore {
@@ -184,12 +171,7 @@ impl SqliteStore {
     /// options are used as given: set a busy timeout (and WAL) yourself,
     /// or start from [`SqliteStore::options`].
     pub fn new(pool: SqlitePool) -> Self {
-        Self {
-            pool,
-            sql: Arc::new(Queries::new(Ident::trusted("sessions"))),
-            clock: Arc::new(SystemClock),
-            _keeper: None,
-        }
+        Self::on_pool(pool, Queries::new(Ident::trusted("sessions")))
     }
 
     /// The connect options [`connect`](Self::connect) uses for `url`: WAL,
@@ -290,6 +272,26 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// The SQL [`migrate`](Self::migrate) runs on a fresh database for the
+    /// table `table` (the default is `sessions`), for a DBA to review or
+    /// for another migration tool (`sqlx migrate`, Flyway): every
+    /// migration file, rendered with the same validated, quoted name.
+    /// Apply it to a database without the table: SQLite has no
+    /// `ADD COLUMN IF NOT EXISTS`, so the column migrations (0002, 0003)
+    /// fail on a table that has them, where `migrate` skips them (and runs
+    /// all of them in one `BEGIN IMMEDIATE` transaction). `cargo xtask
+    /// migration-sql --store sqlite` prints it.
+    ///
+    /// ```
+    /// let sql = session_sqlx::SqliteStore::migration_sql("web_sessions")?;
+    /// assert!(sql.contains("CREATE TABLE IF NOT EXISTS \"web_sessions\""));
+    /// # Ok::<(), session_sqlx::Error>(())
+    /// ```
+    pub fn migration_sql(table: &str) -> Result<String, Error> {
+        let table = name::table(table)?;
+        Ok(script("", MIGRATIONS, &table.quoted(), &table, '"'))
+    }
+
     /// Starts a task that runs [`Store::delete_expired`] every `period`
     /// (at least [`MIN_CLEANUP_PERIOD`](crate::MIN_CLEANUP_PERIOD)).
     ///
@@ -310,20 +312,7 @@ fn is_busy(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("5"))
 }
 
-common::cas_store!(SqliteStore, {
-    async fn load(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        load_record!(self, key, self.now_ms(), from_millis)
-    }
-
-    async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        let done = self
-            .create_query(record, None)?
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(created(done.rows_affected()))
-    }
-});
+common::cas_store!(SqliteStore, retry: common::once);
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
@@ -331,7 +320,7 @@ impl SqliteStore {
     /// The insert-if-absent of `create`, with the login time when `admit`
     /// writes it.
     fn create_query<'q>(
-        &'q self, record: &'q Record, login_at: Option<OffsetDateTime>,
+        &'q self, record: &'q Record, login_at: Option<OffsetDateTime>, now: i64,
     ) -> Result<SqliteQuery<'q>, StoreError> {
         Ok(sqlx::query(&self.sql.create)
             .bind(record.key.as_str())
@@ -339,7 +328,7 @@ impl SqliteStore {
             .bind(to_millis(record.expires_at))
             .bind(&record.payload)
             .bind(record.user.as_deref())
-            .bind(self.now_ms())
+            .bind(now)
             .bind(login_at.map(to_millis)))
     }
 
@@ -388,42 +377,10 @@ impl SqliteStore {
     /// outcome is always true at one instant, even if the row was deleted
     /// or written between the first statement and the question.
     async fn cas(&self, op: CasOp<'_>) -> Result<Cas, StoreError> {
-        let now = self.now_ms();
-        let done = self
-            .cas_query(op, now)?
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
-        if done.rows_affected() == 1 {
-            return Ok(Cas::Done);
-        }
-        let mut tx = self.begin_immediate().await?;
-        let stored: Option<i64> = sqlx::query_scalar(&self.sql.version_of)
-            .bind(op.key().as_str())
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let outcome = match stored {
-            None => Cas::Gone,
-            Some(v) if v != version_to_db(op.expected())? => Cas::MovedOn,
-            Some(_) => {
-                let done = self
-                    .cas_query(op, now)?
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                if done.rows_affected() != 1 {
-                    return Err(StoreError::Malformed(
-                        "a row at the expected version was not written",
-                    ));
-                }
-                Cas::Done
-            }
-        };
-        commit(tx).await?;
-        Ok(outcome)
+        self.cas_once(op).await
     }
+
+    common::cas_methods!(sqlx::SqliteConnection, begin: begin_immediate, commit: commit);
 
     /// A `BEGIN IMMEDIATE` transaction on a pooled connection: it holds the
     /// database's write lock (waiting for it up to the busy timeout).
@@ -444,86 +401,19 @@ async fn commit(tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Result<(), Stor
     tx.commit().await.map_err(store_error)
 }
 
-/// An admission in progress: a `BEGIN IMMEDIATE` transaction, which holds
-/// the database's write lock (see [`UserIndex::admit`] on [`SqliteStore`]).
-struct SqliteAdmit<'a> {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
-    store: &'a SqliteStore,
-    now: i64,
-}
+common::cas_admit!(
+    /// An admission in progress: a `BEGIN IMMEDIATE` transaction, which
+    /// holds the database's write lock (see [`UserIndex::admit`] on
+    /// [`SqliteStore`]).
+    SqliteAdmit(SqliteStore, sqlx::Sqlite),
+    created: created,
+    commit: commit
+);
 
-#[async_trait]
-impl AdmitTx for SqliteAdmit<'_> {
-    async fn others(&mut self, user: &str, except: &StoreKey) -> Result<Vec<StoreKey>, StoreError> {
-        other_logins!(
-            &self.store.sql.other_logins,
-            self.tx,
-            user,
-            self.now,
-            except
-        )
-    }
-
-    async fn write(
-        &mut self, record: &Record, expected: Option<Version>, login_at: OffsetDateTime,
-        revoke: &[StoreKey],
-    ) -> Result<Written, StoreError> {
-        let written = match expected {
-            None => {
-                let done = self
-                    .store
-                    .create_query(record, Some(login_at))?
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-                if done.rows_affected() == 1 {
-                    Written::Ok
-                } else {
-                    Written::Collision
-                }
-            }
-            Some(v) => {
-                let done = self
-                    .store
-                    .cas_query(CasOp::Login(record, v, login_at), self.now)?
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-                let verdict = if done.rows_affected() == 1 {
-                    Cas::Done
-                } else {
-                    // Under the write lock: the same state the UPDATE saw.
-                    let live: Option<i64> = sqlx::query_scalar(&self.store.sql.version_of)
-                        .bind(record.key.as_str())
-                        .bind(self.now)
-                        .fetch_optional(&mut *self.tx)
-                        .await
-                        .map_err(store_error)?;
-                    if live.is_some() {
-                        Cas::MovedOn
-                    } else {
-                        Cas::Gone
-                    }
-                };
-                verdict.written()
-            }
-        };
-        if written == Written::Ok {
-            for key in revoke {
-                sqlx::query(&self.store.sql.revoke)
-                    .bind(key.as_str())
-                    .bind(record.user.as_deref())
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(store_error)?;
-            }
-        }
-        Ok(written)
-    }
-
-    async fn commit(self) -> Result<(), StoreError> {
-        commit(self.tx).await
-    }
+/// `create`'s outcome: a row written is an insert (or the takeover of an
+/// expired row), none a live row left alone.
+fn created(done: &sqlx::sqlite::SqliteQueryResult) -> Created {
+    common::created(done.rows_affected())
 }
 
 #[async_trait]

@@ -6,29 +6,27 @@ mod common;
 
 use std::time::Duration;
 
-use common::{drop_database, my_store, record, start_at_once};
+use common::{drop_database, instances_of, my_store, record};
 use session_core::testing::namespace;
 use session_core::{Admission, Cap, Created, Login, SessionCap, Store, StoreError, Version};
+use session_sqlx::sqlx::Connection as _;
 use session_sqlx::sqlx::mysql::MySqlPoolOptions;
 use session_sqlx::testing::mysql_url;
 use session_sqlx::{Error, MySqlStore, sqlx};
 
-// No known failures: every case of the suite passes.
-mod conformance {
-    session_core::store_conformance_tests!(|namespace: String| async move {
-        super::common::my_store(namespace).await
-    });
-}
+shared_store_tests!(
+    MySqlStore, make: my_store, unmigrated: common::my_unmigrated, drop: drop_database,
+    url: &mysql_url(), bad_url: "mysql://root@127.0.0.1:1/none"
+);
 
-async fn count_rows(store: &MySqlStore) -> i64 {
-    sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM `{}`.`{}`",
-        store.database().unwrap_or("test"),
-        store.table()
-    ))
-    .fetch_one(store.pool())
-    .await
-    .expect("count")
+/// The strings `sql` (an `information_schema` query whose one parameter
+/// is the database) answers about the store's database.
+async fn about_the_table(store: &MySqlStore, sql: &str) -> Vec<String> {
+    sqlx::query_scalar(sql)
+        .bind(store.database())
+        .fetch_all(store.pool())
+        .await
+        .expect("information_schema")
 }
 
 fn lazy_store() -> MySqlStore {
@@ -79,77 +77,35 @@ async fn invalid_names_are_rejected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_from_four_instances_all_succeed() {
     let ns = namespace("my_concurrent_migrate");
-    let stores = start_at_once(4, || {
-        let ns = ns.clone();
-        async move {
-            MySqlStore::connect(&mysql_url())
-                .await?
-                .with_database(&ns)?
-                .with_table("shared")
-        }
-    })
-    .await;
-    let s = &stores[0];
-    let indexes: Vec<String> = sqlx::query_scalar(
+    let first = common::my_unmigrated(ns.clone()).await;
+    let stores = instances_of(4, &first.with_table("shared").expect("name")).await;
+    let indexes: Vec<String> = about_the_table(
+        &stores[0],
         "SELECT DISTINCT CAST(index_name AS CHAR) FROM information_schema.statistics \
          WHERE table_schema = ? AND table_name = 'shared' ORDER BY 1",
     )
-    .bind(&ns)
-    .fetch_all(s.pool())
-    .await
-    .expect("statistics");
+    .await;
     assert_eq!(
         indexes,
         ["PRIMARY", "shared_expires_at_idx", "shared_user_id_idx"],
         "primary key, expiry index and user index"
     );
-    let r = record(time::Duration::hours(1));
-    assert_eq!(stores[1].create(&r).await.expect("create"), Created::Ok);
-    assert!(stores[3].load(&r.key).await.expect("load").is_some());
-    drop_database(s).await;
-}
-
-#[tokio::test]
-async fn custom_table_in_the_connection_database_round_trips() {
-    let ns = namespace("my_custom_table");
-    let store = MySqlStore::connect(&mysql_url())
-        .await
-        .expect("connect")
-        .with_table(&ns[..ns.len().min(48)])
-        .expect("table name");
-    assert_eq!(store.database(), None);
-    store.migrate().await.expect("migrate");
-    let r = record(time::Duration::hours(1));
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
-    assert_eq!(count_rows(&store).await, 1);
-    let _ = sqlx::raw_sql(&format!("DROP TABLE `{}`", store.table()))
-        .execute(store.pool())
-        .await;
+    drop_database(&stores[0]).await;
 }
 
 #[tokio::test]
 async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     let store = my_store(namespace("my_delete_expired_batches")).await;
     // 2500 expired rows (3 batches) inserted in one statement, plus live ones.
-    sqlx::raw_sql(&format!(
+    // MariaDB's sequence engine.
+    let bulk = format!(
         "INSERT INTO `{}`.sessions (id, version, expires_at, payload) \
          SELECT CONCAT('old', seq), 1, 1000, '{{}}' FROM seq_1_to_2500",
         store.database().unwrap_or_default()
-    ))
-    .execute(store.pool())
-    .await
-    .expect("bulk insert (MariaDB's sequence engine)");
-    common::expired_rows_go_in_batches(&store, count_rows).await;
+    );
+    common::expired_rows_go_in_batches(&store, &bulk, common::count_rows).await;
     drop_database(&store).await;
 }
-
-shared_store_tests!(
-    MySqlStore,
-    make: my_store,
-    drop: drop_database,
-    rows: count_rows,
-    bad_url: "mysql://root@127.0.0.1:1/none"
-);
 
 /// `VARBINARY` user ids compare byte for byte: a trailing space or a
 /// different case is another user (a padding or case-insensitive collation
@@ -242,91 +198,22 @@ async fn create_takes_over_expired_rows_only() {
     drop_database(&store).await;
 }
 
-/// The table as the previous version (migration 0001 only) created it.
-async fn create_previous_version_table(store: &MySqlStore) {
-    let db = format!("`{}`", store.database().unwrap_or_default());
-    let sql = include_str!("../migrations/mysql/0001_create_sessions.sql")
-        .replace("{table}", &format!("{db}.`{}`", store.table()))
-        .replace(
-            "{expires_index}",
-            &format!("`{}_expires_at_idx`", store.table()),
-        );
-    sqlx::raw_sql(&format!("CREATE DATABASE {db}; {sql}"))
-        .execute(store.pool())
-        .await
-        .expect("previous version's migration");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
-    let ns = namespace("my_upgrade_0001");
-    let old = MySqlStore::connect(&mysql_url())
-        .await
-        .expect("connect")
-        .with_database(&ns)
-        .expect("database name");
-    create_previous_version_table(&old).await;
-    sqlx::raw_sql(&format!(
-        "INSERT INTO `{ns}`.sessions (id, version, expires_at, payload) \
-         VALUES ('old_row', 7, 99999999999999, '{{}}')"
-    ))
-    .execute(old.pool())
-    .await
-    .expect("old insert");
-
-    let stores = start_at_once(4, || {
-        let ns = ns.clone();
-        async move { MySqlStore::connect(&mysql_url()).await?.with_database(&ns) }
-    })
-    .await;
-    let store = &stores[0];
-    let loaded = common::old_row(store).await;
-    let columns: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR), CAST(is_nullable AS CHAR) \
-         FROM information_schema.columns WHERE table_schema = ? AND table_name = 'sessions' \
-         AND column_name IN ('user_id', 'login_at') ORDER BY column_name",
-    )
-    .bind(&ns)
-    .fetch_all(store.pool())
-    .await
-    .expect("columns");
-    assert_eq!(
-        columns,
-        [
-            (
-                "login_at".to_owned(),
-                "bigint(20)".to_owned(),
-                "YES".to_owned()
-            ),
-            (
-                "user_id".to_owned(),
-                "varbinary(255)".to_owned(),
-                "YES".to_owned()
-            ),
-        ]
-    );
-    let all: Vec<&dyn Store> = stores.iter().map(|s| s as &dyn Store).collect();
-    common::old_row_joins_a_user(&all, loaded).await;
-    drop_database(store).await;
-}
-
 /// A statement stuck behind a lock is a typed error once the server's
 /// lock wait timeout (here 1 s, set per connection) passes: the request
 /// fails closed instead of hanging.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_wait_past_the_timeout_is_a_typed_error() {
     let store = my_store(namespace("my_lock_timeout")).await;
-    let r = record(time::Duration::hours(1));
-    store.create(&r).await.expect("create");
-    let mut holder = store.pool().begin().await.expect("begin");
-    sqlx::query(&format!(
-        "SELECT version FROM `{}`.sessions WHERE id = ? FOR UPDATE",
-        store.database().unwrap_or_default()
-    ))
-    .bind(r.key.as_str())
-    .fetch_one(&mut *holder)
-    .await
-    .expect("lock the row");
+    let r = common::created_row(&store).await;
+    // A connection outside the pools holds the row.
+    let mut holder = sqlx::MySqlConnection::connect(&mysql_url())
+        .await
+        .expect("connect");
+    let lock = common::lock_row_sql(&store, &r);
+    sqlx::raw_sql(&lock)
+        .execute(&mut holder)
+        .await
+        .expect("lock");
     let pool = MySqlPoolOptions::new()
         .max_connections(1)
         .after_connect(|conn, _| {
@@ -350,10 +237,33 @@ async fn a_lock_wait_past_the_timeout_is_a_typed_error() {
         .expect("bounded")
         .expect_err("the row stays locked");
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
-    holder.rollback().await.expect("rollback");
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .expect("rollback");
     assert_eq!(
         waiting.save(&next, Version::FIRST).await.expect("save"),
         session_core::Saved::Ok
     );
     drop_database(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
+    let (_, stores, loaded) =
+        common::upgrade_from_0001("my_upgrade_0001", common::my_unmigrated).await;
+    let columns: Vec<String> = about_the_table(
+        &stores[0],
+        "SELECT CAST(CONCAT_WS(' ', column_name, column_type, is_nullable) AS CHAR) \
+         FROM information_schema.columns WHERE table_schema = ? AND table_name = 'sessions' \
+         AND column_name IN ('user_id', 'login_at') ORDER BY column_name",
+    )
+    .await;
+    assert_eq!(
+        columns,
+        ["login_at bigint(20) YES", "user_id varbinary(255) YES"],
+        "migrations 0002 and 0003"
+    );
+    common::old_row_joins_a_user(&stores, loaded).await;
+    drop_database(&stores[0]).await;
 }

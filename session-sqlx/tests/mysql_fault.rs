@@ -10,96 +10,88 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Server, assert_typed, drop_database, fault_record, until_recovered};
+use common::{
+    Server, assert_typed, blocked_calls_fail_typed_when_killed, created_row, drop_database,
+    fault_record, lock_row_sql, poll_until, pool_of_two, store_with_a_row, until_recovered,
+};
 use session_core::testing::namespace;
-use session_core::{Created, Store, Version};
+use session_core::{Created, Record, Store, Version};
 use session_sqlx::MySqlStore;
-use session_sqlx::sqlx::mysql::MySqlPoolOptions;
+use std::str::FromStr;
+
+use session_sqlx::sqlx::mysql::MySqlConnectOptions;
 use session_sqlx::sqlx::{self, Connection, Executor};
 use session_sqlx::testing::mysql_url;
-use time::OffsetDateTime;
 
-/// A migrated store in database `db` on `url`, on a pool of 2 connections
-/// that waits at most 2 s for one.
+/// A store in database `db` (not migrated yet) on `url`, on a pool of 2
+/// connections that waits at most 2 s for one.
 async fn store(url: &str, db: &str) -> MySqlStore {
-    let pool = MySqlPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(2))
-        .connect(url)
-        .await
-        .expect("connect");
-    let store = MySqlStore::new(pool)
+    let options = MySqlConnectOptions::from_str(url).expect("url");
+    let pool = pool_of_two(options, Duration::from_secs(2)).await;
+    MySqlStore::new(pool)
         .with_database(db)
-        .expect("database name");
-    store.migrate().await.expect("migrate");
-    store
+        .expect("database name")
+}
+
+/// A store on the shared server in its own database (for `case`), with
+/// one row, and a connection outside its pool.
+async fn shared_server_store(case: &str) -> (MySqlStore, Record, sqlx::MySqlConnection) {
+    let (_, store, r, other) = store_with_a_row(
+        case,
+        async |db: &str| store(&mysql_url(), db).await,
+        async || {
+            sqlx::MySqlConnection::connect(&mysql_url())
+                .await
+                .expect("another connection")
+        },
+    )
+    .await;
+    (store, r, other)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_blocked_in_the_database_fail_typed_when_their_connections_are_killed() {
-    let db = namespace("my_fault_killed");
-    let store = store(&mysql_url(), &db).await;
-    let r = fault_record();
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+    let (store, r, mut locker) = shared_server_store("my_fault_killed").await;
+    let db = store.database().unwrap_or_default().to_owned();
 
     // Another connection locks the row, so the store's save and touch
     // block inside the server: their connections are mid-statement.
-    let mut locker = sqlx::MySqlConnection::connect(&mysql_url())
+    let lock = lock_row_sql(&store, &r);
+    sqlx::raw_sql(&lock)
+        .execute(&mut locker)
         .await
-        .expect("locker");
-    locker.execute("BEGIN").await.expect("begin");
-    sqlx::query(&format!(
-        "SELECT 1 FROM `{db}`.sessions WHERE id = ? FOR UPDATE"
-    ))
-    .bind(r.key.as_str())
-    .execute(&mut locker)
-    .await
-    .expect("row lock");
-
-    let mut next = r.clone();
-    next.version = Version(2);
-    let save = {
-        let store = store.clone();
-        tokio::spawn(async move { store.save(&next, Version::FIRST).await })
-    };
-    let touch = {
-        let (store, key) = (store.clone(), r.key);
-        tokio::spawn(async move {
-            let later = OffsetDateTime::now_utc() + time::Duration::hours(2);
-            store.touch(&key, Version::FIRST, later).await
-        })
-    };
+        .expect("lock");
 
     // The store's two connections, each waiting in an UPDATE.
     let mut admin = sqlx::MySqlConnection::connect(&mysql_url())
         .await
         .expect("admin");
-    let mut waiting: Vec<i64> = Vec::new();
-    for _ in 0..250 {
-        waiting = sqlx::query_scalar(
-            "SELECT id FROM information_schema.processlist \
-             WHERE command IN ('Query', 'Execute') AND info LIKE ? AND id <> CONNECTION_ID()",
+    blocked_calls_fail_typed_when_killed(&store, &r, async || {
+        let waiting: Vec<i64> = poll_until(
+            250,
+            Duration::from_millis(20),
+            async || {
+                sqlx::query_scalar(
+                    "SELECT id FROM information_schema.processlist \
+                 WHERE command IN ('Query', 'Execute') AND info LIKE ? AND id <> CONNECTION_ID()",
+                )
+                .bind(format!("UPDATE `{db}`.%"))
+                .fetch_all(&mut admin)
+                .await
+                .expect("processlist")
+            },
+            |w: &Vec<i64>| w.len() == 2,
         )
-        .bind(format!("UPDATE `{db}`.%"))
-        .fetch_all(&mut admin)
-        .await
-        .expect("processlist");
-        if waiting.len() == 2 {
-            break;
+        .await;
+        for id in &waiting {
+            admin
+                .execute(format!("KILL {id}").as_str())
+                .await
+                .expect("kill");
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(waiting.len(), 2, "the save and the touch never blocked");
-    for id in &waiting {
-        admin
-            .execute(format!("KILL {id}").as_str())
-            .await
-            .expect("kill");
-    }
-    let saved = save.await.expect("save task");
-    let touched = touch.await.expect("touch task");
-    assert_typed(&saved.expect_err("its connection was killed"));
-    assert_typed(&touched.expect_err("its connection was killed"));
+        waiting.len()
+    })
+    .await;
     locker.execute("ROLLBACK").await.expect("rollback");
 
     // The pool replaces the dead connections by itself.
@@ -110,13 +102,7 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_connections_are_kil
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_killed_between_calls_are_replaced() {
-    let db = namespace("my_fault_idle");
-    let store = store(&mysql_url(), &db).await;
-    let r = fault_record();
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
-    let mut admin = sqlx::MySqlConnection::connect(&mysql_url())
-        .await
-        .expect("admin");
+    let (store, r, mut admin) = shared_server_store("my_fault_idle").await;
     for _ in 0..3 {
         // The ids of the pool's two connections, which then go back idle.
         let mut ids: Vec<u64> = Vec::new();
@@ -150,8 +136,8 @@ async fn a_server_stopped_and_started_under_use_fails_typed_then_recovers() {
         return;
     };
     let store = store(&server.url(), "sessions_db").await;
-    let r = fault_record();
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+    store.migrate().await.expect("migrate");
+    let r = created_row(&store).await;
 
     // Load: a bounded stream of reads and writes that counts typed errors.
     let stop = Arc::new(AtomicBool::new(false));

@@ -1,6 +1,8 @@
 //! Fault tests: the store's PostgreSQL backends are killed with
 //! `pg_terminate_backend` while in use. Calls fail with a typed
-//! `StoreError` (never a panic) and the pool recovers by itself.
+//! `StoreError` (never a panic) and the pool recovers by itself. And an
+//! app booted while its PostgreSQL (a throwaway server the test starts)
+//! is down answers 503, then serves once the server is up.
 
 mod common;
 
@@ -9,30 +11,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{assert_typed, drop_schema, fault_record, pg_url, until_recovered};
+use common::{
+    assert_typed, blocked_calls_fail_typed_when_killed, drop_schema, fault_record, lock_row_sql,
+    pg_url, poll_until, pool_of_two, store_with_a_row, until_recovered,
+};
 use session_core::testing::namespace;
 use session_core::{Created, Saved, Store, Version};
 use session_sqlx::PostgresStore;
-use session_sqlx::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use session_sqlx::sqlx::postgres::PgConnectOptions;
 use session_sqlx::sqlx::{self, Connection, Executor};
 use time::OffsetDateTime;
 
-/// A migrated store on a pool of 2 connections named `app`.
+/// A store in schema `app` (not migrated yet) on a pool of 2
+/// connections named `app`.
 async fn store(app: &str) -> PostgresStore {
     let options = PgConnectOptions::from_str(&pg_url())
         .expect("url")
         .application_name(app);
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await
-        .expect("connect");
-    let store = PostgresStore::new(pool)
+    let pool = pool_of_two(options, Duration::from_secs(5)).await;
+    PostgresStore::new(pool)
         .with_schema(app)
-        .expect("schema name");
-    store.migrate().await.expect("migrate");
-    store
+        .expect("schema name")
 }
 
 /// A connection outside the store's pool.
@@ -56,68 +55,39 @@ async fn kill(admin: &mut sqlx::PgConnection, app: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
-    let app = namespace("pg_fault_blocked");
-    let store = store(&app).await;
-    let r = fault_record();
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
+    let (app, store, r, mut locker) = store_with_a_row("pg_fault_blocked", store, admin).await;
 
-    // Another session locks the row, so the store's save and touch block
-    // inside PostgreSQL: their backends are certainly mid-statement.
-    let mut locker = admin().await;
-    locker.execute("BEGIN").await.expect("begin");
-    sqlx::query(&format!(
-        "SELECT 1 FROM \"{app}\".sessions WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(r.key.as_str())
-    .execute(&mut locker)
-    .await
-    .expect("row lock");
-
-    let mut next = r.clone();
-    next.version = Version(2);
-    let save = {
-        let store = store.clone();
-        let next = next.clone();
-        tokio::spawn(async move { store.save(&next, Version::FIRST).await })
-    };
-    let touch = {
-        let store = store.clone();
-        let key = r.key.to_owned();
-        tokio::spawn(async move {
-            store
-                .touch(
-                    &key,
-                    Version::FIRST,
-                    OffsetDateTime::now_utc() + time::Duration::hours(2),
-                )
-                .await
-        })
-    };
+    // Another session locks the row: the store's save and touch block in it.
+    sqlx::raw_sql(&lock_row_sql(&store, &r))
+        .execute(&mut locker)
+        .await
+        .expect("lock");
 
     let mut admin = admin().await;
-    let mut waiting = 0;
-    for _ in 0..100 {
-        waiting = sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM pg_stat_activity \
-             WHERE application_name = $1 AND wait_event_type = 'Lock'",
+    blocked_calls_fail_typed_when_killed(&store, &r, async || {
+        let waiting = poll_until(
+            100,
+            Duration::from_millis(20),
+            async || {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                )
+                .bind(&app)
+                .fetch_one(&mut admin)
+                .await
+                .expect("pg_stat_activity")
+            },
+            |n| *n == 2,
         )
-        .bind(&app)
-        .fetch_one(&mut admin)
-        .await
-        .expect("pg_stat_activity");
-        if waiting == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(waiting, 2, "save and touch never blocked on the row lock");
-    assert!(kill(&mut admin, &app).await >= 2);
-
-    let save = save.await.expect("save task must not panic");
-    let touch = touch.await.expect("touch task must not panic");
-    assert_typed(&save.expect_err("its backend was terminated"));
-    assert_typed(&touch.expect_err("its backend was terminated"));
+        .await;
+        assert!(kill(&mut admin, &app).await >= waiting);
+        usize::try_from(waiting).unwrap_or(0)
+    })
+    .await;
     locker.execute("ROLLBACK").await.expect("rollback");
+    let mut next = r.clone();
+    next.version = Version(2);
 
     // The pool opens new connections by itself; nothing was written.
     let got = until_recovered(&store, &r.key).await.expect("record");
@@ -144,6 +114,7 @@ async fn calls_blocked_in_the_database_fail_typed_when_their_backend_dies() {
 async fn backends_killed_repeatedly_under_load_give_typed_errors_then_recover() {
     let app = namespace("pg_fault_load");
     let store = store(&app).await;
+    store.migrate().await.expect("migrate");
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -205,11 +176,7 @@ async fn backends_killed_repeatedly_under_load_give_typed_errors_then_recover() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_killed_between_requests_are_replaced() {
-    let app = namespace("pg_fault_idle");
-    let store = store(&app).await;
-    let r = fault_record();
-    store.create(&r).await.expect("create");
-    let mut admin = admin().await;
+    let (app, store, r, mut admin) = store_with_a_row("pg_fault_idle", store, admin).await;
     for _ in 0..3 {
         assert!(kill(&mut admin, &app).await >= 1, "no idle backend to kill");
         // The next calls may fail (typed) until the dead connections are
@@ -217,4 +184,52 @@ async fn idle_connections_killed_between_requests_are_replaced() {
         assert!(until_recovered(&store, &r.key).await.is_some());
     }
     drop_schema(&store).await;
+}
+
+/// An app whose store was built lazily while PostgreSQL was down boots,
+/// answers 503 (with no cookie) while the server is down and while its
+/// table is missing, and serves sessions once the server is up and
+/// migrated, without a restart. The server is a throwaway one on its own
+/// port and data dir, stopped by its PID when the test ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_booted_while_postgres_is_down_serves_once_it_is_up() {
+    use session_core::testing::http::{Browser, TestApp, base_config};
+    use session_core::{SessionManager, StoreError};
+
+    let Some(mut server) = common::Server::postgres() else {
+        return;
+    };
+    // Nothing listens on the port yet: building the store connects nothing.
+    let store = PostgresStore::connect_lazy(&server.url())
+        .expect("a lazy store needs no server")
+        .with_schema(&namespace("pg_boot_down"))
+        .expect("schema name");
+    let config = base_config().build().expect("config");
+    let client = session_axum::testing::AxumApp
+        .client(SessionManager::new(config, store.clone()))
+        .await;
+    let mut browser = Browser::new(&*client);
+
+    let down = browser.post("/set/user", r#""ada""#).await;
+    assert_eq!(down.status, 503, "{}", down.body);
+    assert!(down.ours.is_none(), "no cookie while the store is down");
+    let r = fault_record();
+    let err = store.load(&r.key).await.expect_err("the server is down");
+    assert!(matches!(err, StoreError::Timeout), "{err:?}");
+
+    server.run();
+    // Up, but `migrate` has not run: still 503, and a typed error.
+    assert_eq!(browser.post("/set/user", r#""ada""#).await.status, 503);
+    let err = store.load(&r.key).await.expect_err("no table yet");
+    assert!(common::is_missing_table(&err), "{err:?}");
+
+    store.migrate().await.expect("migrate, as a deploy step");
+    let up = browser.post("/set/user", r#""ada""#).await;
+    assert_eq!(up.status, 200, "{}", up.body);
+    assert!(browser.cookie.is_some(), "the session's cookie");
+    let read = browser.get("/get/user").await;
+    assert_eq!(
+        (read.status.as_u16(), read.body.as_str()),
+        (200, r#""ada""#)
+    );
 }

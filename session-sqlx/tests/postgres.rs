@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{drop_schema, pg_store, pg_url, record, start_at_once};
+use common::Instance as _;
+use common::{created_row, drop_schema, instances_of, pg_store, pg_url, record};
 use session_core::testing::namespace;
 use session_core::{Created, Record, Store, Version};
 use session_sqlx::sqlx::Executor;
@@ -13,23 +14,10 @@ use session_sqlx::sqlx::postgres::PgPoolOptions;
 use session_sqlx::{Error, PostgresStore, sqlx};
 use time::OffsetDateTime;
 
-// No known failures: every case of the suite passes (issue 15).
-mod conformance {
-    session_core::store_conformance_tests!(|namespace: String| async move {
-        super::common::pg_store(namespace).await
-    });
-}
-
-async fn count_rows(store: &PostgresStore) -> i64 {
-    sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM \"{}\".\"{}\"",
-        store.schema(),
-        store.table()
-    ))
-    .fetch_one(store.pool())
-    .await
-    .expect("count")
-}
+shared_store_tests!(
+    PostgresStore, make: pg_store, unmigrated: common::pg_unmigrated, drop: drop_schema,
+    url: &pg_url(), bad_url: "postgres://postgres@127.0.0.1:1/none"
+);
 
 fn lazy_pool() -> sqlx::PgPool {
     PgPoolOptions::new()
@@ -75,16 +63,8 @@ async fn invalid_names_are_rejected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_from_four_instances_all_succeed() {
     let ns = namespace("pg_concurrent_migrate");
-    let stores = start_at_once(4, || {
-        let ns = ns.clone();
-        async move {
-            PostgresStore::connect(&pg_url())
-                .await?
-                .with_schema(&ns)?
-                .with_table("shared")
-        }
-    })
-    .await;
+    let first = common::pg_unmigrated(ns.clone()).await;
+    let stores = instances_of(4, &first.with_table("shared").expect("name")).await;
     let s = &stores[0];
     let indexes: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'shared'",
@@ -94,123 +74,36 @@ async fn concurrent_migrations_from_four_instances_all_succeed() {
     .await
     .expect("pg_indexes");
     assert_eq!(indexes, 3, "primary key, expiry index and user index");
-    let r = record(time::Duration::hours(1));
-    assert_eq!(stores[1].create(&r).await.expect("create"), Created::Ok);
-    assert!(stores[3].load(&r.key).await.expect("load").is_some());
     drop_schema(s).await;
-}
-
-#[tokio::test]
-async fn custom_table_in_public_schema_round_trips() {
-    let ns = namespace("pg_custom_table");
-    let store = PostgresStore::connect(&pg_url())
-        .await
-        .expect("connect")
-        .with_table(&ns[..ns.len().min(48)])
-        .expect("table name");
-    assert_eq!(store.schema(), "public");
-    store.migrate().await.expect("migrate");
-    let r = record(time::Duration::hours(1));
-    assert_eq!(store.create(&r).await.expect("create"), Created::Ok);
-    assert_eq!(count_rows(&store).await, 1);
-    let _ = sqlx::raw_sql(&format!("DROP TABLE public.\"{}\"", store.table()))
-        .execute(store.pool())
-        .await;
 }
 
 #[tokio::test]
 async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     let store = pg_store(namespace("pg_delete_expired_batches")).await;
-    // 2500 expired rows (3 batches) inserted in one statement, plus live ones.
-    sqlx::query(&format!(
+    let bulk = format!(
         "INSERT INTO \"{}\".sessions (id, version, expires_at, payload) \
          SELECT 'old' || g, 1, now() - interval '1 minute', '\\x7b7d' FROM generate_series(1, 2500) g",
         store.schema()
-    ))
-    .execute(store.pool())
-    .await
-    .expect("bulk insert");
-    common::expired_rows_go_in_batches(&store, count_rows).await;
+    );
+    common::expired_rows_go_in_batches(&store, &bulk, common::count_rows).await;
     drop_schema(&store).await;
-}
-
-shared_store_tests!(
-    PostgresStore,
-    make: pg_store,
-    drop: drop_schema,
-    rows: count_rows,
-    bad_url: "postgres://postgres@127.0.0.1:1/none"
-);
-
-/// The table as the previous version (migration 0001 only) created it.
-async fn create_previous_version_table(store: &PostgresStore) {
-    let schema = format!("\"{}\"", store.schema());
-    let table = format!("{schema}.\"{}\"", store.table());
-    let sql = include_str!("../migrations/postgres/0001_create_sessions.sql")
-        .replace("{table}", &table)
-        .replace(
-            "{expires_index}",
-            &format!("\"{}_expires_at_idx\"", store.table()),
-        );
-    sqlx::raw_sql(&format!("CREATE SCHEMA {schema}; {sql}"))
-        .execute(store.pool())
-        .await
-        .expect("previous version's migration");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
-    let ns = namespace("pg_upgrade_0001");
-    let old = PostgresStore::connect(&pg_url())
-        .await
-        .expect("connect")
-        .with_schema(&ns)
-        .expect("schema name");
-    create_previous_version_table(&old).await;
-    // A session written by the previous version.
-    sqlx::query(&format!(
-        "INSERT INTO \"{ns}\".sessions (id, version, expires_at, payload) \
-         VALUES ('old_row', 7, now() + interval '1 hour', '\\x7b7d')"
-    ))
-    .execute(old.pool())
-    .await
-    .expect("old insert");
-
-    // Four instances of the new version start at once, then restart.
-    let stores = start_at_once(4, || {
-        let ns = ns.clone();
-        async move { PostgresStore::connect(&pg_url()).await?.with_schema(&ns) }
-    })
-    .await;
+    let (ns, stores, loaded) =
+        common::upgrade_from_0001("pg_upgrade_0001", common::pg_unmigrated).await;
     let store = &stores[0];
-
-    let loaded = common::old_row(store).await;
-    let columns: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT column_name::text, data_type::text, is_nullable::text \
-         FROM information_schema.columns \
-         WHERE table_schema = $1 AND table_name = 'sessions' AND column_name = 'user_id'",
-    )
-    .bind(&ns)
-    .fetch_all(store.pool())
-    .await
-    .expect("columns");
-    assert_eq!(
-        columns,
-        [("user_id".to_owned(), "text".to_owned(), "YES".to_owned())]
-    );
-    let login_at: Vec<(String, String)> = sqlx::query_as(
-        "SELECT data_type::text, is_nullable::text FROM information_schema.columns \
-         WHERE table_schema = $1 AND table_name = 'sessions' AND column_name = 'login_at'",
-    )
-    .bind(&ns)
-    .fetch_all(store.pool())
-    .await
-    .expect("columns");
-    assert_eq!(
-        login_at,
-        [("timestamp with time zone".to_owned(), "YES".to_owned())],
-        "migration 0003"
-    );
+    let columns = store
+        .strings(&format!(
+            "SELECT concat_ws(' ', column_name, data_type, is_nullable) \
+             FROM information_schema.columns WHERE table_schema = '{ns}' \
+             AND table_name = 'sessions' AND column_name IN ('user_id', 'login_at') \
+             ORDER BY column_name"
+        ))
+        .await;
+    let want = ["login_at timestamp with time zone YES", "user_id text YES"];
+    assert_eq!(columns, want, "migrations 0002 and 0003");
     let index: Option<String> = sqlx::query_scalar(
         "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'sessions_user_id_idx'",
     )
@@ -218,11 +111,6 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     .fetch_optional(store.pool())
     .await
     .expect("pg_indexes");
-    let index = index.expect("the user index exists");
-    assert!(
-        index.contains("(user_id) WHERE (user_id IS NOT NULL)"),
-        "{index}"
-    );
     // The listing's WHERE clause can use the partial index.
     let mut tx = store.pool().begin().await.expect("begin");
     tx.execute("SET LOCAL enable_seqscan = off")
@@ -237,15 +125,11 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     .fetch_all(&mut *tx)
     .await
     .expect("plan");
-    assert!(
-        plan.iter().any(|l| l.contains("sessions_user_id_idx")),
-        "{plan:?}"
-    );
     tx.rollback().await.expect("rollback");
+    common::user_index_in_use(index, "(user_id) WHERE (user_id IS NOT NULL)", &plan);
 
     // The old row joins a user through the new code.
-    let all: Vec<&dyn Store> = stores.iter().map(|s| s as &dyn Store).collect();
-    common::old_row_joins_a_user(&all, loaded).await;
+    common::old_row_joins_a_user(&stores, loaded).await;
     drop_schema(store).await;
 }
 
@@ -266,15 +150,12 @@ async fn migrate_on_restart_does_not_wait_for_readers() {
     .await
     .expect("read");
     // A restart whose lock waits fail instead of queueing.
+    let options = PostgresStore::options(&pg_url(), None)
+        .expect("url")
+        .options([("lock_timeout", "1s")]);
     let pool = PgPoolOptions::new()
         .max_connections(1)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                conn.execute("SET lock_timeout = '1s'").await?;
-                Ok(())
-            })
-        })
-        .connect(&pg_url())
+        .connect_with(options)
         .await
         .expect("connect");
     let restarted = PostgresStore::new(pool)
@@ -336,7 +217,6 @@ where
 /// row deleted meanwhile is gone, a row written meanwhile has moved on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cas_waiting_on_a_concurrent_writer_answers_by_its_outcome() {
-    use session_core::{Retired, Saved, Touched};
     let store = pg_store(namespace("pg_cas_concurrent")).await;
     let t = format!("\"{}\".sessions", store.schema());
     let later = OffsetDateTime::now_utc() + time::Duration::hours(2);
@@ -347,51 +227,39 @@ async fn cas_waiting_on_a_concurrent_writer_answers_by_its_outcome() {
             false,
         ),
     ] {
-        let r = record(time::Duration::hours(1));
-        store.create(&r).await.expect("create");
-        let (s, key) = (store.clone(), r.key);
-        let touched = against_a_committing(&store, &r, &change, async move {
-            s.touch(&key, Version::FIRST, later).await.expect("touch")
-        })
-        .await;
-        let want = if gone {
-            Touched::Gone
-        } else {
-            Touched::MovedOn
+        // `call` on a fresh row, against the change: the row, and the
+        // call's outcome by name.
+        let verdict = async |call: &'static str| {
+            let r = created_row(&store).await;
+            let (s, key, mut next) = (store.clone(), r.key, r.clone());
+            next.version = Version(2);
+            next.payload = b"mine".to_vec();
+            let outcome = against_a_committing(&store, &r, &change, async move {
+                match call {
+                    "touch" => format!("{:?}", s.touch(&key, Version::FIRST, later).await),
+                    "retire" => format!("{:?}", s.retire(&key, Version::FIRST).await),
+                    _ => format!("{:?}", s.save(&next, Version::FIRST).await),
+                }
+            })
+            .await;
+            (r, outcome)
         };
-        assert_eq!(touched, want, "touch against {change}");
-
-        let r = record(time::Duration::hours(1));
-        store.create(&r).await.expect("create");
-        let (s, key) = (store.clone(), r.key);
-        let retired = against_a_committing(&store, &r, &change, async move {
-            s.retire(&key, Version::FIRST).await.expect("retire")
-        })
-        .await;
+        let (_, touched) = verdict("touch").await;
+        let (retired_row, retired) = verdict("retire").await;
+        let (saved_row, saved) = verdict("save").await;
         let want = if gone {
-            Retired::Gone
+            ["Ok(Gone)", "Ok(Gone)", "Ok(Gone)"]
         } else {
-            Retired::MovedOn
+            ["Ok(MovedOn)", "Ok(MovedOn)", "Ok(Conflict)"]
         };
-        assert_eq!(retired, want, "retire against {change}");
+        assert_eq!([touched, retired, saved], want, "against {change}");
         if !gone {
-            assert!(store.load(&r.key).await.expect("load").is_some());
-        }
-
-        let r = record(time::Duration::hours(1));
-        store.create(&r).await.expect("create");
-        let (s, mut next) = (store.clone(), r.clone());
-        next.version = Version(2);
-        next.payload = b"mine".to_vec();
-        let saved = against_a_committing(&store, &r, &change, async move {
-            s.save(&next, Version::FIRST).await.expect("save")
-        })
-        .await;
-        let want = if gone { Saved::Gone } else { Saved::Conflict };
-        assert_eq!(saved, want, "save against {change}");
-        if !gone {
-            let stored = store.load(&r.key).await.expect("load").expect("row");
-            assert_eq!((stored.version, stored.payload), (Version(2), r.payload));
+            assert!(store.load(&retired_row.key).await.expect("load").is_some());
+            let stored = common::loaded(&store, &saved_row.key).await;
+            assert_eq!(
+                (stored.version, stored.payload),
+                (Version(2), saved_row.payload)
+            );
         }
     }
     drop_schema(&store).await;
@@ -440,11 +308,7 @@ async fn a_statement_past_the_timeout_is_a_typed_error_and_commits_nothing() {
     );
     locker.rollback().await.expect("release the row");
 
-    let stored = store
-        .load(&r.key)
-        .await
-        .expect("load")
-        .expect("still there");
+    let stored = common::loaded(&store, &r.key).await;
     assert_eq!(
         stored.version,
         Version::FIRST,

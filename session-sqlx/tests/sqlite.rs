@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{record, sqlite_path, sqlite_store, sqlite_url, start_at_once};
+use common::Instance as _;
+use common::{record, sqlite_path, sqlite_store, sqlite_url};
 use session_core::testing::namespace;
 use session_core::{Created, Store, StoreError, Version};
 use session_sqlx::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -37,12 +38,11 @@ async fn memory_store() -> SqliteStore {
     store
 }
 
-async fn count_rows(store: &SqliteStore) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM \"{}\"", store.table()))
-        .fetch_one(store.pool())
-        .await
-        .expect("count")
-}
+setup_tests!(
+    SqliteStore,
+    unmigrated: common::sqlite_unmigrated,
+    drop: common::drop_file
+);
 
 #[tokio::test]
 async fn connect_creates_the_file_and_turns_on_wal_and_busy_timeout() {
@@ -128,7 +128,7 @@ async fn in_memory_database_is_shared_by_all_calls() {
         let r = t.await.expect("task");
         assert!(store.load(&r.key).await.expect("load").is_some());
     }
-    assert_eq!(count_rows(&store).await, 8);
+    assert_eq!(common::count_rows(&*store).await, 8);
 }
 
 #[tokio::test]
@@ -149,7 +149,7 @@ async fn invalid_table_names_are_rejected() {
     custom.migrate().await.expect("migrate");
     let r = record(time::Duration::hours(1));
     assert_eq!(custom.create(&r).await.expect("create"), Created::Ok);
-    assert_eq!(count_rows(&custom).await, 1);
+    assert_eq!(common::count_rows(&custom).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,34 +157,26 @@ async fn concurrent_migrations_on_one_file_all_succeed() {
     // Connecting converts the new file to WAL; SQLite answers the racing
     // connections SQLITE_BUSY without waiting, which `connect` retries.
     let url = sqlite_url(&sqlite_path(&namespace("sqlite_concurrent_migrate")));
-    let stores = start_at_once(8, || {
+    common::start_at_once(8, || {
         let url = url.clone();
         async move { SqliteStore::connect(&url).await }
     })
     .await;
-    let r = record(time::Duration::hours(1));
-    assert_eq!(stores[0].create(&r).await.expect("create"), Created::Ok);
-    assert!(stores[3].load(&r.key).await.expect("load").is_some());
 }
 
 #[tokio::test]
 async fn delete_expired_deletes_every_batch_and_keeps_live_rows() {
     let store = sqlite_store(namespace("sqlite_delete_expired_batches")).await;
-    sqlx::query(
-        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2500) \
-         INSERT INTO sessions (id, version, expires_at, payload) \
-         SELECT 'old' || n, 1, 1000, x'7b7d' FROM g",
-    )
-    .execute(store.pool())
-    .await
-    .expect("bulk insert");
-    common::expired_rows_go_in_batches(&store, count_rows).await;
+    let bulk = "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2500) \
+                INSERT INTO sessions (id, version, expires_at, payload) \
+                SELECT 'old' || n, 1, 1000, x'7b7d' FROM g";
+    common::expired_rows_go_in_batches(&store, bulk, common::count_rows).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_task_deletes_expired_rows_and_stops_on_shutdown() {
     let store = sqlite_store(namespace("sqlite_cleanup_task")).await;
-    common::cleanup_task_runs_until_shutdown(&store, count_rows).await;
+    common::cleanup_task_runs_until_shutdown(&store, common::count_rows).await;
 }
 
 /// Opens a second connection to the store's file and takes the write lock.
@@ -316,69 +308,15 @@ on_file_and_memory! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
-    let path = sqlite_path(&namespace("sqlite_upgrade_0001"));
-    let url = sqlite_url(&path);
-    {
-        // The table as the previous version (migration 0001 only) created
-        // it, with one session it wrote.
-        let old = SqliteStore::connect(&url).await.expect("connect");
-        let sql = include_str!("../migrations/sqlite/0001_create_sessions.sql")
-            .replace("{table}", "\"sessions\"")
-            .replace("{expires_index}", "\"sessions_expires_at_idx\"");
-        sqlx::raw_sql(&sql)
-            .execute(old.pool())
-            .await
-            .expect("previous version's migration");
-        let expires =
-            (OffsetDateTime::now_utc() + time::Duration::hours(1)).unix_timestamp() * 1000;
-        sqlx::query(
-            "INSERT INTO sessions (id, version, expires_at, payload) VALUES ('old_row', 7, ?1, x'7b7d')",
-        )
-        .bind(expires)
-        .execute(old.pool())
-        .await
-        .expect("old insert");
-        old.pool().close().await;
-    }
-
-    // Four instances of the new version start at once, then restart.
-    let stores = start_at_once(4, || {
-        let url = url.clone();
-        async move { SqliteStore::connect(&url).await }
-    })
-    .await;
+    let (_, stores, loaded) =
+        common::upgrade_from_0001("sqlite_upgrade_0001", common::sqlite_unmigrated).await;
     let store = &stores[0];
-
-    let loaded = common::old_row(store).await;
-    let columns: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT name, type, \"notnull\" FROM pragma_table_info('sessions') WHERE name = 'user_id'",
-    )
-    .fetch_all(store.pool())
-    .await
-    .expect("columns");
-    assert_eq!(columns, [("user_id".to_owned(), "TEXT".to_owned(), 0)]);
-    let login_at: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT name, type, \"notnull\" FROM pragma_table_info('sessions') WHERE name = 'login_at'",
-    )
-    .fetch_all(store.pool())
-    .await
-    .expect("columns");
-    assert_eq!(
-        login_at,
-        [("login_at".to_owned(), "INTEGER".to_owned(), 0)],
-        "migration 0003"
-    );
     let index: Option<String> = sqlx::query_scalar(
         "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'sessions_user_id_idx'",
     )
     .fetch_optional(store.pool())
     .await
     .expect("sqlite_master");
-    let index = index.expect("the user index exists");
-    assert!(
-        index.contains("(user_id) WHERE user_id IS NOT NULL"),
-        "{index}"
-    );
     // The listing's WHERE clause can use the partial index.
     let plan: Vec<String> = sqlx::query(
         "EXPLAIN QUERY PLAN SELECT id, version, expires_at, payload FROM \"sessions\" \
@@ -392,12 +330,17 @@ async fn migrate_upgrades_a_previous_version_table_keeping_its_rows() {
     .iter()
     .map(|row| row.try_get::<String, _>(3).expect("detail"))
     .collect();
-    assert!(
-        plan.iter().any(|d| d.contains("sessions_user_id_idx")),
-        "{plan:?}"
+    common::user_index_in_use(index, "(user_id) WHERE user_id IS NOT NULL", &plan);
+    let columns = "SELECT name || ' ' || type || ' ' || \"notnull\" \
+                   FROM pragma_table_info('sessions') WHERE name IN ('user_id', 'login_at') \
+                   ORDER BY name";
+    let want = ["login_at INTEGER 0", "user_id TEXT 0"];
+    assert_eq!(
+        store.strings(columns).await,
+        want,
+        "migrations 0002 and 0003"
     );
 
     // The old row joins a user through the new code.
-    let all: Vec<&dyn Store> = stores.iter().map(|s| s as &dyn Store).collect();
-    common::old_row_joins_a_user(&all, loaded).await;
+    common::old_row_joins_a_user(&stores, loaded).await;
 }

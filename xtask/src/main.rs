@@ -63,6 +63,11 @@ commands:
       seeded schedules of three requests (default 1,000,000) from SEED
       (default 0). A failure prints its seed and scheduler choices, which
       replay it exactly (--first SEED --seeds 1).
+  migration-sql --store postgres|sqlite|mysql [--schema NAME] [--table NAME]
+      Prints the SQL the store's migrate() runs for that schema (PostgreSQL)
+      or database (MySQL) and table (default: public / the connection's,
+      sessions), for a DBA or another migration tool (session-sqlx's
+      example migration_sql).
   help
       This text.
 ";
@@ -87,6 +92,19 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("migration-sql") => run_ok(
+            toolbox::cargo()
+                .args([
+                    "run",
+                    "-q",
+                    "-p",
+                    "session-sqlx",
+                    "--example",
+                    "migration_sql",
+                    "--",
+                ])
+                .args(&args[1..]),
+        ),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             ExitCode::SUCCESS
@@ -113,13 +131,18 @@ fn simulate(args: &[String]) -> ExitCode {
             }
         }
     }
-    let status = toolbox::cargo()
-        .args(["test", "--release"])
-        .args(SIMULATION_TEST)
-        .env("SIMULATE_SEEDS", &seeds)
-        .env("SIMULATE_FIRST_SEED", &first)
-        .status();
-    match status {
+    run_ok(
+        toolbox::cargo()
+            .args(["test", "--release"])
+            .args(SIMULATION_TEST)
+            .env("SIMULATE_SEEDS", &seeds)
+            .env("SIMULATE_FIRST_SEED", &first),
+    )
+}
+
+/// Runs `command`: success when it exits 0.
+fn run_ok(command: &mut std::process::Command) -> ExitCode {
+    match command.status() {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
     }
