@@ -193,19 +193,19 @@ async fn idle_connections_killed_between_requests_are_replaced() {
 /// port and data dir, stopped by its PID when the test ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_booted_while_postgres_is_down_serves_once_it_is_up() {
+    use session_core::testing::direct::DirectApp;
     use session_core::testing::http::{Browser, TestApp, base_config};
     use session_core::{SessionManager, StoreError};
 
-    let Some(mut server) = common::Server::postgres() else {
-        return;
-    };
+    let mut server =
+        common::Server::postgres().expect("a throwaway postgres (.ci/run installs postgresql)");
     // Nothing listens on the port yet: building the store connects nothing.
     let store = PostgresStore::connect_lazy(&server.url())
         .expect("a lazy store needs no server")
         .with_schema(&namespace("pg_boot_down"))
         .expect("schema name");
     let config = base_config().build().expect("config");
-    let client = session_axum::testing::AxumApp
+    let client = DirectApp
         .client(SessionManager::new(config, store.clone()))
         .await;
     let mut browser = Browser::new(&*client);
