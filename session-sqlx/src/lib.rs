@@ -72,9 +72,9 @@
 //! other pool settings, build a lazy pool yourself
 //! (`PgPoolOptions::connect_lazy_with` and [`PostgresStore::options`],
 //! which keeps the statement timeout) and give it to
-//! [`PostgresStore::new`]. The same works for [`MySqlStore::new`] and
-//! [`SqliteStore::new`] with sqlx's `connect_lazy` (SQLite is a local
-//! file, so it has no outage to ride out).
+//! [`PostgresStore::new`]. [`MySqlStore::connect_lazy`] does the same for
+//! MySQL and MariaDB. [`SqliteStore::new`] takes a lazy pool too, though
+//! SQLite is a local file, with no outage to ride out.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]

@@ -14,7 +14,9 @@ use session_core::{
     Admission, Clock, Created, Login, Record, Retired, Saved, Store, StoreAdmin, StoreError,
     StoreKey, Touched, UserIndex, Version,
 };
-use sqlx::mysql::{MySql, MySqlArguments, MySqlPool, MySqlPoolOptions, MySqlQueryResult};
+use sqlx::mysql::{
+    MySql, MySqlArguments, MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlQueryResult,
+};
 use sqlx::{Connection, Executor};
 use time::OffsetDateTime;
 
@@ -255,12 +257,42 @@ impl MySqlStore {
     /// # }
     /// ```
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let pool = MySqlPoolOptions::new()
+        Ok(Self::new(Self::pool_options().connect(url).await?))
+    }
+
+    /// A store whose pool connects on first use, so the app starts while
+    /// the server is down or unreachable: the same pool as
+    /// [`connect`](Self::connect), and no connection opened here. Fails
+    /// only on a malformed `url`.
+    ///
+    /// While the server cannot be reached, every store call keeps trying
+    /// to connect for at most 5 seconds (the pool's `acquire_timeout`),
+    /// then fails with [`StoreError::Timeout`](session_core::StoreError::Timeout)
+    /// (the adapters answer their failure response, 503 by default); once
+    /// the server is back, the next call connects and serves, with no
+    /// restart. Until [`migrate`](Self::migrate) has run, calls fail with
+    /// [`Error::MissingTable`] as their cause. Must be called inside a
+    /// Tokio runtime (the pool starts its maintenance task).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_sqlx::Error> {
+    /// // Nothing is connected yet: this succeeds with the database down.
+    /// let store = session_sqlx::MySqlStore::connect_lazy("mysql://root@127.0.0.1:3306/app")?;
+    /// // ... serve (503 while the database is down) ...
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connect_lazy(url: &str) -> Result<Self, Error> {
+        let options: MySqlConnectOptions = url.parse()?;
+        Ok(Self::new(Self::pool_options().connect_lazy_with(options)))
+    }
+
+    /// Up to 10 connections, waiting at most 5 seconds for one.
+    fn pool_options() -> MySqlPoolOptions {
+        MySqlPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
-            .await?;
-        Ok(Self::new(pool))
     }
 
     /// Uses the database `name` (created by [`migrate`](Self::migrate) if

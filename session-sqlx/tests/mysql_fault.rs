@@ -225,3 +225,16 @@ async fn a_throwaway_server_leaves_the_shared_tmpdir_alone() {
     let _ = std::fs::remove_file(&probe);
     assert!(kept, "the throwaway mariadbd deleted {}", probe.display());
 }
+
+/// Boot while the database is down (`common::boots_while_down`) on a
+/// throwaway MariaDB, started only after the app served its 503s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_booted_while_mysql_is_down_serves_once_it_is_up() {
+    let server = Server::mariadb().expect("a throwaway mariadbd");
+    let lazy = MySqlStore::connect_lazy(&server.url()).expect("no server needed");
+    let store = lazy.with_database(&namespace("my_boot_down")).unwrap();
+    common::boots_while_down(server, store, async |s: &MySqlStore| {
+        s.migrate().await.unwrap()
+    })
+    .await;
+}

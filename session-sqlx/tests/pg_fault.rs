@@ -193,43 +193,15 @@ async fn idle_connections_killed_between_requests_are_replaced() {
 /// port and data dir, stopped by its PID when the test ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_booted_while_postgres_is_down_serves_once_it_is_up() {
-    use session_core::testing::direct::DirectApp;
-    use session_core::testing::http::{Browser, TestApp, base_config};
-    use session_core::{SessionManager, StoreError};
-
-    let mut server =
+    let server =
         common::Server::postgres().expect("a throwaway postgres (.ci/run installs postgresql)");
     // Nothing listens on the port yet: building the store connects nothing.
     let store = PostgresStore::connect_lazy(&server.url())
         .expect("a lazy store needs no server")
         .with_schema(&namespace("pg_boot_down"))
         .expect("schema name");
-    let config = base_config().build().expect("config");
-    let client = DirectApp
-        .client(SessionManager::new(config, store.clone()))
-        .await;
-    let mut browser = Browser::new(&*client);
-
-    let down = browser.post("/set/user", r#""ada""#).await;
-    assert_eq!(down.status, 503, "{}", down.body);
-    assert!(down.ours.is_none(), "no cookie while the store is down");
-    let r = fault_record();
-    let err = store.load(&r.key).await.expect_err("the server is down");
-    assert!(matches!(err, StoreError::Timeout), "{err:?}");
-
-    server.run();
-    // Up, but `migrate` has not run: still 503, and a typed error.
-    assert_eq!(browser.post("/set/user", r#""ada""#).await.status, 503);
-    let err = store.load(&r.key).await.expect_err("no table yet");
-    assert!(common::is_missing_table(&err), "{err:?}");
-
-    store.migrate().await.expect("migrate, as a deploy step");
-    let up = browser.post("/set/user", r#""ada""#).await;
-    assert_eq!(up.status, 200, "{}", up.body);
-    assert!(browser.cookie.is_some(), "the session's cookie");
-    let read = browser.get("/get/user").await;
-    assert_eq!(
-        (read.status.as_u16(), read.body.as_str()),
-        (200, r#""ada""#)
-    );
+    common::boots_while_down(server, store, async |s: &PostgresStore| {
+        s.migrate().await.expect("migrate, as a deploy step")
+    })
+    .await;
 }

@@ -938,6 +938,15 @@ impl Server {
     /// Initialises a MariaDB data dir and starts the server, or `None`
     /// (with a note) when this machine has no MariaDB binaries.
     pub fn start() -> Option<Server> {
+        let mut server = Self::mariadb()?;
+        server.run();
+        Some(server)
+    }
+
+    /// Initialises a MariaDB data dir on a free port, without starting the
+    /// server (see [`run`](Self::run)), or `None` (with a note) when this
+    /// machine has no MariaDB binaries.
+    pub fn mariadb() -> Option<Server> {
         let (Some(install), Some(_)) = (mariadb_bin("mariadb-install-db"), mariadb_bin("mariadbd"))
         else {
             eprintln!("SKIPPED: no mariadb-install-db / mariadbd (apt-get install mariadb-server)");
@@ -952,16 +961,8 @@ impl Server {
         }
         install.args(["--auth-root-authentication-method=normal", "--user=root"]);
         run_quietly(&mut install, "mariadb-install-db");
-        let mut server = Server {
-            url: format!("mysql://root@127.0.0.1:{port}/test"),
-            dir,
-            port,
-            launch: mariadbd,
-            graceful: false,
-            child: None,
-        };
-        server.run();
-        Some(server)
+        let url = format!("mysql://root@127.0.0.1:{port}/test");
+        Some(Server::stopped(url, dir, port, mariadbd, false))
     }
 
     /// Initialises a PostgreSQL data dir (`initdb`, user `postgres`, trust
@@ -980,14 +981,23 @@ impl Server {
             .args(["-U", "postgres", "-A", "trust", "--no-sync"]);
         as_postgres_user(&mut init, &dir);
         run_quietly(&mut init, "initdb");
-        Some(Server {
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        Some(Server::stopped(url, dir, port, postgres, true))
+    }
+
+    /// A server on `dir` and `port`, not started; `graceful`: stopped by
+    /// SIGINT rather than SIGKILL.
+    fn stopped(
+        url: String, dir: PathBuf, port: u16, launch: fn(&Path, u16) -> Command, graceful: bool,
+    ) -> Server {
+        Server {
             dir,
             port,
-            launch: postgres,
-            graceful: true,
+            url,
+            launch,
+            graceful,
             child: None,
-        })
+        }
     }
 
     /// The URL of the server (its superuser, no password).
@@ -1155,4 +1165,46 @@ macro_rules! shared_store_tests {
         store_case!(#[tokio::test] admit_revokes_the_oldest_login:
             $make, $drop, "login_at", common::admit_revokes_the_oldest_login);
     };
+}
+
+/// An app whose store was built lazily (`store`, on `server`'s URL) while
+/// the server was down boots, answers 503 (with no cookie) while the
+/// server is down and while its table is missing, and serves sessions once
+/// the server is up and `migrate` has run, without a restart.
+pub async fn boots_while_down<S>(mut server: Server, store: S, migrate: impl AsyncFn(&S))
+where
+    S: session_core::Store + Clone + 'static,
+{
+    use session_core::testing::direct::DirectApp;
+    use session_core::testing::http::{Browser, TestApp, base_config};
+    use session_core::{SessionManager, StoreError};
+
+    let config = base_config().build().expect("config");
+    let client = DirectApp
+        .client(SessionManager::new(config, store.clone()))
+        .await;
+    let mut browser = Browser::new(&*client);
+
+    let down = browser.post("/set/user", r#""ada""#).await;
+    assert_eq!(down.status, 503, "{}", down.body);
+    assert!(down.ours.is_none(), "no cookie while the store is down");
+    let r = fault_record();
+    let err = store.load(&r.key).await.expect_err("the server is down");
+    assert!(matches!(err, StoreError::Timeout), "{err:?}");
+
+    server.run();
+    // Up, but `migrate` has not run: still 503, and a typed error.
+    assert_eq!(browser.post("/set/user", r#""ada""#).await.status, 503);
+    let err = store.load(&r.key).await.expect_err("no table yet");
+    assert!(is_missing_table(&err), "{err:?}");
+
+    migrate(&store).await;
+    let up = browser.post("/set/user", r#""ada""#).await;
+    assert_eq!(up.status, 200, "{}", up.body);
+    assert!(browser.cookie.is_some(), "the session's cookie");
+    let read = browser.get("/get/user").await;
+    assert_eq!(
+        (read.status.as_u16(), read.body.as_str()),
+        (200, r#""ada""#)
+    );
 }
