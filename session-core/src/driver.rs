@@ -45,6 +45,13 @@ impl Driver {
 
     /// Emits a lifecycle event to the metrics, `tracing` and the hook.
     pub(crate) fn emit(&self, kind: EventKind, id: Option<&SessionId>, user: Option<&str>) {
+        self.emit_retry(kind, id, user, None);
+    }
+
+    /// [`emit`](Self::emit) with a conflict replay's number.
+    pub(crate) fn emit_retry(
+        &self, kind: EventKind, id: Option<&SessionId>, user: Option<&str>, retry: Option<u32>,
+    ) {
         #[cfg(feature = "metrics")]
         crate::metrics::event(kind);
         if !self.observed(kind) {
@@ -59,6 +66,7 @@ impl Driver {
         let event = Event {
             session: prefix,
             user,
+            retry,
             ..Event::new(kind)
         };
         events::trace(&event);

@@ -13,7 +13,8 @@
 //! Stable `tracing` field names: `event` (the [`EventKind`] name), `session`
 //! (a keyed hash prefix of the id: 12 hex characters of HMAC-SHA256 under
 //! the current signing key, never any character of the id itself), `user`,
-//! `op` (store method), `latency_us`, `ok`.
+//! `op` (store method), `latency_us`, `ok`, `retry` (the number of a
+//! conflict replay within its request).
 //!
 //! Spans, at `DEBUG` on target `session`: a request whose session makes a
 //! store call gets one `session` span (opened by its first store call,
@@ -148,6 +149,10 @@ pub struct Event<'a> {
     pub latency: Option<Duration>,
     /// Whether the store call succeeded, for [`EventKind::StoreCall`].
     pub ok: Option<bool>,
+    /// For [`EventKind::ConflictReplayed`]: the replay's number within its
+    /// request (1 for the first; a request gives up past
+    /// `max_conflict_retries`).
+    pub retry: Option<u32>,
 }
 
 impl<'a> Event<'a> {
@@ -160,6 +165,7 @@ impl<'a> Event<'a> {
             op: None,
             latency: None,
             ok: None,
+            retry: None,
         }
     }
 }
@@ -204,6 +210,12 @@ pub(crate) fn trace(event: &Event<'_>) {
             op = event.op,
             latency_us = event.latency.map(|d| d.as_micros() as u64),
             ok = event.ok,
+        ),
+        EventKind::ConflictReplayed => tracing::debug!(
+            target: "session",
+            event = event.kind.as_str(),
+            session = event.session,
+            retry = event.retry,
         ),
         EventKind::InvalidSignature
         | EventKind::MalformedValue

@@ -81,6 +81,8 @@ pub(crate) struct Note {
     pub(crate) user: Option<String>,
     /// How many times (revocations by a login's cap).
     pub(crate) count: usize,
+    /// For a conflict replay: its number within the request (1 first).
+    pub(crate) retry: Option<u32>,
 }
 
 /// Where the machine is.
@@ -274,6 +276,7 @@ impl Lifecycle {
             id,
             user,
             count: 1,
+            retry: None,
         });
     }
 
@@ -752,6 +755,7 @@ impl Lifecycle {
                 id: None,
                 user,
                 count: revoked,
+                retry: None,
             });
         }
         self.record_cookie(decision.cookie, now);
@@ -771,7 +775,15 @@ impl Lifecycle {
             .map(|s| s.rotate_from.map_or(s.id, |(old, _)| old));
         match target {
             Some(id) => {
-                self.note(EventKind::ConflictReplayed, Some(id), None);
+                if self.listening {
+                    self.events.push(Note {
+                        kind: EventKind::ConflictReplayed,
+                        id: Some(id),
+                        user: None,
+                        count: 1,
+                        retry: Some(self.conflicts),
+                    });
+                }
                 self.phase = Phase::Rebase(id);
             }
             None => self.finish(Ok(())),

@@ -138,7 +138,12 @@ impl Session {
                 Step::Done(result) => {
                     for note in lc.take_events() {
                         for _ in 0..note.count {
-                            d.emit(note.kind, note.id.as_ref(), note.user.as_deref());
+                            d.emit_retry(
+                                note.kind,
+                                note.id.as_ref(),
+                                note.user.as_deref(),
+                                note.retry,
+                            );
                         }
                     }
                     if lc.failed() {

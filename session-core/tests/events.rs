@@ -177,3 +177,34 @@ async fn security_events_name_sessions_by_a_keyed_hash() {
         }
     }
 }
+
+/// A write that meets a newer version is replayed, and the hook hears it
+/// with the replay's number.
+#[tokio::test]
+async fn a_conflict_replay_is_an_event_with_its_number() {
+    #[derive(Default)]
+    struct Replays(Mutex<Vec<Option<u32>>>);
+    impl EventHook for Replays {
+        fn on_event(&self, e: &Event<'_>) {
+            if e.kind == EventKind::ConflictReplayed {
+                self.0.lock().unwrap().push(e.retry);
+            }
+        }
+    }
+    let hook = Arc::new(Replays::default());
+    let m = SessionManager::new(session_core::testing::config("events"), MemoryStore::new())
+        .with_event_hook(hook.clone());
+    let cookie = run(&m, None, async |s| s.insert("n", 0).await.unwrap())
+        .await
+        .expect("a new session sets its cookie");
+    let open = || m.start([format!("id={cookie}").as_bytes()], RequestMeta::default());
+    let (a, b) = (open(), open());
+    assert_eq!(a.get::<i32>("n").await.unwrap(), Some(0));
+    assert_eq!(b.get::<i32>("n").await.unwrap(), Some(0));
+    b.insert("b", 1).await.unwrap();
+    m.finish(&b).await.unwrap();
+    assert!(hook.0.lock().unwrap().is_empty(), "no conflict yet");
+    a.insert("a", 1).await.unwrap();
+    m.finish(&a).await.unwrap();
+    assert_eq!(*hook.0.lock().unwrap(), [Some(1)]);
+}

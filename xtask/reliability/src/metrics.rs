@@ -79,7 +79,7 @@ impl<S: Subscriber> Layer<S> for Counter {
         let mut f = Fields::default();
         event.record(&mut f);
         match f.event.as_deref() {
-            Some("conflict") => {
+            Some("conflict_replayed") => {
                 CONFLICTS.fetch_add(1, Ordering::SeqCst);
                 if let Some(r) = f.retry {
                     MAX_RETRY.fetch_max(r, Ordering::SeqCst);
