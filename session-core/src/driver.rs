@@ -95,16 +95,20 @@ impl Driver {
         let result = if !cfg!(feature = "metrics") && self.hook.is_none() && !traced {
             call.await
         } else {
-            let span = match (traced, request) {
-                (false, _) => Span::none(),
-                (true, Some(request)) => {
-                    let parent =
-                        request.get_or_init(|| tracing::debug_span!(target: "session", "session"));
-                    tracing::debug_span!(target: "session", parent: parent, "session_store_call",
+            let span = if traced {
+                let call_span = || {
+                    tracing::debug_span!(target: "session", "session_store_call",
                         op, ok = field::Empty, latency_us = field::Empty)
+                };
+                // Under the request's span when there is a request.
+                match request {
+                    Some(r) => r
+                        .get_or_init(|| tracing::debug_span!(target: "session", "session"))
+                        .in_scope(call_span),
+                    None => call_span(),
                 }
-                (true, None) => tracing::debug_span!(target: "session", "session_store_call",
-                    op, ok = field::Empty, latency_us = field::Empty),
+            } else {
+                Span::none()
             };
             let start = Instant::now();
             let result = call.instrument(span.clone()).await;

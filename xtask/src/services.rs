@@ -146,6 +146,19 @@ fn id_of(args: &[&str]) -> Option<u32> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
+/// Runs `command` to its end; its stderr in the error when it fails.
+fn succeeds(command: &mut Command, what: &str) -> Result<(), String> {
+    let out = command.output().map_err(|e| format!("{what}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
 /// The uid and gid of the `postgres` user when running as root (PostgreSQL
 /// refuses to run as root); `None` otherwise.
 fn postgres_user() -> Result<Option<(u32, u32)>, String> {
@@ -184,17 +197,12 @@ fn start_postgres(initdb: &Path, server: &Path) -> Result<(String, Guard), Strin
             return Err("cannot chown the data directory to the postgres user".into());
         }
     }
-    let out = as_postgres(initdb, user)
-        .args(["-A", "trust", "-U", "postgres", "-D"])
-        .arg(&data)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    succeeds(
+        as_postgres(initdb, user)
+            .args(["-A", "trust", "-U", "postgres", "-D"])
+            .arg(&data),
+        "initdb",
+    )?;
     let port = free_port()?;
     let child = as_postgres(server, user)
         .arg("-D")
@@ -268,23 +276,18 @@ pub(crate) fn start_mariadb(
     // server's.
     let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
-    let out = Command::new(install)
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .arg(format!("--tmpdir={}", tmp.display()))
-        .args([
-            "--auth-root-authentication-method=normal",
-            "--skip-name-resolve",
-        ])
-        .args(&user)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "mariadb-install-db failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    succeeds(
+        Command::new(install)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
+            .args([
+                "--auth-root-authentication-method=normal",
+                "--skip-name-resolve",
+            ])
+            .args(&user),
+        "mariadb-install-db",
+    )?;
     let port = free_port()?;
     let child = Command::new(server)
         .arg("--no-defaults")

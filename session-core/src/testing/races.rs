@@ -19,9 +19,9 @@ use time::Duration;
 use tokio::sync::Notify;
 
 use super::http::{
-    Browser, Client, Reply, TestApp, app, app_with_clock, assert_ok, base_config, build,
+    Browser, Client, Reply, TestApp, app, assert_ok, base_config, build, clocked_app,
 };
-use crate::clock::{Clock, ManualClock};
+use crate::clock::Clock;
 use crate::{Session, SessionCap, SessionError, SessionId, Store, TouchPolicy};
 
 /// A meeting point between a held request and its scenario: the handler
@@ -269,13 +269,14 @@ pub async fn concurrent_logins_keep_the_cap(a: &impl TestApp, store: Arc<dyn Sto
 /// another request sets a shorter `Expiry::At` (40 s from now): the
 /// session still ends at that deadline.
 pub async fn touch_racing_a_shorter_expiry(a: &impl TestApp, store: Arc<dyn Store>) {
-    let clock = Arc::new(ManualClock::starting_now());
-    let config = build(
+    let (c, clock) = clocked_app(
+        a,
         base_config()
             .idle_timeout(Some(Duration::hours(1)))
             .touch_policy(TouchPolicy::Always),
-    );
-    let c = app_with_clock(a, config, store, clock.clone()).await;
+        store,
+    )
+    .await;
     let mut tab = Browser::new(&*c);
     assert_ok(&tab.post("/set/k", "1").await);
     clock.advance(Duration::seconds(30));

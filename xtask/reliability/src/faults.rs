@@ -26,6 +26,14 @@ type BoxError = Box<dyn Error + Send + Sync>;
 const HANG: Duration = Duration::from_secs(15);
 /// The per-call store timeout configured for every store here.
 pub(crate) const STORE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The SQL stores' pool under faults: 8 connections, each call bounded by
+/// [`STORE_TIMEOUT`] while it waits for one.
+fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(STORE_TIMEOUT)
+}
 /// Sessions written before the load and only read during it.
 const KEEPERS: usize = 20;
 
@@ -271,11 +279,7 @@ async fn faulty_store(kind: StoreKind) -> Result<(Arc<dyn Store>, Injector), Box
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
             let app = format!("reliability_{ns}");
             let options = sqlx::postgres::PgConnectOptions::from_str(&url)?.application_name(&app);
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(STORE_TIMEOUT)
-                .connect_with(options)
-                .await?;
+            let pool = pool_options().connect_with(options).await?;
             let store = session_sqlx::PostgresStore::new(pool).with_schema(&ns)?;
             store.migrate().await?;
             Ok((Arc::new(store), Injector::Postgres { url, app }))
@@ -288,11 +292,7 @@ async fn faulty_store(kind: StoreKind) -> Result<(Arc<dyn Store>, Injector), Box
                 dir.join(format!("{ns}.db")).display()
             );
             let options = session_sqlx::SqliteStore::options(&url)?.busy_timeout(STORE_TIMEOUT);
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(STORE_TIMEOUT)
-                .connect_with(options)
-                .await?;
+            let pool = pool_options().connect_with(options).await?;
             let store = session_sqlx::SqliteStore::new(pool);
             store.migrate().await?;
             Ok((Arc::new(store), Injector::Sqlite { url }))
@@ -307,11 +307,7 @@ async fn faulty_store(kind: StoreKind) -> Result<(Arc<dyn Store>, Injector), Box
             setup.migrate().await?;
             setup.pool().close().await;
             let options = sqlx::mysql::MySqlConnectOptions::from_str(&url)?.database(&ns);
-            let pool = sqlx::mysql::MySqlPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(STORE_TIMEOUT)
-                .connect_with(options)
-                .await?;
+            let pool = pool_options().connect_with(options).await?;
             let store = session_sqlx::MySqlStore::new(pool).with_database(&ns)?;
             Ok((Arc::new(store), Injector::Mysql { url, db: ns }))
         }

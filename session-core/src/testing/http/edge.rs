@@ -9,9 +9,8 @@ use http::Method;
 use time::Duration;
 
 use super::harness::{
-    Browser, TestApp, app, app_with_clock, assert_ok, base_config, build, send_with,
+    Browser, TestApp, app, assert_ok, base_config, build, clocked_app, send_with,
 };
-use crate::clock::ManualClock;
 use crate::testing::CountingStore;
 use crate::{SessionManager, Store, TouchPolicy};
 
@@ -174,13 +173,14 @@ pub async fn identity_switch_rotates_and_drops_data(a: &impl TestApp, store: Arc
 /// `touch()` resets the idle window even under `TouchPolicy::Never`, and
 /// re-sends the cookie with a full `Max-Age`; a read alone does not.
 pub async fn touch_resets_the_idle_window(a: &impl TestApp, store: Arc<dyn Store>) {
-    let clock = Arc::new(ManualClock::starting_now());
-    let config = build(
+    let (c, clock) = clocked_app(
+        a,
         base_config()
             .idle_timeout(Some(Duration::minutes(10)))
             .touch_policy(TouchPolicy::Never),
-    );
-    let c = app_with_clock(a, config, store, clock.clone()).await;
+        store,
+    )
+    .await;
     let mut b = Browser::new(&*c);
     assert_ok(&b.post("/set/k", "1").await);
     clock.advance(Duration::minutes(6));

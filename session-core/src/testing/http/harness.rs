@@ -223,11 +223,14 @@ pub(in crate::testing) async fn app(
     app.client(SessionManager::from_arc(config, store)).await
 }
 
-pub(in crate::testing) async fn app_with_clock(
-    app: &dyn TestApp, config: SessionConfig, store: Arc<dyn Store>, clock: Arc<ManualClock>,
-) -> Box<dyn Client> {
-    app.client(SessionManager::from_arc(config, store).with_clock(clock))
-        .await
+/// An app on a manual clock (starting now) with the configuration `b`
+/// builds; the app and its clock.
+pub(in crate::testing) async fn clocked_app(
+    app: &dyn TestApp, b: SessionConfigBuilder, store: Arc<dyn Store>,
+) -> (Box<dyn Client>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::starting_now());
+    let manager = SessionManager::from_arc(build(b), store).with_clock(clock.clone());
+    (app.client(manager).await, clock)
 }
 
 pub(in crate::testing) fn assert_ok(r: &Reply) {

@@ -51,7 +51,7 @@ pub use harness::{
     Browser, Client, KEY, OLD_KEY, Reply, TestApp, base_config, cookie_value, expiry_from_body,
     send_raw,
 };
-pub(in crate::testing) use harness::{app, app_with_clock, assert_ok, build};
+pub(in crate::testing) use harness::{app, assert_ok, build, clocked_app};
 pub use hostile::{ADVERSARIAL_REQUESTS, ADVERSARIAL_SEED, adversarial_cookies_never_leak};
 pub use routes::route;
 pub use scenarios::*;

@@ -9,10 +9,9 @@ use serde_json::json;
 use time::Duration;
 
 use super::harness::{
-    Browser, KEY, OLD_KEY, Reply, TestApp, app, app_with_clock, assert_ok, base_config, build,
+    Browser, KEY, OLD_KEY, Reply, TestApp, app, assert_ok, base_config, build, clocked_app,
     cookie_value, send_raw, send_with,
 };
-use crate::clock::ManualClock;
 use crate::testing::{CountingStore, FailingStore, wrappers::SECRET_DETAIL};
 use crate::{SameSite, SessionConfig, Store, TouchPolicy, Transport};
 
@@ -90,9 +89,12 @@ pub async fn unknown_id_is_never_adopted(a: &impl TestApp, store: Arc<dyn Store>
 
 /// An expired id is not reused either.
 pub async fn expired_id_is_never_reused(a: &impl TestApp, store: Arc<dyn Store>) {
-    let clock = Arc::new(ManualClock::starting_now());
-    let config = build(base_config().idle_timeout(Some(Duration::minutes(10))));
-    let c = app_with_clock(a, config, store, clock.clone()).await;
+    let (c, clock) = clocked_app(
+        a,
+        base_config().idle_timeout(Some(Duration::minutes(10))),
+        store,
+    )
+    .await;
     let mut b = Browser::new(&*c);
     b.post("/set/k", "1").await;
     let old = b.cookie.clone().expect("cookie");
@@ -254,13 +256,14 @@ pub async fn destroy_removes_record_and_cookie(a: &impl TestApp, store: Arc<dyn 
 
 /// An idle session expires after the idle timeout (controllable clock).
 pub async fn idle_timeout_expires_session(a: &impl TestApp, store: Arc<dyn Store>) {
-    let clock = Arc::new(ManualClock::starting_now());
-    let config = build(
+    let (c, clock) = clocked_app(
+        a,
         base_config()
             .idle_timeout(Some(Duration::minutes(30)))
             .absolute_timeout(None),
-    );
-    let c = app_with_clock(a, config, store, clock.clone()).await;
+        store,
+    )
+    .await;
     let mut b = Browser::new(&*c);
     b.post("/set/k", "1").await;
     clock.advance(Duration::minutes(29));
@@ -274,13 +277,14 @@ pub async fn idle_timeout_expires_session(a: &impl TestApp, store: Arc<dyn Store
 
 /// Activity never extends a session past the absolute timeout.
 pub async fn absolute_timeout_caps_active_session(a: &impl TestApp, store: Arc<dyn Store>) {
-    let clock = Arc::new(ManualClock::starting_now());
-    let config = build(
+    let (c, clock) = clocked_app(
+        a,
         base_config()
             .idle_timeout(Some(Duration::minutes(30)))
             .absolute_timeout(Some(Duration::hours(2))),
-    );
-    let c = app_with_clock(a, config, store, clock.clone()).await;
+        store,
+    )
+    .await;
     let mut b = Browser::new(&*c);
     b.post("/set/k", "0").await;
     for i in 1..=7 {
@@ -298,15 +302,12 @@ pub async fn absolute_timeout_caps_active_session(a: &impl TestApp, store: Arc<d
 /// Reads do not write to the store until less than the threshold of the
 /// idle window remains; then one touch extends the session.
 pub async fn reads_touch_only_past_threshold(a: &impl TestApp, store: Arc<dyn Store>) {
-    let clock = Arc::new(ManualClock::starting_now());
     let counting = CountingStore::new(store);
     let counts = counting.counts.clone();
-    let config = build(
-        base_config()
-            .idle_timeout(Some(Duration::minutes(100)))
-            .touch_policy(TouchPolicy::Threshold(0.8)),
-    );
-    let c = app_with_clock(a, config, Arc::new(counting), clock.clone()).await;
+    let config = base_config()
+        .idle_timeout(Some(Duration::minutes(100)))
+        .touch_policy(TouchPolicy::Threshold(0.8));
+    let (c, clock) = clocked_app(a, config, Arc::new(counting)).await;
     let mut b = Browser::new(&*c);
     b.post("/set/k", "1").await;
     let writes = counts.writes();
@@ -331,13 +332,14 @@ pub async fn reads_touch_only_past_threshold(a: &impl TestApp, store: Arc<dyn St
 
 /// `rolling` re-sends the cookie with a fresh expiry on every response.
 pub async fn rolling_resends_cookie_every_response(a: &impl TestApp, store: Arc<dyn Store>) {
-    let clock = Arc::new(ManualClock::starting_now());
-    let config = build(
+    let (c, clock) = clocked_app(
+        a,
         base_config()
             .rolling(true)
             .idle_timeout(Some(Duration::minutes(10))),
-    );
-    let c = app_with_clock(a, config, store, clock.clone()).await;
+        store,
+    )
+    .await;
     let mut b = Browser::new(&*c);
     b.post("/set/k", "1").await;
     for _ in 0..3 {
@@ -352,13 +354,14 @@ pub async fn rolling_resends_cookie_every_response(a: &impl TestApp, store: Arc<
 /// A per-session expiry override ("remember me") is stored with the
 /// session and survives reloads.
 pub async fn remember_me_expiry_survives_reload(a: &impl TestApp, store: Arc<dyn Store>) {
-    let clock = Arc::new(ManualClock::starting_now());
-    let config = build(
+    let (c, clock) = clocked_app(
+        a,
         base_config()
             .idle_timeout(Some(Duration::minutes(30)))
             .absolute_timeout(Some(Duration::days(60))),
-    );
-    let c = app_with_clock(a, config, store, clock.clone()).await;
+        store,
+    )
+    .await;
     let mut b = Browser::new(&*c);
     b.post("/set/user", r#""ada""#).await;
     let r = b.post("/expiry", &format!("idle:{}", 30 * 24 * 3600)).await;
